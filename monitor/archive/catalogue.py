@@ -1,0 +1,266 @@
+"""The SQLite catalogue of the archive: scenes, baselines, scores, alerts, the outbox and runs.
+
+WAL journal, foreign keys on, schema versioned by ``PRAGMA user_version`` with forward-only migrations.
+Every change that belongs to one scene commits in one transaction (``with catalogue.transaction():``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import ArchiveError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE scenes (
+        site TEXT NOT NULL,
+        scene_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        acquired TEXT,
+        sensor TEXT NOT NULL,
+        href TEXT,
+        checksum TEXT,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'empty')),
+        reason TEXT,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        crop TEXT,
+        usable_fraction REAL NOT NULL DEFAULT 0,
+        provenance TEXT NOT NULL DEFAULT '{}',
+        scored INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (site, scene_id)
+    );
+    CREATE INDEX scenes_by_time ON scenes (site, acquired);
+    CREATE TABLE baselines (
+        site TEXT NOT NULL,
+        sensor TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        scene_ids TEXT NOT NULL,
+        path TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (site, sensor, version)
+    );
+    CREATE TABLE scores (
+        site TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        scene_id TEXT NOT NULL,
+        acquired TEXT,
+        sensor TEXT NOT NULL,
+        usable_fraction REAL NOT NULL,
+        change_fraction REAL,
+        crowd_score REAL,
+        vehicle_score REAL,
+        state TEXT NOT NULL,
+        baseline_version INTEGER,
+        detections TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (site, zone, scene_id),
+        FOREIGN KEY (site, scene_id) REFERENCES scenes (site, scene_id) ON DELETE CASCADE
+    );
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        site TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('crowd', 'vehicle')),
+        level TEXT NOT NULL CHECK (level IN ('low', 'medium', 'high')),
+        status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        scene_ids TEXT NOT NULL,
+        score REAL NOT NULL,
+        evidence TEXT NOT NULL DEFAULT '[]',
+        quiet INTEGER NOT NULL DEFAULT 0,
+        resolved_at TEXT,
+        notified_level TEXT,
+        notified_status TEXT
+    );
+    CREATE INDEX alerts_open ON alerts (site, zone, kind, status);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'written')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        sent_at TEXT
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        new_scenes INTEGER NOT NULL DEFAULT 0,
+        failed_scenes INTEGER NOT NULL DEFAULT 0,
+        alerts_changed INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+)
+
+
+def utcnow() -> str:
+    """Now, ISO-8601 UTC with seconds."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def iso(t: datetime | None) -> str | None:
+    """An aware datetime as ISO-8601 UTC (``2023-01-15T02:15:30+00:00``), or None."""
+    return None if t is None else t.astimezone(UTC).isoformat()
+
+
+class Catalogue:
+    """The archive's SQLite catalogue at ``data_dir/catalogue.sqlite``."""
+
+    FILENAME = "catalogue.sqlite"
+
+    def __init__(self, data_dir: Path, *, readonly: bool = False) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / self.FILENAME
+        if readonly and not self.path.exists():
+            raise ArchiveError(f"no archive at {self.data_dir} (run `monitor run` first)")
+        try:
+            if readonly:
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+            else:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA foreign_keys=ON")
+            if not readonly:
+                self._migrate()
+            elif self.schema_version() > len(MIGRATIONS):
+                raise ArchiveError(f"{self.path} was written by a newer monitor (schema {self.schema_version()})")
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot open the catalogue {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def __enter__(self) -> Catalogue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        """The schema version stored in the file (0 for a new file)."""
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.schema_version()
+        if current > len(MIGRATIONS):
+            raise ArchiveError(f"{self.path} was written by a newer monitor (schema {current})")
+        for version in range(current + 1, len(MIGRATIONS) + 1):
+            with self.transaction():
+                for statement in MIGRATIONS[version - 1].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {version}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work: commits on success, rolls back on any error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a SELECT as plain dicts."""
+        try:
+            return [dict(row) for row in self.db.execute(sql, params).fetchall()]
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"catalogue query failed: {exc}") from exc
+
+    # -- scenes ---------------------------------------------------------------------------------------
+    def scene(self, site: str, scene_id: str) -> dict[str, Any] | None:
+        """One scene row, or None."""
+        rows = self.query("SELECT * FROM scenes WHERE site = ? AND scene_id = ?", (site, scene_id))
+        return rows[0] if rows else None
+
+    def scenes(self, site: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        """Scene rows, oldest acquisition first."""
+        sql, params = "SELECT * FROM scenes WHERE 1=1", []
+        if site:
+            sql += " AND site = ?"
+            params.append(site)
+        if status:
+            sql += " AND status = ?"
+            params.append(status)
+        return self.query(sql + " ORDER BY site, acquired, scene_id", params)
+
+    def upsert_scene(self, db: sqlite3.Connection, row: dict[str, Any]) -> None:
+        """Insert or replace a scene row (``attempts`` counts up on each replace)."""
+        row = {**row, "updated_at": utcnow(), "provenance": json.dumps(row.get("provenance", {}), sort_keys=True,
+                                                                        default=str)}
+        previous = db.execute("SELECT attempts FROM scenes WHERE site = ? AND scene_id = ?",
+                              (row["site"], row["scene_id"])).fetchone()
+        row["attempts"] = (previous[0] + 1) if previous else 1
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        db.execute(f"INSERT OR REPLACE INTO scenes ({cols}) VALUES ({marks})", tuple(row.values()))
+
+    def replace_scores(self, db: sqlite3.Connection, site: str, scene_id: str, rows: list[dict[str, Any]]) -> None:
+        """Replace every score row of one scene."""
+        db.execute("DELETE FROM scores WHERE site = ? AND scene_id = ?", (site, scene_id))
+        for row in rows:
+            row = {**row, "detections": json.dumps(row.get("detections", []), sort_keys=True)}
+            cols = ", ".join(row)
+            db.execute(f"INSERT INTO scores ({cols}) VALUES ({', '.join('?' for _ in row)})", tuple(row.values()))
+
+    def scores(self, site: str | None = None, zone: str | None = None) -> list[dict[str, Any]]:
+        """Score rows, ordered by site, acquisition, zone."""
+        sql, params = "SELECT * FROM scores WHERE 1=1", []
+        if site:
+            sql += " AND site = ?"
+            params.append(site)
+        if zone:
+            sql += " AND zone = ?"
+            params.append(zone)
+        rows = self.query(sql + " ORDER BY site, acquired, scene_id, zone", params)
+        for row in rows:
+            row["detections"] = json.loads(row["detections"])
+        return rows
+
+    # -- baselines ------------------------------------------------------------------------------------
+    def baseline(self, site: str, sensor: str) -> dict[str, Any] | None:
+        """The newest baseline of a site and sensor, or None."""
+        rows = self.query(
+            "SELECT * FROM baselines WHERE site = ? AND sensor = ? ORDER BY version DESC LIMIT 1", (site, sensor)
+        )
+        if not rows:
+            return None
+        rows[0]["scene_ids"] = json.loads(rows[0]["scene_ids"])
+        return rows[0]
+
+    # -- alerts ---------------------------------------------------------------------------------------
+    def alerts(self, site: str | None = None) -> list[dict[str, Any]]:
+        """Alert rows with their JSON fields decoded, oldest first."""
+        sql, params = "SELECT * FROM alerts", []
+        if site:
+            sql += " WHERE site = ?"
+            params.append(site)
+        rows = self.query(sql + " ORDER BY first_seen, id", params)
+        for row in rows:
+            row["scene_ids"] = json.loads(row["scene_ids"])
+            row["evidence"] = json.loads(row["evidence"])
+        return rows
+
+    def save_alert(self, db: sqlite3.Connection, alert: dict[str, Any]) -> None:
+        """Insert or replace an alert row."""
+        row = {**alert, "scene_ids": json.dumps(alert["scene_ids"]), "evidence": json.dumps(alert["evidence"])}
+        cols = ", ".join(row)
+        db.execute(f"INSERT OR REPLACE INTO alerts ({cols}) VALUES ({', '.join('?' for _ in row)})",
+                   tuple(row.values()))

@@ -1,0 +1,121 @@
+"""Scene crops and rasters of the archive as GeoTIFFs, written atomically (temporary name, then rename)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.errors import RasterioError
+
+from monitor.errors import ArchiveError
+from monitor.scene import Scene
+from monitor.sensors import clear_mask
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> Path:
+    """Write bytes to ``path`` via a temporary file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ArchiveError(f"cannot write {path}: {exc}") from exc
+    return path
+
+
+def write_raster(
+    path: Path,
+    data: np.ndarray,
+    *,
+    names: Sequence[str],
+    transform: Affine,
+    crs: CRS,
+    tags: Mapping[str, str] | None = None,
+    nodata: float | None = float("nan"),
+    cog: bool = False,
+) -> Path:
+    """Write a (bands, rows, cols) array as a tiled, DEFLATE-compressed GeoTIFF via a temporary file.
+
+    The file appears under its final name complete or not at all.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile: dict[str, Any] = {
+        "driver": "COG" if cog else "GTiff", "count": data.shape[0], "height": data.shape[1],
+        "width": data.shape[2], "dtype": data.dtype.name, "crs": crs, "transform": transform,
+        "compress": "deflate", "nodata": nodata,
+    }
+    if not cog:
+        profile.update(tiled=data.shape[1] >= 256 and data.shape[2] >= 256, predictor=3 if data.dtype.kind == "f"
+                       else 2)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        if cog:
+            mem_profile = {k: v for k, v in profile.items() if k not in {"driver", "compress"}}
+            with rasterio.MemoryFile() as mem:
+                with mem.open(driver="GTiff", **mem_profile) as dst:
+                    dst.write(data)
+                    for i, name in enumerate(names, start=1):
+                        dst.set_band_description(i, name)
+                    dst.update_tags(**(tags or {}))
+                with mem.open() as src:
+                    rasterio.shutil.copy(src, tmp, driver="COG", compress="deflate")
+        else:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(data)
+                for i, name in enumerate(names, start=1):
+                    dst.set_band_description(i, name)
+                dst.update_tags(**(tags or {}))
+        os.replace(tmp, path)
+    except (RasterioError, OSError) as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ArchiveError(f"cannot write {path}: {exc}") from exc
+    return path
+
+
+def write_crop_file(path: Path, scene: Scene) -> Path:
+    """Store a scene crop: its spectral bands then its auxiliary layers (e.g. SCL), float32, NaN nodata."""
+    layers = [scene.data] + [layer[None].astype(np.float32) for layer in scene.aux.values()]
+    names = list(scene.bands) + list(scene.aux)
+    tags = {
+        "SCENE_ID": scene.scene_id, "SENSOR": scene.sensor, "ACQUIRED": scene.acquired.isoformat(),
+        "SOURCE": scene.source, "AUX_BANDS": ",".join(scene.aux),
+        "PROVENANCE": json.dumps(dict(scene.provenance), sort_keys=True, default=str),
+    }
+    return write_raster(path, np.concatenate(layers, axis=0), names=names, transform=scene.transform,
+                        crs=scene.crs, tags=tags)
+
+
+def read_crop_file(path: Path) -> Scene:
+    """Load a crop written by :func:`write_crop_file` back into a :class:`Scene` (validity recomputed)."""
+    try:
+        with rasterio.open(path) as src:
+            arr = src.read(out_dtype="float32")
+            names = tuple(str(d) for d in src.descriptions)
+            tags = src.tags()
+            transform, crs = src.transform, src.crs
+    except (RasterioError, OSError) as exc:
+        raise ArchiveError(f"cannot read archived crop {path}: {exc}") from exc
+    aux_names = [n for n in tags.get("AUX_BANDS", "").split(",") if n]
+    spectral = [i for i, n in enumerate(names) if n not in aux_names]
+    aux = {n: arr[names.index(n)] for n in aux_names}
+    data = np.ascontiguousarray(arr[spectral])
+    return Scene(
+        scene_id=tags["SCENE_ID"], sensor=tags["SENSOR"], acquired=datetime.fromisoformat(tags["ACQUIRED"]),
+        bands=tuple(names[i] for i in spectral), data=data, valid=clear_mask(data, aux.get("SCL")),
+        transform=transform, crs=crs, source=tags.get("SOURCE", ""), aux=aux,
+        provenance=json.loads(tags.get("PROVENANCE", "{}")),
+    )

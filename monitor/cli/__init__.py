@@ -1,0 +1,1 @@
+"""The ``monitor`` command line: argument parsing only; every command calls library functions."""

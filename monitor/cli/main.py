@@ -1,0 +1,83 @@
+"""The ``monitor`` click group: global options, logging, and the exit-code contract.
+
+Exit codes: 0 success; 1 the run itself failed; 2 usage or config error; 75 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from monitor.errors import ConfigError, LockedError, MonitorError
+
+log = logging.getLogger("monitor")
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 75
+
+
+class MonitorGroup(click.Group):
+    """A click group that maps the monitor's errors onto exit codes, with one line on stderr, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"monitor: config error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except LockedError as exc:
+            click.echo(f"monitor: {exc}", err=True)
+            ctx.exit(EXIT_LOCKED)
+        except MonitorError as exc:
+            click.echo(f"monitor: error: {exc}", err=True)
+            ctx.exit(EXIT_FAILED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            log.debug("unexpected error", exc_info=True)
+            click.echo(f"monitor: unexpected error: {exc!r} (run with -vv for the traceback)", err=True)
+            if log.isEnabledFor(logging.DEBUG):
+                import traceback
+
+                traceback.print_exc()
+            ctx.exit(EXIT_FAILED)
+
+
+def _setup_logging(verbose: int, quiet: int) -> None:
+    level = max(logging.DEBUG, logging.INFO - 10 * verbose + 10 * quiet)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("monitor")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (repeatable).")
+@click.option("-q", "--quiet", count=True, help="Less log output on stderr (repeatable).")
+@click.version_option(package_name="monitor")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
+    """Watch Sentinel-1/2 imagery of parade-rehearsal sites: archive, score zone by zone, alert."""
+    _setup_logging(verbose, quiet)
+    ctx.obj = {"verbose": verbose, "quiet": quiet}
+
+
+def _register() -> None:
+    from monitor.cli import alerts, demo, diff, run, scenes, scores
+
+    for module in (run, scores, alerts, scenes, diff, demo):
+        cli.add_command(module.command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="monitor")

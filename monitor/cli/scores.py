@@ -1,0 +1,27 @@
+"""``monitor scores``: the score table, one row per scene per zone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from monitor.cli.options import config_option, format_option, site_option
+
+
+@click.command("scores")
+@config_option
+@site_option
+@click.option("--zone", default=None, help="Only this zone id.")
+@format_option
+def command(config_path: Path | None, site: str | None, zone: str | None, fmt: str) -> None:
+    """Print the score table (contract columns first)."""
+    from monitor.archive import Catalogue
+    from monitor.config import load_config
+    from monitor.tables import SCORE_COLUMNS, format_rows, score_rows
+
+    config = load_config(config_path)
+    if site is not None:
+        config.site(site)
+    with Catalogue(config.data_dir, readonly=True) as catalogue:
+        click.echo(format_rows(score_rows(catalogue, site=site, zone=zone), SCORE_COLUMNS, fmt), nl=False)

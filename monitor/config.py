@@ -1,0 +1,373 @@
+"""The monitor's typed, validated configuration.
+
+A config is a TOML file (see ``CONTRACT.md``). Precedence, highest first: keyword arguments given to
+:func:`load_config`, then environment variables (``MONITOR_DATA_DIR``; credentials ``SH_CLIENT_ID``,
+``SH_CLIENT_SECRET``, ``MONITOR_SMTP_USER``, ``MONITOR_SMTP_PASSWORD``), then the file, then defaults.
+Relative paths resolve against the folder that holds the config file. Loading never writes anything.
+Credentials never come from the file and are masked in ``repr``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from monitor.errors import ConfigError
+from monitor.geometry import covers, footprint
+
+ID_PATTERN = r"^[a-z0-9-]+$"
+SourceKind = Literal["local", "earth-search", "sentinelhub", "planetary-computer"]
+ZoneKind = Literal["crowd", "vehicle", "any"]
+BBox = tuple[float, float, float, float]
+
+EARTH_SEARCH_URL = "https://earth-search.aws.element84.com/v1"
+PLANETARY_COMPUTER_URL = "https://planetarycomputer.microsoft.com/api/stac/v1"
+CDSE_BASE_URL = "https://sh.dataspace.copernicus.eu"
+CDSE_TOKEN_URL = "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_bbox(bbox: BBox | None) -> BBox | None:
+    if bbox is None:
+        return None
+    xmin, ymin, xmax, ymax = bbox
+    if not (-180.0 <= xmin <= 180.0 and -180.0 <= xmax <= 180.0):
+        raise ValueError(f"longitudes must lie in -180..180, got {xmin}, {xmax}")
+    if not (-90.0 <= ymin <= 90.0 and -90.0 <= ymax <= 90.0):
+        raise ValueError(f"latitudes must lie in -90..90, got {ymin}, {ymax}")
+    if xmin >= xmax or ymin >= ymax:
+        raise ValueError(
+            f"bbox must be [lon_min, lat_min, lon_max, lat_max] with min < max, got {list(bbox)}"
+        )
+    return bbox
+
+
+class _Area(_Strict):
+    """Something with a footprint: a WGS84 ``bbox`` or a GeoJSON ``geometry`` file (exactly one)."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    name: str | None = None
+    bbox: BBox | None = None
+    geometry: Path | None = None
+
+    _check = field_validator("bbox")(classmethod(lambda cls, v: _check_bbox(v)))
+
+    @model_validator(mode="after")
+    def _one_footprint(self) -> _Area:
+        if self.bbox is None and self.geometry is None:
+            raise ValueError("needs a bbox or a geometry")
+        if self.bbox is not None and self.geometry is not None:
+            raise ValueError("give either bbox or geometry, not both")
+        return self
+
+
+class ZoneConfig(_Area):
+    """A zone inside a site, scored separately; ``kind`` says which formation it is watched for."""
+
+    kind: ZoneKind = "any"
+
+
+class SiteConfig(_Area):
+    """A monitored site: its footprint defines the analysis grid (local UTM zone, ``resolution`` metres)."""
+
+    resolution: Annotated[float, Field(gt=0.0, le=1000.0)] = 10.0
+    zones: list[ZoneConfig] = Field(default_factory=list)
+    recipients: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _unique_zones(self) -> SiteConfig:
+        seen: set[str] = set()
+        for zone in self.zones:
+            if zone.id in seen:
+                raise ValueError(f"duplicate zone id {zone.id!r}")
+            seen.add(zone.id)
+        return self
+
+
+class SourceConfig(_Strict):
+    """Where scenes come from. ``local`` takes ``path``; the STAC kinds take ``url`` and ``collections``."""
+
+    kind: SourceKind
+    path: Path | None = None
+    url: str | None = None
+    collections: list[str] | None = None
+    base_url: str | None = None
+    token_url: str | None = None
+    profile: str | None = None
+
+    @model_validator(mode="after")
+    def _keys_for_kind(self) -> SourceConfig:
+        allowed = {
+            "local": {"path"},
+            "earth-search": {"url", "collections"},
+            "planetary-computer": {"url", "collections"},
+            "sentinelhub": {"base_url", "token_url", "profile", "collections"},
+        }[self.kind]
+        for key in ("path", "url", "collections", "base_url", "token_url", "profile"):
+            if getattr(self, key) is not None and key not in allowed:
+                raise ValueError(f"key {key!r} does not apply to a {self.kind!r} source")
+        if self.kind == "local" and self.path is None:
+            raise ValueError("a local source needs 'path' (a folder of GeoTIFFs or a STAC catalog.json)")
+        return self
+
+    @property
+    def name(self) -> str:
+        """A short, stable label of this source for the catalogue (``local:imagery``)."""
+        if self.kind == "local":
+            return f"local:{self.path}"
+        return self.kind
+
+
+class MonitorSection(_Strict):
+    data_dir: Path = Path("monitor-data")
+    since: date | None = None
+
+
+class EmailConfig(_Strict):
+    enabled: bool = False
+    smtp_host: str = "localhost"
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    sender: str = "monitor@example.org"
+    recipients: list[str] = Field(default_factory=lambda: ["analyst@example.org"])
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+
+
+class AlertsConfig(_Strict):
+    """Alert thresholds on the 0..1 scores; levels low < medium < high."""
+
+    threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+    medium: Annotated[float, Field(gt=0.0, le=1.0)] = 0.7
+    high: Annotated[float, Field(gt=0.0, le=1.0)] = 0.85
+    min_usable_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
+    resolve_after: Annotated[int, Field(ge=1)] = 3
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AlertsConfig:
+        if not self.threshold <= self.medium <= self.high:
+            raise ValueError("levels must satisfy threshold <= medium <= high")
+        return self
+
+
+class DetectConfig(_Strict):
+    """Tunables of the first-cut detector (see ``docs/detection.md``)."""
+
+    warmup_scenes: Annotated[int, Field(ge=3, le=100)] = 10
+    min_scene_usable: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    min_observations: Annotated[int, Field(ge=2)] = 3
+    false_alarm_rate: Annotated[float, Field(gt=0.0, lt=0.5)] = 1e-4
+    cloud_margin_m: Annotated[float, Field(ge=0.0, le=1000.0)] = 30.0
+    max_attempts: Annotated[int, Field(ge=1)] = 3
+
+
+class Credentials(_Strict):
+    """Secrets from the environment; never from the config file, never printed."""
+
+    sh_client_id: SecretStr | None = None
+    sh_client_secret: SecretStr | None = None
+    smtp_user: SecretStr | None = None
+    smtp_password: SecretStr | None = None
+
+
+class Config(_Strict):
+    """The whole, validated configuration. Build it with :func:`load_config`."""
+
+    monitor: MonitorSection = Field(default_factory=MonitorSection)
+    sources: list[SourceConfig] = Field(default_factory=lambda: [SourceConfig(kind="earth-search")])
+    sites: list[SiteConfig]
+    email: EmailConfig = Field(default_factory=EmailConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    detect: DetectConfig = Field(default_factory=DetectConfig)
+    credentials: Credentials = Field(default_factory=Credentials, exclude=True)
+    path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_sites(self) -> Config:
+        if not self.sites:
+            raise ValueError("at least one [[sites]] entry is required")
+        seen: set[str] = set()
+        for site in self.sites:
+            if site.id in seen:
+                raise ValueError(f"duplicate site id {site.id!r}")
+            seen.add(site.id)
+        return self
+
+    @property
+    def data_dir(self) -> Path:
+        """The archive folder, absolute."""
+        return self.monitor.data_dir
+
+    def site(self, site_id: str) -> SiteConfig:
+        """The site with this id; :class:`ConfigError` if there is none."""
+        for site in self.sites:
+            if site.id == site_id:
+                return site
+        known = ", ".join(s.id for s in self.sites)
+        raise ConfigError(f"no site {site_id!r} (known: {known})", path=str(self.path or ""), key="sites")
+
+
+def _loc(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
+    """``('sites', 0, 'zones', 1, 'bbox')`` -> ``sites[0].zones[1].bbox``, ids added where known."""
+    out = ""
+    node: Any = raw
+    for part in loc:
+        if isinstance(part, int):
+            label = str(part)
+            if isinstance(node, list) and 0 <= part < len(node):
+                node = node[part]
+                if isinstance(node, Mapping) and isinstance(node.get("id"), str):
+                    label = f"{part} id={node['id']}"
+            out += f"[{label}]"
+        elif part in {"function-after", "function-before"} or part.startswith(("tuple[", "list[", "literal[")):
+            continue
+        else:
+            out += f".{part}" if out else part
+            node = node.get(part) if isinstance(node, Mapping) else None
+    return out
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make ``data_dir``, source ``path`` and ``geometry`` paths absolute against ``base``."""
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, str) and value and not re.match(r"^[a-z][a-z0-9+.-]*://", value):
+            return str((base / Path(value).expanduser()).resolve())
+        return value
+
+    monitor = raw.get("monitor")
+    if isinstance(monitor, dict) and "data_dir" in monitor:
+        monitor["data_dir"] = fix(monitor["data_dir"])
+    elif monitor is None or isinstance(monitor, dict):
+        raw.setdefault("monitor", {})["data_dir"] = str((base / "monitor-data").resolve())
+    for source in raw.get("sources", []) if isinstance(raw.get("sources"), list) else []:
+        if isinstance(source, dict) and "path" in source:
+            source["path"] = fix(source["path"])
+    for site in raw.get("sites", []) if isinstance(raw.get("sites"), list) else []:
+        if not isinstance(site, dict):
+            continue
+        if "geometry" in site:
+            site["geometry"] = fix(site["geometry"])
+        for zone in site.get("zones", []) if isinstance(site.get("zones"), list) else []:
+            if isinstance(zone, dict) and "geometry" in zone:
+                zone["geometry"] = fix(zone["geometry"])
+    return raw
+
+
+def _credentials(env: Mapping[str, str]) -> Credentials:
+    names = {
+        "sh_client_id": "SH_CLIENT_ID",
+        "sh_client_secret": "SH_CLIENT_SECRET",
+        "smtp_user": "MONITOR_SMTP_USER",
+        "smtp_password": "MONITOR_SMTP_PASSWORD",
+    }
+    return Credentials(**{k: SecretStr(env[v]) for k, v in names.items() if env.get(v)})
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$MONITOR_CONFIG`` if set, else ``./monitor.toml``."""
+    env = os.environ if env is None else env
+    return Path(env.get("MONITOR_CONFIG") or "monitor.toml")
+
+
+def parse_config(
+    raw: Mapping[str, Any],
+    *,
+    base: Path,
+    origin: str = "<config>",
+    data_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Validate a config mapping (as read from TOML); relative paths resolve against ``base``."""
+    env = os.environ if env is None else env
+    doc = _resolve_paths(_deepcopy(raw), base)
+    override = data_dir or (Path(env["MONITOR_DATA_DIR"]) if env.get("MONITOR_DATA_DIR") else None)
+    if override is not None:
+        doc.setdefault("monitor", {})["data_dir"] = str(override.expanduser().resolve())
+    try:
+        config = Config.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = _loc(tuple(first["loc"]), raw)
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif first["type"] == "missing":
+            msg = "required key is missing"
+        more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+        raise ConfigError(msg + more, path=origin, key=key or None) from None
+    _check_geometry_files(config, origin)
+    return config.model_copy(update={"credentials": _credentials(env), "path": Path(origin)})
+
+
+def _deepcopy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _deepcopy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deepcopy(v) for v in value]
+    return value
+
+
+def _check_geometry_files(config: Config, origin: str) -> None:
+    """Every geometry file exists and parses; every zone lies inside its site."""
+    for i, site in enumerate(config.sites):
+        areas: list[tuple[str, _Area]] = [(f"sites[{i} id={site.id}]", site)]
+        areas += [(f"sites[{i} id={site.id}].zones[{j} id={z.id}]", z) for j, z in enumerate(site.zones)]
+        shapes = {}
+        for key, area in areas:
+            where = key + (".geometry" if area.geometry is not None else ".bbox")
+            if area.geometry is not None and not area.geometry.is_file():
+                raise ConfigError(f"geometry file {area.geometry} does not exist", path=origin, key=where)
+            try:
+                shapes[key] = footprint(area.bbox, area.geometry)
+            except ConfigError as exc:
+                raise ConfigError(str(exc), path=origin, key=where) from None
+        site_shape = shapes[areas[0][0]]
+        for key, area in areas[1:]:
+            if not covers(site_shape, shapes[key]):
+                where = key + (".geometry" if area.geometry is not None else ".bbox")
+                raise ConfigError(f"zone {area.id!r} lies (partly) outside its site {site.id!r}", path=origin, key=where)
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    data_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Read and validate a TOML config file.
+
+    ``path`` defaults to ``$MONITOR_CONFIG`` or ``./monitor.toml``. ``data_dir`` overrides the file's and
+    the environment's ``MONITOR_DATA_DIR``. Raises :class:`ConfigError` naming the file, key and problem.
+    """
+    env = os.environ if env is None else env
+    cfg_path = Path(path) if path is not None else default_config_path(env)
+    origin = str(cfg_path)
+    try:
+        text = cfg_path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path=origin) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc.strerror}", path=origin) from None
+    try:
+        raw = tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text", path=origin) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", path=origin) from None
+    return parse_config(raw, base=cfg_path.resolve().parent, origin=origin, data_dir=data_dir, env=env)
+
+
+def utc_since(config: Config) -> datetime | None:
+    """The configured earliest acquisition as an aware UTC datetime, or None."""
+    since = config.monitor.since
+    return None if since is None else datetime(since.year, since.month, since.day, tzinfo=UTC)

@@ -1,0 +1,69 @@
+"""Per-pixel robust baseline: median and MAD of each band over past usable observations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+#: MAD -> standard deviation for normally distributed data.
+MAD_TO_SIGMA = 1.4826
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a site normally looks like for one sensor.
+
+    ``median`` and ``sigma`` (robust spread, 1.4826 x MAD) are float32 (bands, rows, cols) in analysis
+    units; ``count`` (rows, cols) is the number of observations behind each pixel. ``valid`` marks pixels
+    with at least ``min_observations``.
+    """
+
+    sensor: str
+    bands: tuple[str, ...]
+    median: np.ndarray
+    sigma: np.ndarray
+    count: np.ndarray
+    scene_ids: tuple[str, ...]
+    version: int = 1
+    min_observations: int = 3
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Pixels with enough observations and finite statistics."""
+        return (self.count >= self.min_observations) & np.all(np.isfinite(self.median), axis=0)
+
+
+def robust_stats(stack: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, robust sigma (1.4826 x MAD) and count over the first axis.
+
+    ``stack`` is (observations, bands, rows, cols); ``valid`` (observations, rows, cols) marks usable
+    observations. Pixels with no usable observation are NaN with count 0.
+    """
+    values = np.where(valid[:, None], stack, np.nan).astype(np.float32)
+    count = valid.sum(axis=0).astype(np.int16)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels are expected (clouds)
+            median = np.nanmedian(values, axis=0)
+            mad = np.nanmedian(np.abs(values - median[None]), axis=0)
+    return median.astype(np.float32), (MAD_TO_SIGMA * mad).astype(np.float32), count
+
+
+def normalised_stats(
+    stack: np.ndarray, valid: np.ndarray, match: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`robust_stats` after matching every observation radiometrically to the stack's median.
+
+    ``match(x, reference, usable)`` is the radiometric match of one observation (gain for optical, dB
+    offset for radar). Without it the spread would hold the illumination differences between dates and
+    every pixel would look more variable than it is.
+    """
+    median, _, _ = robust_stats(stack, valid)
+    matched = np.stack([
+        match(stack[i], median, valid[i] & np.all(np.isfinite(median), axis=0)) for i in range(stack.shape[0])
+    ])
+    return robust_stats(matched, valid)

@@ -1,0 +1,84 @@
+"""``monitor diff``: a bi-temporal change map of two images, on BEFORE's grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError
+
+from monitor.archive.crops import write_raster
+from monitor.detect.change import bitemporal_change
+from monitor.detect.values import analysis_values
+from monitor.errors import SceneError, SourceError
+from monitor.grid import SiteGrid
+from monitor.sensors import AUX_BANDS, SCL_CLEAR, is_radar, sensor_from_prefix
+from monitor.sources.base import BandAsset
+from monitor.sources.raster import read_crop
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """The written change map and what went into it."""
+
+    path: Path
+    bands: tuple[str, ...]
+    change: np.ndarray
+    valid_fraction: float
+    grid: SiteGrid
+
+
+def _grid_of(path: Path) -> tuple[SiteGrid, tuple[str, ...]]:
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise SceneError(f"{path}: the raster has no CRS")
+            if src.transform.b or src.transform.d:
+                raise SceneError(f"{path}: rotated grids are not supported")
+            names = tuple(d or f"band{i + 1}" for i, d in enumerate(src.descriptions))
+            return SiteGrid(crs=src.crs, transform=src.transform, width=src.width, height=src.height), names
+    except RasterioError as exc:
+        raise SourceError(f"cannot open {path}: {exc}") from exc
+
+
+def _read(path: Path, names: tuple[str, ...], wanted: list[str], grid: SiteGrid) -> np.ndarray:
+    assets = [BandAsset(name=n, href=str(path), index=names.index(n) + 1) for n in wanted]
+    crop = read_crop(assets, grid)
+    data = crop.data
+    if "SCL" in wanted:
+        scl = data[wanted.index("SCL")]
+        clear = np.isin(np.nan_to_num(scl, nan=0).astype(np.int16), SCL_CLEAR)
+        data = np.delete(data, wanted.index("SCL"), axis=0)
+        data[:, ~clear] = np.nan
+    return data
+
+
+def diff_images(before: Path, after: Path, out: Path) -> DiffResult:
+    """Write the change map of AFTER against BEFORE as a float32 GeoTIFF on BEFORE's grid (NaN = no data).
+
+    Bands are matched by their descriptions (by position when neither file names them); AFTER is warped
+    onto BEFORE's grid when the grids differ; Sentinel-2 SCL, where both carry it, masks clouds.
+    """
+    grid, before_names = _grid_of(before)
+    _, after_names = _grid_of(after)
+    common = [n for n in before_names if n in after_names and n not in AUX_BANDS]
+    if not common:
+        raise SceneError(
+            f"{before.name} ({', '.join(before_names)}) and {after.name} ({', '.join(after_names)}) share no band"
+        )
+    wanted = common + (["SCL"] if "SCL" in before_names and "SCL" in after_names else [])
+    b = _read(before, before_names, wanted, grid)
+    a = _read(after, after_names, wanted, grid)
+    sensor = sensor_from_prefix(before.stem)
+    radar = is_radar(sensor, tuple(common))
+    change = bitemporal_change(analysis_values(sensor, tuple(common), b),
+                               analysis_values(sensor, tuple(common), a), radar=radar)
+    if not np.isfinite(change).any():
+        raise SceneError(f"{before.name} and {after.name} have no valid pixel in common")
+    write_raster(out, change[None], names=["change"], transform=grid.transform, crs=grid.crs,
+                 tags={"BEFORE": str(before), "AFTER": str(after), "BANDS": ",".join(common),
+                       "METHOD": "rms of per-band robust z of the gain-matched difference"})
+    return DiffResult(path=out, bands=tuple(common), change=change,
+                      valid_fraction=float(np.isfinite(change).mean()), grid=grid)

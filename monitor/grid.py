@@ -1,0 +1,91 @@
+"""The fixed analysis grid of a site: its footprint in the local UTM zone, snapped to the pixel size.
+
+Every scene of a site is warped onto this one grid, so crops of different dates are pixel-aligned.
+Grid origins are multiples of the resolution, which is also how Sentinel-2 tiles are laid out, so at
+10 m a Sentinel-2 crop lands on the grid without resampling.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.features import rasterize
+from rasterio.warp import transform_geom
+from shapely.geometry import mapping, shape
+
+from monitor.config import SiteConfig
+from monitor.geometry import Footprint, footprint
+
+
+def utm_epsg(lon: float, lat: float) -> int:
+    """EPSG code of the WGS84 UTM zone holding (lon, lat) in degrees (326xx north, 327xx south)."""
+    zone = min(60, max(1, int(math.floor((lon + 180.0) / 6.0)) + 1))
+    return (32600 if lat >= 0 else 32700) + zone
+
+
+@dataclass(frozen=True)
+class SiteGrid:
+    """A north-up grid: ``crs``, ``transform`` (pixel corner origin), ``width`` x ``height`` pixels."""
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+    zone_masks: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    site_mask: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols)."""
+        return (self.height, self.width)
+
+    @property
+    def resolution(self) -> float:
+        """Pixel size in metres."""
+        return float(self.transform.a)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in the grid CRS."""
+        left, top = self.transform.c, self.transform.f
+        return (left, top - self.height * self.resolution, left + self.width * self.resolution, top)
+
+    def rasterize(self, geom_wgs84: Footprint) -> np.ndarray:
+        """Boolean mask (rows, cols) of pixels whose centre falls inside a WGS84 polygon.
+
+        Polygons too small to hold a pixel centre fall back to every pixel they touch, so a tiny zone
+        is never silently empty.
+        """
+        projected = transform_geom("EPSG:4326", self.crs, mapping(geom_wgs84))
+        mask = rasterize([projected], out_shape=self.shape, transform=self.transform, fill=0, default_value=1,
+                         dtype="uint8").astype(bool)
+        if not mask.any():
+            mask = rasterize([projected], out_shape=self.shape, transform=self.transform, fill=0,
+                             default_value=1, dtype="uint8", all_touched=True).astype(bool)
+        return mask
+
+    def area_m2(self, mask: np.ndarray) -> float:
+        """Ground area in m2 of the pixels set in ``mask``."""
+        return float(mask.sum()) * self.resolution**2
+
+
+def site_grid(site: SiteConfig) -> SiteGrid:
+    """The analysis grid of a site, with its zone masks, in the site's local UTM zone."""
+    geom = footprint(site.bbox, site.geometry)
+    centre = geom.centroid
+    crs = CRS.from_epsg(utm_epsg(centre.x, centre.y))
+    # Densify first: straight lon/lat edges are curves in UTM, and the bounds must hold them.
+    projected = shape(transform_geom("EPSG:4326", crs, mapping(geom.segmentize(0.0005))))
+    res = float(site.resolution)
+    xmin, ymin, xmax, ymax = projected.bounds
+    left, bottom = math.floor(xmin / res) * res, math.floor(ymin / res) * res
+    right, top = math.ceil(xmax / res) * res, math.ceil(ymax / res) * res
+    width, height = round((right - left) / res), round((top - bottom) / res)
+    grid = SiteGrid(crs=crs, transform=Affine(res, 0.0, left, 0.0, -res, top), width=width, height=height)
+    masks = {zone.id: grid.rasterize(footprint(zone.bbox, zone.geometry)) for zone in site.zones}
+    return SiteGrid(crs=crs, transform=grid.transform, width=width, height=height, zone_masks=masks,
+                    site_mask=grid.rasterize(geom))

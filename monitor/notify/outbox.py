@@ -1,0 +1,87 @@
+"""The outbox: messages are stored in the archive first, then delivered (SMTP) or written as ``.eml``.
+
+A message that cannot be sent stays ``pending`` and is retried by the next run; a message is marked
+``sent`` only after the server accepted it, so it is delivered once.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+from monitor.archive.catalogue import Catalogue, utcnow
+from monitor.archive.crops import atomic_write_bytes
+from monitor.config import Config
+from monitor.errors import NotifyError
+
+log = logging.getLogger(__name__)
+
+
+def enqueue(catalogue: Catalogue, msg: EmailMessage, outbox_dir: Path) -> Path:
+    """Store a message as ``.eml`` in the outbox folder and record it as pending (idempotent by Message-ID)."""
+    mid = str(msg["Message-ID"])
+    name = mid.strip("<>").split("@")[0] + ".eml"
+    path = atomic_write_bytes(outbox_dir / name, msg.as_bytes(policy=policy.SMTP))
+    with catalogue.transaction() as db:
+        db.execute(
+            "INSERT OR IGNORE INTO outbox (message_id, created_at, recipients, subject, path, status) "
+            "VALUES (?, ?, ?, ?, ?, 'pending')",
+            (mid, utcnow(), str(msg["To"]), str(msg["Subject"]), str(path)),
+        )
+    return path
+
+
+def _send(config: Config, msg: EmailMessage) -> None:
+    email = config.email
+    creds = config.credentials
+    context = ssl.create_default_context()
+    try:
+        smtp: smtplib.SMTP
+        if email.security == "tls":
+            smtp = smtplib.SMTP_SSL(email.smtp_host, email.smtp_port, timeout=email.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(email.smtp_host, email.smtp_port, timeout=email.timeout)
+        with smtp:
+            if email.security == "starttls":
+                smtp.starttls(context=context)
+            if creds.smtp_user is not None and creds.smtp_password is not None:
+                smtp.login(creds.smtp_user.get_secret_value(), creds.smtp_password.get_secret_value())
+            smtp.send_message(msg)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise NotifyError(f"cannot send via {email.smtp_host}:{email.smtp_port}: {exc}") from exc
+
+
+def deliver_pending(catalogue: Catalogue, config: Config) -> tuple[int, int]:
+    """Deliver every pending message; returns (delivered, still pending).
+
+    With ``[email] enabled = false`` the ``.eml`` file in the outbox is the delivery: the message is
+    marked ``written``.
+    """
+    done = failed = 0
+    for row in catalogue.query("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id"):
+        if not config.email.enabled:
+            with catalogue.transaction() as db:
+                db.execute("UPDATE outbox SET status = 'written', sent_at = ? WHERE id = ?", (utcnow(), row["id"]))
+            done += 1
+            continue
+        try:
+            msg = BytesParser(policy=policy.default).parsebytes(Path(row["path"]).read_bytes())
+            assert isinstance(msg, EmailMessage)
+            _send(config, msg)
+        except (NotifyError, OSError) as exc:
+            failed += 1
+            log.warning("message %s not sent, kept in the outbox: %s", row["message_id"], exc)
+            with catalogue.transaction() as db:
+                db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                           (str(exc), row["id"]))
+            continue
+        with catalogue.transaction() as db:
+            db.execute("UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+                       (utcnow(), row["id"]))
+        done += 1
+    return done, failed

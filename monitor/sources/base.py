@@ -1,0 +1,51 @@
+"""The :class:`Source` protocol: search a site and time range, then read one scene's crop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from monitor.config import SiteConfig
+from monitor.grid import SiteGrid
+from monitor.scene import Scene
+
+
+@dataclass(frozen=True)
+class BandAsset:
+    """One band of a scene: its name, the raster that holds it and the 1-based band index there."""
+
+    name: str
+    href: str
+    index: int = 1
+
+
+@dataclass(frozen=True)
+class SceneRef:
+    """A scene found by a search, before its pixels are read.
+
+    ``acquired`` is None when the source could not tell the time (the scene is then recorded as failed
+    with ``problem`` as its reason).
+    """
+
+    scene_id: str
+    source: str
+    acquired: datetime | None
+    sensor: str
+    assets: tuple[BandAsset, ...] = ()
+    problem: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+class Source(Protocol):
+    """Where scenes come from. Implementations live in ``monitor/sources/``, one module each."""
+
+    name: str
+
+    def search(self, site: SiteConfig, start: datetime | None, end: datetime | None) -> list[SceneRef]:
+        """Scenes that may cover ``site`` acquired in [start, end] (None: open), oldest first."""
+        ...
+
+    def read(self, ref: SceneRef, grid: SiteGrid) -> Scene:
+        """The scene's crop on ``grid``. Raises SourceError, SceneError or EmptySceneError."""
+        ...
