@@ -22,7 +22,7 @@ from monitor.archive.catalogue import iso, utcnow
 from monitor.archive.crops import write_raster
 from monitor.config import Config, SiteConfig, utc_since
 from monitor.detect.baseline import Baseline, normalised_stats
-from monitor.detect.change import normalise_gain, normalise_offset
+from monitor.detect.change import normalise_linear, normalise_offset
 from monitor.detect.scoring import SceneChange, score_scene
 from monitor.detect.values import analysis_values
 from monitor.errors import EmptySceneError, MonitorError, SceneError, SourceError
@@ -207,7 +207,7 @@ def _baseline(catalogue: Catalogue, config: Config, site: SiteConfig, sensor: st
         scenes = [s for s in scenes if s.bands == bands]
         stack = np.stack([analysis_values(s.sensor, bands, s.data) for s in scenes])
         valid = np.stack([s.valid for s in scenes])
-        match = normalise_offset if is_radar(sensor, bands) else normalise_gain
+        match = normalise_offset if is_radar(sensor, bands) else normalise_linear
         median, sigma, count = normalised_stats(stack, valid, match)
         path = config.data_dir / "baselines" / site.id / f"{sensor}-v1.tif"
         names = [f"median_{b}" for b in bands] + [f"sigma_{b}" for b in bands] + ["count"]

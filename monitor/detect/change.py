@@ -31,6 +31,33 @@ def normalise_gain(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -> 
     return out
 
 
+def normalise_linear(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Map each band of ``x`` linearly (gain and offset) onto ``reference`` by matching quantiles.
+
+    The 5th..95th percentiles of ``x`` and ``reference`` over ``usable`` pixels are paired and a straight
+    line is fitted through the pairs: the gain absorbs illumination (sun angle, season), the offset the
+    additive path radiance of residual haze, which lifts dark surfaces such as asphalt far more than a
+    gain would. Quantiles are robust to the few percent of pixels that really changed. Falls back to
+    :func:`normalise_gain` for a band with too few usable pixels or a degenerate fit.
+    """
+    out = normalise_gain(x, reference, usable)
+    if int(usable.sum()) < 50:
+        return out
+    qs = np.linspace(5.0, 95.0, 19)
+    for b in range(x.shape[0]):
+        xs, rs = x[b][usable], reference[b][usable]
+        ok = np.isfinite(xs) & np.isfinite(rs)
+        if ok.sum() < 50:
+            continue
+        px, pr = np.percentile(xs[ok], qs), np.percentile(rs[ok], qs)
+        if np.ptp(px) <= 0:
+            continue
+        gain, offset = np.polyfit(px, pr, 1)
+        if np.isfinite(gain) and np.isfinite(offset) and 0.2 < gain < 5.0:
+            out[b] = (x[b] * np.float32(gain) + np.float32(offset)).astype(np.float32)
+    return out
+
+
 def normalise_offset(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -> np.ndarray:
     """Shift each band of ``x`` (in dB) so its median difference to ``reference`` over ``usable`` is 0."""
     out = x.copy()

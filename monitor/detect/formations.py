@@ -12,23 +12,37 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy.ndimage import binary_closing
 from skimage.measure import label, regionprops
+from skimage.feature import peak_local_max
+from skimage.morphology import disk
+from skimage.segmentation import watershed
 
-#: A troop block of ~300 soldiers covers ~20 x 20 m; blurred by the PSF it changes 100..2,500 m2.
-BLOCK_AREA_M2 = (100.0, 2500.0)
+#: A troop block of ~300 soldiers covers ~20 x 20 m; blurred by the PSF it changes 150..2,500 m2
+#: (at 10 m: at least two pixels, so a lone noisy pixel is never a block).
+BLOCK_AREA_M2 = (150.0, 2500.0)
+#: Blocks of one formation stand 10-20 m apart (30-60 m centre to centre); a block whose nearest
+#: neighbour is farther than this belongs to no formation.
+FORMATION_MAX_SPACING_M = 100.0
+#: Local maxima of the change statistic closer than this (m) seed one blob, not two.
+BLOB_MIN_SEPARATION_M = 15.0
 #: Compact: major/minor axis ratio below this.
 BLOCK_MAX_ELONGATION = 2.5
 #: A row of vehicles: at least this long (m) and this elongated.
 ROW_MIN_LENGTH_M = 40.0
 ROW_MIN_ELONGATION = 3.0
-#: A park: compact change over at least this area (m2); 200-800 vehicles cover 3-5 ha.
+#: A park: changed pixels that, bridged over gaps of up to PARK_GAP_M, cover at least PARK_MIN_AREA_M2
+#: with at least PARK_MIN_DENSITY of them changed. 200-800 vehicles cover 3-5 ha in rows 8-15 m apart,
+#: which at 10 m shows as a patchy field of changed pixels, not one solid region.
 PARK_MIN_AREA_M2 = 2500.0
+PARK_GAP_M = 15.0
+PARK_MIN_DENSITY = 0.25
 #: Baseline NDVI at or above which the ground is vegetated: change there is phenology, not a formation.
 #: Formations are watched on paved or bare ground; olive vehicles on grass are nearly invisible at 10 m.
 VEGETATED_NDVI = 0.4
 #: A crowd block darkens bright pavement in the visible by at least this much reflectance (troops in dark
 #: uniforms over concrete); a region that brightens is something else.
-CROWD_MAX_VISIBLE_CHANGE = -0.005
+CROWD_MAX_VISIBLE_CHANGE = -0.015
 #: A region covering more than this share of its zone is scene-wide change (season, flooding), not a formation.
 MAX_ZONE_SHARE = 0.5
 #: Assumptions behind the estimates (stated with every estimate).
@@ -54,6 +68,7 @@ class Detection:
     ndvi_change: float | None
     baseline_ndvi: float | None
     estimate: str | None = None
+    region: int = 0  # label of the connected component in the zone's significant-pixel map (0: none)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict with rounded values."""
@@ -72,8 +87,6 @@ def classify(area_m2: float, length_m: float, elongation: float, extent: float, 
         return "crowd-block" if darker else "other"
     if length_m >= ROW_MIN_LENGTH_M and elongation >= ROW_MIN_ELONGATION:
         return "vehicle-row"
-    if area_m2 >= PARK_MIN_AREA_M2 and extent >= 0.3:
-        return "vehicle-park"
     return "other"
 
 
@@ -87,6 +100,29 @@ def _estimate(cls: str, area_m2: float) -> str | None:
     return None
 
 
+def split_blobs(significant: np.ndarray, change: np.ndarray, resolution: float) -> np.ndarray:
+    """Label image of blobs: connected regions of ``significant`` split at the saddles of ``change``.
+
+    Troop blocks 10-20 m apart blur into one connected region at 10 m; a watershed of the change
+    statistic seeded at its local maxima (at least :data:`BLOB_MIN_SEPARATION_M` apart) separates them
+    again, one blob per block. Labels are 1..n, 0 outside ``significant``.
+    """
+    components = label(significant, connectivity=2)
+    if components.max() == 0:
+        return components
+    surface = np.where(significant, np.nan_to_num(change, nan=0.0), 0.0)
+    distance = max(1, round(BLOB_MIN_SEPARATION_M / resolution))
+    peaks = peak_local_max(surface, min_distance=distance, labels=components, exclude_border=False)
+    markers = np.zeros(significant.shape, dtype=np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    # every component gets at least one seed, even a flat one without a strict maximum
+    seeded = np.unique(components[markers > 0])
+    for comp in np.setdiff1d(np.arange(1, components.max() + 1), seeded):
+        r, c = np.argwhere(components == comp)[0]
+        markers[r, c] = markers.max() + 1
+    return np.asarray(watershed(-surface, markers, mask=significant, connectivity=2), dtype=np.int32)
+
+
 def find_regions(
     significant: np.ndarray,
     change: np.ndarray,
@@ -95,24 +131,23 @@ def find_regions(
     visible_diff: np.ndarray | None = None,
     ndvi_diff: np.ndarray | None = None,
     baseline_ndvi: np.ndarray | None = None,
-) -> list[Detection]:
-    """Connected (8-neighbour) regions of ``significant`` pixels, described and classified.
+) -> tuple[list[Detection], np.ndarray]:
+    """Blobs of ``significant`` pixels (see :func:`split_blobs`), described and classified.
 
     ``change`` is the per-pixel change statistic; ``visible_diff`` the mean visible reflectance change
     (negative = darker), ``ndvi_diff`` the NDVI change and ``baseline_ndvi`` the NDVI of the ground in
-    the baseline, all optional (rows, cols) arrays;
-    ``resolution`` is the pixel size in metres.
+    the baseline, all optional (rows, cols) arrays; ``resolution`` is the pixel size in metres. Returns
+    the detections and the blob label image (each detection's ``region`` is its label there).
     """
-    labels = label(significant, connectivity=2)
+    labels = split_blobs(significant, change, resolution)
     out = []
     px = resolution**2
     for region in regionprops(labels):
         coords = tuple(region.coords.T)
         area_m2 = float(region.area) * px
-        major = float(region.axis_major_length)
-        minor = float(region.axis_minor_length)
-        length_m, width_m = (major + 1.0) * resolution, (minor + 1.0) * resolution
-        elongation = (major + 1.0) / (minor + 1.0)
+        length_px, width_px = _extent_px(float(region.axis_major_length), float(region.axis_minor_length))
+        length_m, width_m = length_px * resolution, width_px * resolution
+        elongation = length_px / width_px
         vis, ndvi, ground = (_mean(a, coords) for a in (visible_diff, ndvi_diff, baseline_ndvi))
         cls = classify(area_m2, length_m, elongation, float(region.extent), ground, vis, zone_area_m2)
         out.append(Detection(
@@ -120,9 +155,65 @@ def find_regions(
             orientation_deg=math.degrees(float(region.orientation)), extent=float(region.extent),
             row=float(region.centroid[0]), col=float(region.centroid[1]),
             mean_change=float(np.mean(change[coords])), visible_change=vis, ndvi_change=ndvi,
-            baseline_ndvi=ground, estimate=_estimate(cls, area_m2),
+            baseline_ndvi=ground, estimate=_estimate(cls, area_m2), region=int(region.label),
         ))
-    return out
+    return out, labels
+
+
+def find_parks(
+    candidates: np.ndarray,
+    change: np.ndarray,
+    resolution: float,
+    zone_area_m2: float,
+    visible_diff: np.ndarray | None = None,
+    ndvi_diff: np.ndarray | None = None,
+    baseline_ndvi: np.ndarray | None = None,
+) -> tuple[list[Detection], np.ndarray]:
+    """Vehicle parks: patchy fields of changed pixels, bridged over gaps of :data:`PARK_GAP_M` metres.
+
+    ``candidates`` are the significant pixels not already explained (e.g. by crowd blocks). Returns the
+    park detections (their ``area_m2`` counts the changed pixels only, not the gaps) and the mask of
+    the bridged park areas.
+    """
+    radius = max(1, round(PARK_GAP_M / resolution))
+    padded = np.pad(candidates, radius)
+    closed = binary_closing(padded, structure=disk(radius).astype(bool))[radius:-radius, radius:-radius]
+    closed &= np.isfinite(change) | candidates
+    labels = label(closed, connectivity=2)
+    px = resolution**2
+    parks: list[Detection] = []
+    mask = np.zeros_like(candidates)
+    for region in regionprops(labels):
+        coords = tuple(region.coords.T)
+        changed = candidates[coords]
+        bridged_m2 = float(region.area) * px
+        density = float(changed.mean())
+        ground = _mean(baseline_ndvi, coords)
+        if (bridged_m2 < PARK_MIN_AREA_M2 or density < PARK_MIN_DENSITY or bridged_m2 > MAX_ZONE_SHARE * zone_area_m2
+                or (ground is not None and ground >= VEGETATED_NDVI)):
+            continue
+        length_px, width_px = _extent_px(float(region.axis_major_length), float(region.axis_minor_length))
+        area_m2 = float(changed.sum()) * px
+        changed_coords = tuple(c[changed] for c in coords)
+        parks.append(Detection(
+            cls="vehicle-park", area_m2=area_m2, length_m=length_px * resolution, width_m=width_px * resolution,
+            elongation=length_px / width_px, orientation_deg=math.degrees(float(region.orientation)),
+            extent=density, row=float(region.centroid[0]), col=float(region.centroid[1]),
+            mean_change=float(np.mean(change[changed_coords])), visible_change=_mean(visible_diff, changed_coords),
+            ndvi_change=_mean(ndvi_diff, changed_coords), baseline_ndvi=ground,
+            estimate=_estimate("vehicle-park", bridged_m2),
+        ))
+        mask[coords] = True
+    return parks, mask
+
+
+def _extent_px(major: float, minor: float) -> tuple[float, float]:
+    """Length and width in pixels of a region from its moment axes (skimage's 4 x sqrt(eigenvalue)).
+
+    A run of n pixels has variance (n^2 - 1) / 12 along it, so sqrt(12 var + 1) gives back n exactly,
+    and a single pixel is 1 x 1: tiny regions get their true size instead of a zero width.
+    """
+    return float(np.sqrt(0.75 * major**2 + 1.0)), float(np.sqrt(0.75 * minor**2 + 1.0))
 
 
 def _mean(values: np.ndarray | None, coords: tuple[np.ndarray, ...]) -> float | None:
@@ -148,23 +239,31 @@ def lattice_regularity(rows: np.ndarray, cols: np.ndarray) -> float:
     return float(np.clip((0.6 - cv) / 0.4, 0.0, 1.0))
 
 
-def formation_blocks(detections: list[Detection]) -> list[Detection]:
-    """The crowd blocks that belong together: those within a factor 2 of the median block area."""
+def formation_blocks(detections: list[Detection], resolution: float) -> list[Detection]:
+    """The crowd blocks that belong together: within a factor 2 of the median block area, and each with
+    a neighbouring block within :data:`FORMATION_MAX_SPACING_M` metres (``resolution``: pixel size, m).
+    """
     blocks = [d for d in detections if d.cls == "crowd-block"]
-    if not blocks:
-        return []
+    if len(blocks) < 2:
+        return blocks
     median = float(np.median([b.area_m2 for b in blocks]))
-    return [b for b in blocks if 0.5 * median <= b.area_m2 <= 2.0 * median]
+    blocks = [b for b in blocks if 0.5 * median <= b.area_m2 <= 2.0 * median]
+    if len(blocks) < 2:
+        return blocks
+    pts = np.array([[b.row, b.col] for b in blocks]) * resolution
+    d = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    return [b for b, nn in zip(blocks, d.min(axis=1), strict=True) if nn <= FORMATION_MAX_SPACING_M]
 
 
-def crowd_score(detections: list[Detection]) -> float:
+def crowd_score(detections: list[Detection], resolution: float) -> float:
     """0..1: a logistic of the number of similar-sized crowd blocks (centred on 3.5, so 8 blocks -> 0.99),
     times the regularity of their spacing (a drilled formation is a lattice; chance blobs are not).
 
     One or two compact blobs happen by chance (a bus, a shadow); a formation fields several, alike and
     evenly spaced.
     """
-    blocks = formation_blocks(detections)
+    blocks = formation_blocks(detections, resolution)
     n = len(blocks)
     if n == 0:
         return 0.0

@@ -11,11 +11,11 @@ from monitor.detect.baseline import Baseline
 from monitor.detect.change import (
     chi2_threshold,
     change_statistic,
-    normalise_gain,
+    normalise_linear,
     normalise_offset,
     robust_z,
 )
-from monitor.detect.formations import Detection, crowd_score, find_regions, vehicle_score
+from monitor.detect.formations import Detection, crowd_score, find_parks, find_regions, vehicle_score
 from monitor.detect.validity import cloud_margin
 from monitor.detect.values import analysis_values, noise_floor
 from monitor.scene import Scene
@@ -64,8 +64,8 @@ def score_scene(
 ) -> SceneChange:
     """Compare a scene with its baseline and score every zone.
 
-    Steps: analysis units (dB for radar); pixels usable in both; a global radiometric match (gain for
-    optical, dB offset for radar); per-band robust z; the chi-square change statistic thresholded at
+    Steps: analysis units (dB for radar); pixels usable in both; a global radiometric match (linear
+    quantile match for optical, dB offset for radar); per-band robust z; the chi-square change statistic thresholded at
     ``false_alarm_rate`` (per pixel, 0..0.5); connected regions classified per zone. Pixels within
     ``cloud_margin_m`` metres of a cloud or shadow are not compared.
     """
@@ -80,7 +80,7 @@ def score_scene(
     compared = usable & baseline.valid & np.all(np.isfinite(values), axis=0)
     radar = is_radar(scene.sensor, baseline.bands)
     if compared.any():
-        values = (normalise_offset if radar else normalise_gain)(values, baseline.median, compared)
+        values = (normalise_offset if radar else normalise_linear)(values, baseline.median, compared)
     floor = noise_floor(scene.sensor, baseline.bands, baseline.median)
     z = robust_z(values, baseline.median, baseline.sigma, floor)
     stat = change_statistic(z)
@@ -102,11 +102,19 @@ def score_scene(
         if n == 0:
             zones.append(ZoneScore(zone_id, usable, None, None, None))
             continue
-        detections = find_regions(significant & mask, stat, res, float(mask.sum()) * res**2,
-                                  visible_diff, ndvi_diff, ndvi_base)
+        zone_m2 = float(mask.sum()) * res**2
+        regions, blobs = find_regions(significant & mask, stat, res, zone_m2, visible_diff, ndvi_diff, ndvi_base)
+        crowd = crowd_score(regions, res)
+        # Pixels explained by a recognised troop formation are not counted again as a vehicle park.
+        explained = np.isin(blobs, [d.region for d in regions if d.cls == "crowd-block"]) if (
+            crowd >= 0.5) else np.zeros_like(mask)
+        parks, park_mask = find_parks(significant & mask & ~explained, stat, res, zone_m2, visible_diff,
+                                      ndvi_diff, ndvi_base)
+        detections = [d for d in regions if not (d.cls == "vehicle-row" and park_mask[round(d.row), round(d.col)])]
+        detections += parks
         zones.append(ZoneScore(
             zone=zone_id, usable_fraction=usable, change_fraction=float((significant & mask).sum()) / n,
-            crowd_score=crowd_score(detections), vehicle_score=vehicle_score(detections), detections=detections,
+            crowd_score=crowd, vehicle_score=vehicle_score(detections), detections=detections,
         ))
     return SceneChange(statistic=stat, significant=significant, compared=compared, threshold=threshold,
                        zones=zones)

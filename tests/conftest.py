@@ -1,0 +1,159 @@
+"""Shared fixtures: synthetic Sentinel-2 scenes built in code, configs, the real shared data, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+#: A small synthetic site (about 600 x 600 m near Mirim) with a crowd zone and a vehicle zone.
+SITE_BBOX = (125.840, 39.010, 125.847, 39.0155)
+CROWD_BBOX = (125.8410, 39.0110, 125.8435, 39.0135)
+VEHICLE_BBOX = (125.8440, 39.0110, 125.8465, 39.0135)
+
+CONFIG_TEMPLATE = """
+[monitor]
+data_dir = "data"
+
+[[sources]]
+kind = "local"
+path = "imagery"
+
+[[sites]]
+id = "test-site"
+name = "Synthetic test site"
+bbox = [{site}]
+
+  [[sites.zones]]
+  id = "square"
+  kind = "crowd"
+  bbox = [{crowd}]
+
+  [[sites.zones]]
+  id = "parking"
+  kind = "vehicle"
+  bbox = [{vehicle}]
+
+[detect]
+warmup_scenes = 6
+"""
+
+
+def shared_data(*parts: str) -> Path:
+    """A path in ../shared/data, skipping the test when that folder is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip("shared/data not available")
+    return path
+
+
+def write_config(folder: Path, extra: str = "") -> Path:
+    """The synthetic site's config in ``folder``; ``extra`` TOML is appended."""
+    text = CONFIG_TEMPLATE.format(
+        site=", ".join(map(str, SITE_BBOX)), crowd=", ".join(map(str, CROWD_BBOX)),
+        vehicle=", ".join(map(str, VEHICLE_BBOX)),
+    )
+    path = folder / "monitor.toml"
+    path.write_text(text + extra)
+    return path
+
+
+def site_grid_of(config_path: Path):  # type: ignore[no-untyped-def]
+    from monitor.config import load_config
+    from monitor.grid import site_grid
+
+    return site_grid(load_config(config_path).sites[0])
+
+
+def write_s2(
+    path: Path,
+    reflectance: np.ndarray,
+    transform: Affine,
+    crs: object,
+    scl: np.ndarray | None = None,
+    descriptions: tuple[str, ...] | None = ("B02", "B03", "B04", "B08", "SCL"),
+) -> Path:
+    """Write a Sentinel-2 L2A-like GeoTIFF: uint16 DN (reflectance x 1e4), nodata 0, band descriptions."""
+    dn = np.clip(np.round(reflectance * 10000), 1, 65535).astype(np.uint16)
+    layers = [dn] if scl is None else [dn, scl[None].astype(np.uint16)]
+    data = np.concatenate(layers, axis=0)
+    with rasterio.open(path, "w", driver="GTiff", width=data.shape[2], height=data.shape[1], count=data.shape[0],
+                       dtype="uint16", crs=crs, transform=transform, nodata=0, compress="deflate") as dst:
+        dst.write(data)
+        if descriptions:
+            for i, name in enumerate(descriptions[: data.shape[0]], start=1):
+                dst.set_band_description(i, name)
+    return path
+
+
+@pytest.fixture
+def synthetic_site(tmp_path: Path) -> Callable[..., Path]:
+    """Build a synthetic scenario; returns the config path.
+
+    Paved ground (concrete square, asphalt parking) with per-date illumination gain and noise: ``quiet``
+    quiet dates, then dates listed in ``formations`` ("crowd" = 8 dark 2x2-px blocks in a lattice on the
+    square, "vehicle" = 4 rows of vehicles on the parking, "cloud" = the whole site under cloud).
+    """
+
+    def build(quiet: int = 8, formations: tuple[str, ...] = ("crowd", "vehicle", "none", "cloud"),
+              seed: int = 1) -> Path:
+        config_path = write_config(tmp_path)
+        grid = site_grid_of(config_path)
+        imagery = tmp_path / "imagery"
+        imagery.mkdir(exist_ok=True)
+        rng = np.random.default_rng(seed)
+        h, w = grid.shape
+        base = np.empty((4, h, w), np.float32)
+        base[:] = np.array([0.06, 0.08, 0.10, 0.30], np.float32)[:, None, None]  # grass-ish/soil background
+        base[3] = 0.30
+        crowd, vehicle = grid.zone_masks["square"], grid.zone_masks["parking"]
+        base[:, crowd] = np.array([0.22, 0.24, 0.25, 0.28], np.float32)[:, None]  # concrete
+        base[:, vehicle] = np.array([0.07, 0.075, 0.08, 0.10], np.float32)[:, None]  # asphalt
+        texture = rng.normal(0, 0.01, (4, h, w)).astype(np.float32)
+        t0 = datetime(2025, 5, 1, 2, 15, 30, tzinfo=UTC)
+        kinds = ["none"] * quiet + list(formations)
+        for i, kind in enumerate(kinds):
+            gain = rng.uniform(0.9, 1.1)
+            refl = (base + texture) * gain + rng.normal(0, 0.004, (4, h, w)).astype(np.float32)
+            scl = np.where(crowd | vehicle, 5, 4).astype(np.uint8)
+            if kind == "crowd":
+                rows, cols = np.nonzero(crowd)
+                r0, c0 = rows.min() + 4, cols.min() + 4
+                for br in range(2):
+                    for bc in range(4):
+                        r, c = r0 + 5 * br, c0 + 4 * bc
+                        refl[:3, r:r + 2, c:c + 2] = 0.05 * gain
+                        refl[3, r:r + 2, c:c + 2] = 0.15 * gain
+            elif kind == "vehicle":
+                rows, cols = np.nonzero(vehicle)
+                r0, c0 = rows.min() + 3, cols.min() + 3
+                for k in range(4):
+                    refl[:3, r0 + 3 * k, c0:c0 + 12] = 0.06 * gain
+                    refl[3, r0 + 3 * k, c0:c0 + 12] = 0.22 * gain
+            elif kind == "cloud":
+                refl[:] = 0.6
+                scl[:] = 9
+            stamp = (t0 + timedelta(days=5 * i)).strftime("%Y%m%dT%H%M%S")
+            write_s2(imagery / f"S2_{stamp}.tif", refl, grid.transform, grid.crs, scl)
+        return config_path
+
+    return build
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m monitor ARGS`` as a subprocess, the way cron would."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("MONITOR_CONFIG", None) if env is None or "MONITOR_CONFIG" not in env else None
+    return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=600, check=False)
