@@ -17,7 +17,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.errors import ConfigError
 from monitor.geometry import covers, footprint
@@ -46,9 +54,7 @@ def _check_bbox(bbox: BBox | None) -> BBox | None:
     if not (-90.0 <= ymin <= 90.0 and -90.0 <= ymax <= 90.0):
         raise ValueError(f"latitudes must lie in -90..90, got {ymin}, {ymax}")
     if xmin >= xmax or ymin >= ymax:
-        raise ValueError(
-            f"bbox must be [lon_min, lat_min, lon_max, lat_max] with min < max, got {list(bbox)}"
-        )
+        raise ValueError(f"bbox must be [lon_min, lat_min, lon_max, lat_max] with min < max, got {list(bbox)}")
     return bbox
 
 
@@ -335,7 +341,9 @@ def _check_geometry_files(config: Config, origin: str) -> None:
         for key, area in areas[1:]:
             if not covers(site_shape, shapes[key]):
                 where = key + (".geometry" if area.geometry is not None else ".bbox")
-                raise ConfigError(f"zone {area.id!r} lies (partly) outside its site {site.id!r}", path=origin, key=where)
+                raise ConfigError(
+                    f"zone {area.id!r} lies (partly) outside its site {site.id!r}", path=origin, key=where
+                )
 
 
 def load_config(

@@ -30,7 +30,8 @@ class DemoResult:
         data = self.folder / "monitor-data"
         lines = [
             "SIMULATED DATA: a Mirim-like site rendered by monitor.simulate (not Copernicus imagery).",
-            f"{self.scenes} scenes in {self.folder / 'imagery'} (ground truth: {self.folder / 'imagery' / 'truth.csv'})",
+            f"{self.scenes} scenes in {self.folder / 'imagery'}",
+            f"truth:    {self.folder / 'imagery' / 'truth.csv'}",
             f"config:   {cfg}",
             f"archive:  {data / Catalogue.FILENAME}",
             f"crops:    {data / 'crops'}",
@@ -41,7 +42,8 @@ class DemoResult:
         for a in self.alerts:
             lines.append(
                 f"  {a['level']:<6} {a['status']:<8} {a['kind']:<7} {a['zone']:<15} "
-                f"{a['first_seen'][:10]} .. {a['last_seen'][:10]}  score {a['score']:.2f}  ({len(a['scene_ids'])} scene(s))"
+                f"{a['first_seen'][:10]} .. {a['last_seen'][:10]}  score {a['score']:.2f}  "
+                f"({len(a['scene_ids'])} scene(s))"
             )
             if a["evidence"]:
                 lines.append(f"         evidence: {a['evidence'][0]}")
@@ -68,5 +70,4 @@ def run_demo(out: Path, *, progress: bool = False) -> DemoResult:
     with Catalogue(config.data_dir, readonly=True) as catalogue:
         alerts = alert_rows(catalogue)
         scenes = len(catalogue.scenes())
-    return DemoResult(folder=out, config_path=config_path, summary=summary, truth=truth, alerts=alerts,
-                      scenes=scenes)
+    return DemoResult(folder=out, config_path=config_path, summary=summary, truth=truth, alerts=alerts, scenes=scenes)

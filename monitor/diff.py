@@ -73,12 +73,28 @@ def diff_images(before: Path, after: Path, out: Path) -> DiffResult:
     a = _read(after, after_names, wanted, grid)
     sensor = sensor_from_prefix(before.stem)
     radar = is_radar(sensor, tuple(common))
-    change = bitemporal_change(analysis_values(sensor, tuple(common), b),
-                               analysis_values(sensor, tuple(common), a), radar=radar)
+    change = bitemporal_change(
+        analysis_values(sensor, tuple(common), b), analysis_values(sensor, tuple(common), a), radar=radar
+    )
     if not np.isfinite(change).any():
         raise SceneError(f"{before.name} and {after.name} have no valid pixel in common")
-    write_raster(out, change[None], names=["change"], transform=grid.transform, crs=grid.crs,
-                 tags={"BEFORE": str(before), "AFTER": str(after), "BANDS": ",".join(common),
-                       "METHOD": "rms of per-band robust z of the gain-matched difference"})
-    return DiffResult(path=out, bands=tuple(common), change=change,
-                      valid_fraction=float(np.isfinite(change).mean()), grid=grid)
+    write_raster(
+        out,
+        change[None],
+        names=["change"],
+        transform=grid.transform,
+        crs=grid.crs,
+        tags={
+            "BEFORE": str(before),
+            "AFTER": str(after),
+            "BANDS": ",".join(common),
+            "METHOD": "rms of per-band robust z of the gain-matched difference",
+        },
+    )
+    return DiffResult(
+        path=out,
+        bands=tuple(common),
+        change=change,
+        valid_fraction=float(np.isfinite(change).mean()),
+        grid=grid,
+    )

@@ -23,7 +23,7 @@ from monitor.geometry import Footprint, footprint
 
 def utm_epsg(lon: float, lat: float) -> int:
     """EPSG code of the WGS84 UTM zone holding (lon, lat) in degrees (326xx north, 327xx south)."""
-    zone = min(60, max(1, int(math.floor((lon + 180.0) / 6.0)) + 1))
+    zone = min(60, max(1, math.floor((lon + 180.0) / 6.0) + 1))
     return (32600 if lat >= 0 else 32700) + zone
 
 
@@ -61,11 +61,24 @@ class SiteGrid:
         is never silently empty.
         """
         projected = transform_geom("EPSG:4326", self.crs, mapping(geom_wgs84))
-        mask = rasterize([projected], out_shape=self.shape, transform=self.transform, fill=0, default_value=1,
-                         dtype="uint8").astype(bool)
+        mask = rasterize(
+            [projected],
+            out_shape=self.shape,
+            transform=self.transform,
+            fill=0,
+            default_value=1,
+            dtype="uint8",
+        ).astype(bool)
         if not mask.any():
-            mask = rasterize([projected], out_shape=self.shape, transform=self.transform, fill=0,
-                             default_value=1, dtype="uint8", all_touched=True).astype(bool)
+            mask = rasterize(
+                [projected],
+                out_shape=self.shape,
+                transform=self.transform,
+                fill=0,
+                default_value=1,
+                dtype="uint8",
+                all_touched=True,
+            ).astype(bool)
         return mask
 
     def area_m2(self, mask: np.ndarray) -> float:
@@ -87,5 +100,11 @@ def site_grid(site: SiteConfig) -> SiteGrid:
     width, height = round((right - left) / res), round((top - bottom) / res)
     grid = SiteGrid(crs=crs, transform=Affine(res, 0.0, left, 0.0, -res, top), width=width, height=height)
     masks = {zone.id: grid.rasterize(footprint(zone.bbox, zone.geometry)) for zone in site.zones}
-    return SiteGrid(crs=crs, transform=grid.transform, width=width, height=height, zone_masks=masks,
-                    site_mask=grid.rasterize(geom))
+    return SiteGrid(
+        crs=crs,
+        transform=grid.transform,
+        width=width,
+        height=height,
+        zone_masks=masks,
+        site_mask=grid.rasterize(geom),
+    )

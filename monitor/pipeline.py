@@ -23,7 +23,7 @@ from monitor.archive.crops import write_raster
 from monitor.config import Config, SiteConfig, utc_since
 from monitor.detect.baseline import Baseline, normalised_stats
 from monitor.detect.change import normalise_linear, normalise_offset
-from monitor.detect.scoring import SceneChange, score_scene
+from monitor.detect.scoring import SceneChange, ZoneScore, score_scene
 from monitor.detect.values import analysis_values
 from monitor.errors import EmptySceneError, MonitorError, SceneError, SourceError
 from monitor.grid import SiteGrid, site_grid
@@ -56,9 +56,16 @@ class RunSummary:
     @property
     def changed(self) -> bool:
         """True when the run wrote anything to the archive."""
-        return bool(self.new_scenes or self.failed_scenes or self.empty_scenes or self.scored_scenes
-                    or self.baselines_built or self.alert_changes or self.messages_queued
-                    or self.messages_delivered)
+        return bool(
+            self.new_scenes
+            or self.failed_scenes
+            or self.empty_scenes
+            or self.scored_scenes
+            or self.baselines_built
+            or self.alert_changes
+            or self.messages_queued
+            or self.messages_delivered
+        )
 
 
 def zone_masks(site: SiteConfig, grid: SiteGrid) -> dict[str, np.ndarray]:
@@ -91,7 +98,13 @@ def run(config: Config, *, progress: bool = False) -> RunSummary:
                 db.execute(
                     "INSERT INTO runs (started_at, finished_at, new_scenes, failed_scenes, alerts_changed) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    (started, utcnow(), summary.new_scenes, summary.failed_scenes, len(summary.alert_changes)),
+                    (
+                        started,
+                        utcnow(),
+                        summary.new_scenes,
+                        summary.failed_scenes,
+                        len(summary.alert_changes),
+                    ),
                 )
     return summary
 
@@ -104,17 +117,49 @@ def _needs_ingest(catalogue: Catalogue, site: str, ref: SceneRef, max_attempts: 
     return row["status"] == "failed" and row["attempts"] < max_attempts and ref.problem is None
 
 
+def _score_row(
+    site: str,
+    zone: str,
+    scene_id: str,
+    acquired: str | None,
+    sensor: str,
+    usable_fraction: float,
+    state: str,
+    baseline_version: int | None = None,
+    score: ZoneScore | None = None,
+) -> dict[str, Any]:
+    """One row of the score table; the change and formation columns come from ``score`` when given."""
+
+    def rounded(value: float | None, digits: int) -> float | None:
+        return None if value is None else round(value, digits)
+
+    return {
+        "site": site,
+        "zone": zone,
+        "scene_id": scene_id,
+        "acquired": acquired,
+        "sensor": sensor,
+        "usable_fraction": round(usable_fraction, 6),
+        "change_fraction": rounded(score.change_fraction if score else None, 6),
+        "crowd_score": rounded(score.crowd_score if score else None, 4),
+        "vehicle_score": rounded(score.vehicle_score if score else None, 4),
+        "state": state,
+        "baseline_version": baseline_version,
+        "detections": [d.to_dict() for d in score.detections] if score else [],
+    }
+
+
 def _empty_score_rows(site: str, ref: SceneRef, zones: Iterable[str], state: str) -> list[dict[str, Any]]:
-    return [
-        {"site": site, "zone": z, "scene_id": ref.scene_id, "acquired": iso(ref.acquired), "sensor": ref.sensor,
-         "usable_fraction": 0.0, "change_fraction": None, "crowd_score": None, "vehicle_score": None,
-         "state": state, "baseline_version": None}
-        for z in zones
-    ]
+    return [_score_row(site, z, ref.scene_id, iso(ref.acquired), ref.sensor, 0.0, state) for z in zones]
 
 
 def _ingest_site(
-    catalogue: Catalogue, config: Config, site: SiteConfig, grid: SiteGrid, source: Source, summary: RunSummary,
+    catalogue: Catalogue,
+    config: Config,
+    site: SiteConfig,
+    grid: SiteGrid,
+    source: Source,
+    summary: RunSummary,
     progress: bool,
 ) -> None:
     try:
@@ -124,7 +169,13 @@ def _ingest_site(
         summary.source_errors.append(f"{site.id}: {source.name}: {exc}")
         return
     todo = [r for r in refs if _needs_ingest(catalogue, site.id, r, config.detect.max_attempts)]
-    log.info("site %s, source %s: %d scene(s) found, %d new or to retry", site.id, source.name, len(refs), len(todo))
+    log.info(
+        "site %s, source %s: %d scene(s) found, %d new or to retry",
+        site.id,
+        source.name,
+        len(refs),
+        len(todo),
+    )
     masks = zone_masks(site, grid)
     crops_dir = config.data_dir / "crops" / site.id
     for ref in tqdm(todo, desc=f"fetch {site.id}", unit="scene", disable=not progress, leave=False):
@@ -132,11 +183,23 @@ def _ingest_site(
 
 
 def _ingest_one(
-    catalogue: Catalogue, site: SiteConfig, grid: SiteGrid, source: Source, ref: SceneRef,
-    masks: dict[str, np.ndarray], crops_dir: Path, summary: RunSummary,
+    catalogue: Catalogue,
+    site: SiteConfig,
+    grid: SiteGrid,
+    source: Source,
+    ref: SceneRef,
+    masks: dict[str, np.ndarray],
+    crops_dir: Path,
+    summary: RunSummary,
 ) -> None:
-    base_row = {"site": site.id, "scene_id": ref.scene_id, "source": ref.source, "acquired": iso(ref.acquired),
-                "sensor": ref.sensor, "href": ",".join(sorted({a.href for a in ref.assets}))}
+    base_row = {
+        "site": site.id,
+        "scene_id": ref.scene_id,
+        "source": ref.source,
+        "acquired": iso(ref.acquired),
+        "sensor": ref.sensor,
+        "href": ",".join(sorted({a.href for a in ref.assets})),
+    }
     try:
         if ref.problem:
             raise SceneError(ref.problem)
@@ -158,31 +221,51 @@ def _ingest_one(
         return
     crop = write_crop_file(crops_dir / f"{_safe(ref.scene_id)}.tif", scene)
     rows = [
-        {"site": site.id, "zone": z, "scene_id": scene.scene_id, "acquired": iso(scene.acquired),
-         "sensor": scene.sensor, "usable_fraction": round(scene.usable_fraction(m), 6), "change_fraction": None,
-         "crowd_score": None, "vehicle_score": None, "state": "pending", "baseline_version": None}
+        _score_row(site.id, z, scene.scene_id, iso(scene.acquired), scene.sensor, scene.usable_fraction(m), "pending")
         for z, m in masks.items()
     ]
     assert grid.site_mask is not None
     with catalogue.transaction() as db:
-        catalogue.upsert_scene(db, {
-            **base_row, "checksum": scene.provenance.get("checksum"), "status": "ok", "reason": None,
-            "crop": str(crop), "usable_fraction": round(scene.usable_fraction(grid.site_mask), 6),
-            "provenance": dict(scene.provenance), "scored": 0,
-        })
+        catalogue.upsert_scene(
+            db,
+            {
+                **base_row,
+                "checksum": scene.provenance.get("checksum"),
+                "status": "ok",
+                "reason": None,
+                "crop": str(crop),
+                "usable_fraction": round(scene.usable_fraction(grid.site_mask), 6),
+                "provenance": dict(scene.provenance),
+                "scored": 0,
+            },
+        )
         catalogue.replace_scores(db, site.id, scene.scene_id, rows)
     summary.new_scenes += 1
 
 
 def _record_unusable(
-    catalogue: Catalogue, base_row: dict[str, Any], ref: SceneRef, masks: dict[str, np.ndarray], status: str,
+    catalogue: Catalogue,
+    base_row: dict[str, Any],
+    ref: SceneRef,
+    masks: dict[str, np.ndarray],
+    status: str,
     reason: str,
 ) -> None:
     with catalogue.transaction() as db:
-        catalogue.upsert_scene(db, {**base_row, "status": status, "reason": reason, "usable_fraction": 0.0,
-                                    "scored": 1, "crop": None})
-        catalogue.replace_scores(db, base_row["site"], ref.scene_id,
-                                 _empty_score_rows(base_row["site"], ref, masks, status))
+        catalogue.upsert_scene(
+            db,
+            {
+                **base_row,
+                "status": status,
+                "reason": reason,
+                "usable_fraction": 0.0,
+                "scored": 1,
+                "crop": None,
+            },
+        )
+        catalogue.replace_scores(
+            db, base_row["site"], ref.scene_id, _empty_score_rows(base_row["site"], ref, masks, status)
+        )
 
 
 def _safe(name: str) -> str:
@@ -211,34 +294,60 @@ def _baseline(catalogue: Catalogue, config: Config, site: SiteConfig, sensor: st
         median, sigma, count = normalised_stats(stack, valid, match)
         path = config.data_dir / "baselines" / site.id / f"{sensor}-v1.tif"
         names = [f"median_{b}" for b in bands] + [f"sigma_{b}" for b in bands] + ["count"]
-        write_raster(path, np.concatenate([median, sigma, count[None].astype(np.float32)]), names=names,
-                     transform=scenes[0].transform, crs=scenes[0].crs,
-                     tags={"BANDS": ",".join(bands), "SCENES": ",".join(s.scene_id for s in scenes)})
+        write_raster(
+            path,
+            np.concatenate([median, sigma, count[None].astype(np.float32)]),
+            names=names,
+            transform=scenes[0].transform,
+            crs=scenes[0].crs,
+            tags={"BANDS": ",".join(bands), "SCENES": ",".join(s.scene_id for s in scenes)},
+        )
         with catalogue.transaction() as db:
-            db.execute("INSERT INTO baselines (site, sensor, version, scene_ids, path, created_at) "
-                       "VALUES (?, ?, 1, ?, ?, ?)",
-                       (site.id, sensor, json.dumps([s.scene_id for s in scenes]), str(path), utcnow()))
+            db.execute(
+                "INSERT INTO baselines (site, sensor, version, scene_ids, path, created_at) VALUES (?, ?, 1, ?, ?, ?)",
+                (site.id, sensor, json.dumps([s.scene_id for s in scenes]), str(path), utcnow()),
+            )
         log.info("site %s: %s baseline built from %d scenes", site.id, sensor, len(scenes))
-        return Baseline(sensor=sensor, bands=bands, median=median, sigma=sigma, count=count,
-                        scene_ids=tuple(s.scene_id for s in scenes), version=1,
-                        min_observations=detect.min_observations)
+        return Baseline(
+            sensor=sensor,
+            bands=bands,
+            median=median,
+            sigma=sigma,
+            count=count,
+            scene_ids=tuple(s.scene_id for s in scenes),
+            version=1,
+            min_observations=detect.min_observations,
+        )
     import rasterio
 
     with rasterio.open(row["path"]) as src:
         arr = src.read(out_dtype="float32")
         bands = tuple(src.tags()["BANDS"].split(","))
     n = len(bands)
-    return Baseline(sensor=sensor, bands=bands, median=arr[:n], sigma=arr[n:2 * n], count=arr[2 * n].astype(np.int16),
-                    scene_ids=tuple(row["scene_ids"]), version=int(row["version"]),
-                    min_observations=detect.min_observations)
+    return Baseline(
+        sensor=sensor,
+        bands=bands,
+        median=arr[:n],
+        sigma=arr[n : 2 * n],
+        count=arr[2 * n].astype(np.int16),
+        scene_ids=tuple(row["scene_ids"]),
+        version=int(row["version"]),
+        min_observations=detect.min_observations,
+    )
 
 
 def _score_site(
-    catalogue: Catalogue, config: Config, site: SiteConfig, grid: SiteGrid, summary: RunSummary, progress: bool
+    catalogue: Catalogue,
+    config: Config,
+    site: SiteConfig,
+    grid: SiteGrid,
+    summary: RunSummary,
+    progress: bool,
 ) -> None:
     pending = catalogue.query(
         "SELECT scene_id, sensor, crop FROM scenes WHERE site = ? AND status = 'ok' AND scored = 0 "
-        "ORDER BY acquired, scene_id", (site.id,),
+        "ORDER BY acquired, scene_id",
+        (site.id,),
     )
     if not pending:
         return
@@ -258,16 +367,32 @@ def _score_site(
 
 
 def _score_one(
-    catalogue: Catalogue, config: Config, site: SiteConfig, grid: SiteGrid, scene: Scene, baseline: Baseline,
-    masks: dict[str, np.ndarray], kinds: dict[str, str], summary: RunSummary,
+    catalogue: Catalogue,
+    config: Config,
+    site: SiteConfig,
+    grid: SiteGrid,
+    scene: Scene,
+    baseline: Baseline,
+    masks: dict[str, np.ndarray],
+    kinds: dict[str, str],
+    summary: RunSummary,
 ) -> None:
     missing = [b for b in baseline.bands if b not in scene.bands]
     if missing:
-        rows = [{"site": site.id, "zone": z, "scene_id": scene.scene_id, "acquired": iso(scene.acquired),
-                 "sensor": scene.sensor, "usable_fraction": round(scene.usable_fraction(m), 6),
-                 "change_fraction": None, "crowd_score": None, "vehicle_score": None,
-                 "state": f"missing bands {','.join(missing)}", "baseline_version": baseline.version}
-                for z, m in masks.items()]
+        state = f"missing bands {','.join(missing)}"
+        rows = [
+            _score_row(
+                site.id,
+                z,
+                scene.scene_id,
+                iso(scene.acquired),
+                scene.sensor,
+                scene.usable_fraction(m),
+                state,
+                baseline.version,
+            )
+            for z, m in masks.items()
+        ]
         with catalogue.transaction() as db:
             catalogue.replace_scores(db, site.id, scene.scene_id, rows)
             db.execute("UPDATE scenes SET scored = 1 WHERE site = ? AND scene_id = ?", (site.id, scene.scene_id))
@@ -276,15 +401,20 @@ def _score_one(
     rows = []
     changes: list[tuple[AlertChange, str]] = []
     for zs in change.zones:
-        rows.append({
-            "site": site.id, "zone": zs.zone, "scene_id": scene.scene_id, "acquired": iso(scene.acquired),
-            "sensor": scene.sensor, "usable_fraction": round(zs.usable_fraction, 6),
-            "change_fraction": None if zs.change_fraction is None else round(zs.change_fraction, 6),
-            "crowd_score": None if zs.crowd_score is None else round(zs.crowd_score, 4),
-            "vehicle_score": None if zs.vehicle_score is None else round(zs.vehicle_score, 4),
-            "state": "scored" if zs.change_fraction is not None else "unusable",
-            "baseline_version": baseline.version, "detections": [d.to_dict() for d in zs.detections],
-        })
+        state = "scored" if zs.change_fraction is not None else "unusable"
+        rows.append(
+            _score_row(
+                site.id,
+                zs.zone,
+                scene.scene_id,
+                iso(scene.acquired),
+                scene.sensor,
+                zs.usable_fraction,
+                state,
+                baseline.version,
+                zs,
+            )
+        )
         for kind in kinds_for_zone(kinds[zs.zone]):
             score = zs.crowd_score if kind == "crowd" else zs.vehicle_score
             open_alert = catalogue.query(
@@ -331,8 +461,14 @@ def _window(mask: np.ndarray, pad: int = 20, minimum: int = 64) -> tuple[slice, 
 
 
 def _render(
-    config: Config, site: SiteConfig, grid: SiteGrid, scene: Scene, baseline: Baseline, change: SceneChange,
-    masks: dict[str, np.ndarray], zone: str,
+    config: Config,
+    site: SiteConfig,
+    grid: SiteGrid,
+    scene: Scene,
+    baseline: Baseline,
+    change: SceneChange,
+    masks: dict[str, np.ndarray],
+    zone: str,
 ) -> Path:
     rows, cols = _window(masks[zone])
     rgb = rgb_bands(baseline.bands)
@@ -355,10 +491,17 @@ def _render(
         f"{100 * zone_score.usable_fraction:.0f}%; baseline v{baseline.version} of {len(baseline.scene_ids)} scenes"
     )
     return render_evidence(
-        path, baseline_rgb=base_rgb, scene_rgb=scene_rgb, change=change.statistic[rows, cols],
-        threshold=change.threshold, zone_masks={z: m[rows, cols] for z, m in masks.items()}, detections=dets,
-        title=("SIMULATED - " if scene.simulated else "") + title, subtitle=subtitle,
-        credit=credit_line(scene.simulated, scene.acquired.year), resolution=grid.resolution,
+        path,
+        baseline_rgb=base_rgb,
+        scene_rgb=scene_rgb,
+        change=change.statistic[rows, cols],
+        threshold=change.threshold,
+        zone_masks={z: m[rows, cols] for z, m in masks.items()},
+        detections=dets,
+        title=("SIMULATED - " if scene.simulated else "") + title,
+        subtitle=subtitle,
+        credit=credit_line(scene.simulated, scene.acquired.year),
+        resolution=grid.resolution,
     )
 
 
@@ -371,7 +514,8 @@ def _shift(det: Any, row0: int, col0: int) -> Any:
 # -- notification ---------------------------------------------------------------------------------------
 def _notify(catalogue: Catalogue, config: Config, summary: RunSummary) -> None:
     changed = catalogue.query(
-        "SELECT * FROM alerts WHERE notified_level IS NOT level OR notified_status IS NOT status ORDER BY first_seen, id"
+        "SELECT * FROM alerts WHERE notified_level IS NOT level OR notified_status IS NOT status "
+        "ORDER BY first_seen, id"
     )
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for alert in changed:
@@ -381,21 +525,26 @@ def _notify(catalogue: Catalogue, config: Config, summary: RunSummary) -> None:
         recipients = tuple((site.recipients if site and site.recipients else None) or config.email.recipients)
         groups.setdefault(recipients, []).append(alert)
     simulated_sites = {
-        r["site"] for r in catalogue.query("SELECT DISTINCT site FROM scenes WHERE provenance LIKE ?",
-                                           ('%"SIMULATED": "yes"%',))
+        r["site"]
+        for r in catalogue.query("SELECT DISTINCT site FROM scenes WHERE provenance LIKE ?", ('%"SIMULATED": "yes"%',))
     }
     for recipients, alerts in groups.items():
-        msg = build_message(alerts, sender=config.email.sender, recipients=recipients,
-                            simulated=any(a["site"] in simulated_sites for a in alerts))
+        msg = build_message(
+            alerts,
+            sender=config.email.sender,
+            recipients=recipients,
+            simulated=any(a["site"] in simulated_sites for a in alerts),
+        )
         enqueue(catalogue, msg, config.data_dir / "outbox")
         with catalogue.transaction() as db:
             for a in alerts:
-                db.execute("UPDATE alerts SET notified_level = level, notified_status = status WHERE id = ?",
-                           (a["id"],))
+                db.execute(
+                    "UPDATE alerts SET notified_level = level, notified_status = status WHERE id = ?",
+                    (a["id"],),
+                )
         summary.messages_queued += 1
     pending = catalogue.query("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'")[0]["n"]
     if pending:
         delivered, still = deliver_pending(catalogue, config)
         summary.messages_delivered += delivered
         summary.messages_pending = still
-

@@ -47,9 +47,7 @@ class Scene:
         if self.data.ndim != 3:
             raise SceneError(f"{self.scene_id}: data must be (bands, rows, cols), got shape {self.data.shape}")
         if self.data.shape[0] != len(self.bands):
-            raise SceneError(
-                f"{self.scene_id}: {self.data.shape[0]} bands of data but {len(self.bands)} band names"
-            )
+            raise SceneError(f"{self.scene_id}: {self.data.shape[0]} bands of data but {len(self.bands)} band names")
         if len(set(self.bands)) != len(self.bands):
             raise SceneError(f"{self.scene_id}: duplicate band names {self.bands}")
         if self.data.dtype != np.float32:

@@ -11,12 +11,45 @@ from typing import Any
 from monitor.archive import Catalogue
 
 #: Contract columns first (CONTRACT.md), additions after them.
-SCORE_COLUMNS = ("site", "zone", "scene_id", "acquired", "sensor", "usable_fraction", "change_fraction",
-                 "crowd_score", "vehicle_score", "state", "baseline_version")
-ALERT_FIELDS = ("id", "site", "zone", "kind", "level", "status", "first_seen", "last_seen", "scene_ids", "score",
-                "evidence", "resolved_at")
-SCENE_COLUMNS = ("id", "site", "acquired", "sensor", "source", "status", "reason", "usable_fraction", "attempts",
-                 "checksum")
+SCORE_COLUMNS = (
+    "site",
+    "zone",
+    "scene_id",
+    "acquired",
+    "sensor",
+    "usable_fraction",
+    "change_fraction",
+    "crowd_score",
+    "vehicle_score",
+    "state",
+    "baseline_version",
+)
+ALERT_FIELDS = (
+    "id",
+    "site",
+    "zone",
+    "kind",
+    "level",
+    "status",
+    "first_seen",
+    "last_seen",
+    "scene_ids",
+    "score",
+    "evidence",
+    "resolved_at",
+)
+SCENE_COLUMNS = (
+    "id",
+    "site",
+    "acquired",
+    "sensor",
+    "source",
+    "status",
+    "reason",
+    "usable_fraction",
+    "attempts",
+    "checksum",
+)
 
 
 def score_rows(catalogue: Catalogue, site: str | None = None, zone: str | None = None) -> list[dict[str, Any]]:
@@ -31,8 +64,10 @@ def alert_rows(catalogue: Catalogue, site: str | None = None) -> list[dict[str, 
 
 def scene_rows(catalogue: Catalogue, site: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     """The scene catalogue."""
-    return [{**{c: r.get(c) for c in SCENE_COLUMNS}, "id": r["scene_id"]}
-            for r in catalogue.scenes(site=site, status=status)]
+    return [
+        {**{c: r.get(c) for c in SCENE_COLUMNS}, "id": r["scene_id"]}
+        for r in catalogue.scenes(site=site, status=status)
+    ]
 
 
 def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str) -> str:

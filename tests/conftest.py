@@ -61,7 +61,8 @@ def shared_data(*parts: str) -> Path:
 def write_config(folder: Path, extra: str = "") -> Path:
     """The synthetic site's config in ``folder``; ``extra`` TOML is appended."""
     text = CONFIG_TEMPLATE.format(
-        site=", ".join(map(str, SITE_BBOX)), crowd=", ".join(map(str, CROWD_BBOX)),
+        site=", ".join(map(str, SITE_BBOX)),
+        crowd=", ".join(map(str, CROWD_BBOX)),
         vehicle=", ".join(map(str, VEHICLE_BBOX)),
     )
     path = folder / "monitor.toml"
@@ -88,8 +89,19 @@ def write_s2(
     dn = np.clip(np.round(reflectance * 10000), 1, 65535).astype(np.uint16)
     layers = [dn] if scl is None else [dn, scl[None].astype(np.uint16)]
     data = np.concatenate(layers, axis=0)
-    with rasterio.open(path, "w", driver="GTiff", width=data.shape[2], height=data.shape[1], count=data.shape[0],
-                       dtype="uint16", crs=crs, transform=transform, nodata=0, compress="deflate") as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=data.shape[2],
+        height=data.shape[1],
+        count=data.shape[0],
+        dtype="uint16",
+        crs=crs,
+        transform=transform,
+        nodata=0,
+        compress="deflate",
+    ) as dst:
         dst.write(data)
         if descriptions:
             for i, name in enumerate(descriptions[: data.shape[0]], start=1):
@@ -106,8 +118,9 @@ def synthetic_site(tmp_path: Path) -> Callable[..., Path]:
     square, "vehicle" = 4 rows of vehicles on the parking, "cloud" = the whole site under cloud).
     """
 
-    def build(quiet: int = 8, formations: tuple[str, ...] = ("crowd", "vehicle", "none", "cloud"),
-              seed: int = 1) -> Path:
+    def build(
+        quiet: int = 8, formations: tuple[str, ...] = ("crowd", "vehicle", "none", "cloud"), seed: int = 1
+    ) -> Path:
         config_path = write_config(tmp_path)
         grid = site_grid_of(config_path)
         imagery = tmp_path / "imagery"
@@ -133,14 +146,14 @@ def synthetic_site(tmp_path: Path) -> Callable[..., Path]:
                 for br in range(2):
                     for bc in range(4):
                         r, c = r0 + 5 * br, c0 + 4 * bc
-                        refl[:3, r:r + 2, c:c + 2] = 0.05 * gain
-                        refl[3, r:r + 2, c:c + 2] = 0.15 * gain
+                        refl[:3, r : r + 2, c : c + 2] = 0.05 * gain
+                        refl[3, r : r + 2, c : c + 2] = 0.15 * gain
             elif kind == "vehicle":
                 rows, cols = np.nonzero(vehicle)
                 r0, c0 = rows.min() + 3, cols.min() + 3
                 for k in range(4):
-                    refl[:3, r0 + 3 * k, c0:c0 + 12] = 0.06 * gain
-                    refl[3, r0 + 3 * k, c0:c0 + 12] = 0.22 * gain
+                    refl[:3, r0 + 3 * k, c0 : c0 + 12] = 0.06 * gain
+                    refl[3, r0 + 3 * k, c0 : c0 + 12] = 0.22 * gain
             elif kind == "cloud":
                 refl[:] = 0.6
                 scl[:] = 9
@@ -155,5 +168,12 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     """Run ``python -m monitor ARGS`` as a subprocess, the way cron would."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("MONITOR_CONFIG", None) if env is None or "MONITOR_CONFIG" not in env else None
-    return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )

@@ -75,8 +75,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
 def renders(site: SiteModel, scenario: Scenario) -> dict[int, tuple[RenderedScene, RenderedScene]]:
     """Every date rendered with and without its formations."""
     return {
-        plan.index: (render_scene(site, plan), render_scene(site, plan, formations=False))
-        for plan in scenario.dates
+        plan.index: (render_scene(site, plan), render_scene(site, plan, formations=False)) for plan in scenario.dates
     }
 
 
@@ -366,9 +365,7 @@ def test_timeline_shape(demo: Demo, scenario: Scenario) -> None:
     rehearsal = scenario.dates[scenario.quiet_dates :]
     crowd = [plan.formation_in("replica-square") is not None for plan in rehearsal]
     assert 0.4 * len(crowd) <= sum(crowd) < len(crowd)
-    assert all(
-        c.kind == "crowd" and c.count >= 8 for p in rehearsal if (c := p.formation_in("replica-square"))
-    )
+    assert all(c.kind == "crowd" and c.count >= 8 for p in rehearsal if (c := p.formation_in("replica-square")))
     park = [plan.index for plan in scenario.dates if plan.formation_in("west-parking")]
     assert len(park) >= 3 and park == list(range(park[0], park[-1] + 1))
     assert park[-1] < len(dates) - 1  # the park leaves before the end

@@ -76,10 +76,21 @@ def step(alert: dict[str, Any] | None, kind: Kind, obs: Observation, config: Ale
     if level is not None:
         if not firing:
             new = {
-                "id": alert_id(obs.site, obs.zone, kind, obs.acquired), "site": obs.site, "zone": obs.zone,
-                "kind": kind, "level": level, "status": "firing", "first_seen": acquired, "last_seen": acquired,
-                "scene_ids": [obs.scene_id], "score": round(obs.score, 4), "evidence": [], "quiet": 0,
-                "resolved_at": None, "notified_level": None, "notified_status": None,
+                "id": alert_id(obs.site, obs.zone, kind, obs.acquired),
+                "site": obs.site,
+                "zone": obs.zone,
+                "kind": kind,
+                "level": level,
+                "status": "firing",
+                "first_seen": acquired,
+                "last_seen": acquired,
+                "scene_ids": [obs.scene_id],
+                "score": round(obs.score, 4),
+                "evidence": [],
+                "quiet": 0,
+                "resolved_at": None,
+                "notified_level": None,
+                "notified_status": None,
             }
             return AlertChange("opened", new)
         assert alert is not None

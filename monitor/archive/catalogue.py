@@ -203,10 +203,14 @@ class Catalogue:
 
     def upsert_scene(self, db: sqlite3.Connection, row: dict[str, Any]) -> None:
         """Insert or replace a scene row (``attempts`` counts up on each replace)."""
-        row = {**row, "updated_at": utcnow(), "provenance": json.dumps(row.get("provenance", {}), sort_keys=True,
-                                                                        default=str)}
-        previous = db.execute("SELECT attempts FROM scenes WHERE site = ? AND scene_id = ?",
-                              (row["site"], row["scene_id"])).fetchone()
+        row = {
+            **row,
+            "updated_at": utcnow(),
+            "provenance": json.dumps(row.get("provenance", {}), sort_keys=True, default=str),
+        }
+        previous = db.execute(
+            "SELECT attempts FROM scenes WHERE site = ? AND scene_id = ?", (row["site"], row["scene_id"])
+        ).fetchone()
         row["attempts"] = (previous[0] + 1) if previous else 1
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
@@ -238,7 +242,8 @@ class Catalogue:
     def baseline(self, site: str, sensor: str) -> dict[str, Any] | None:
         """The newest baseline of a site and sensor, or None."""
         rows = self.query(
-            "SELECT * FROM baselines WHERE site = ? AND sensor = ? ORDER BY version DESC LIMIT 1", (site, sensor)
+            "SELECT * FROM baselines WHERE site = ? AND sensor = ? ORDER BY version DESC LIMIT 1",
+            (site, sensor),
         )
         if not rows:
             return None
@@ -260,7 +265,13 @@ class Catalogue:
 
     def save_alert(self, db: sqlite3.Connection, alert: dict[str, Any]) -> None:
         """Insert or replace an alert row."""
-        row = {**alert, "scene_ids": json.dumps(alert["scene_ids"]), "evidence": json.dumps(alert["evidence"])}
+        row = {
+            **alert,
+            "scene_ids": json.dumps(alert["scene_ids"]),
+            "evidence": json.dumps(alert["evidence"]),
+        }
         cols = ", ".join(row)
-        db.execute(f"INSERT OR REPLACE INTO alerts ({cols}) VALUES ({', '.join('?' for _ in row)})",
-                   tuple(row.values()))
+        db.execute(
+            f"INSERT OR REPLACE INTO alerts ({cols}) VALUES ({', '.join('?' for _ in row)})",
+            tuple(row.values()),
+        )

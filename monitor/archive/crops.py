@@ -53,13 +53,20 @@ def write_raster(
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     profile: dict[str, Any] = {
-        "driver": "COG" if cog else "GTiff", "count": data.shape[0], "height": data.shape[1],
-        "width": data.shape[2], "dtype": data.dtype.name, "crs": crs, "transform": transform,
-        "compress": "deflate", "nodata": nodata,
+        "driver": "COG" if cog else "GTiff",
+        "count": data.shape[0],
+        "height": data.shape[1],
+        "width": data.shape[2],
+        "dtype": data.dtype.name,
+        "crs": crs,
+        "transform": transform,
+        "compress": "deflate",
+        "nodata": nodata,
     }
     if not cog:
-        profile.update(tiled=data.shape[1] >= 256 and data.shape[2] >= 256, predictor=3 if data.dtype.kind == "f"
-                       else 2)
+        profile.update(
+            tiled=data.shape[1] >= 256 and data.shape[2] >= 256, predictor=3 if data.dtype.kind == "f" else 2
+        )
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -91,12 +98,16 @@ def write_crop_file(path: Path, scene: Scene) -> Path:
     layers = [scene.data] + [layer[None].astype(np.float32) for layer in scene.aux.values()]
     names = list(scene.bands) + list(scene.aux)
     tags = {
-        "SCENE_ID": scene.scene_id, "SENSOR": scene.sensor, "ACQUIRED": scene.acquired.isoformat(),
-        "SOURCE": scene.source, "AUX_BANDS": ",".join(scene.aux),
+        "SCENE_ID": scene.scene_id,
+        "SENSOR": scene.sensor,
+        "ACQUIRED": scene.acquired.isoformat(),
+        "SOURCE": scene.source,
+        "AUX_BANDS": ",".join(scene.aux),
         "PROVENANCE": json.dumps(dict(scene.provenance), sort_keys=True, default=str),
     }
-    return write_raster(path, np.concatenate(layers, axis=0), names=names, transform=scene.transform,
-                        crs=scene.crs, tags=tags)
+    return write_raster(
+        path, np.concatenate(layers, axis=0), names=names, transform=scene.transform, crs=scene.crs, tags=tags
+    )
 
 
 def read_crop_file(path: Path) -> Scene:
@@ -114,8 +125,15 @@ def read_crop_file(path: Path) -> Scene:
     aux = {n: arr[names.index(n)] for n in aux_names}
     data = np.ascontiguousarray(arr[spectral])
     return Scene(
-        scene_id=tags["SCENE_ID"], sensor=tags["SENSOR"], acquired=datetime.fromisoformat(tags["ACQUIRED"]),
-        bands=tuple(names[i] for i in spectral), data=data, valid=clear_mask(data, aux.get("SCL")),
-        transform=transform, crs=crs, source=tags.get("SOURCE", ""), aux=aux,
+        scene_id=tags["SCENE_ID"],
+        sensor=tags["SENSOR"],
+        acquired=datetime.fromisoformat(tags["ACQUIRED"]),
+        bands=tuple(names[i] for i in spectral),
+        data=data,
+        valid=clear_mask(data, aux.get("SCL")),
+        transform=transform,
+        crs=crs,
+        source=tags.get("SOURCE", ""),
+        aux=aux,
         provenance=json.loads(tags.get("PROVENANCE", "{}")),
     )

@@ -8,8 +8,13 @@ import click
 
 
 @click.command("demo")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("monitor-demo"),
-              show_default=True, help="Folder for the simulated imagery, the config and the archive.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("monitor-demo"),
+    show_default=True,
+    help="Folder for the simulated imagery, the config and the archive.",
+)
 @click.pass_context
 def command(ctx: click.Context, out: Path) -> None:
     """Simulate a Mirim-like site (quiet weeks, then rehearsals), run the real pipeline, show the results."""

@@ -63,7 +63,7 @@ def normalised_stats(
     every pixel would look more variable than it is.
     """
     median, _, _ = robust_stats(stack, valid)
-    matched = np.stack([
-        match(stack[i], median, valid[i] & np.all(np.isfinite(median), axis=0)) for i in range(stack.shape[0])
-    ])
+    matched = np.stack(
+        [match(stack[i], median, valid[i] & np.all(np.isfinite(median), axis=0)) for i in range(stack.shape[0])]
+    )
     return robust_stats(matched, valid)

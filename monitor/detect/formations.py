@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.ndimage import binary_closing
-from skimage.measure import label, regionprops
 from skimage.feature import peak_local_max
+from skimage.measure import label, regionprops
 from skimage.morphology import disk
 from skimage.segmentation import watershed
 
@@ -75,8 +75,15 @@ class Detection:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-def classify(area_m2: float, length_m: float, elongation: float, extent: float, baseline_ndvi: float | None,
-             visible_change: float | None, zone_area_m2: float) -> str:
+def classify(
+    area_m2: float,
+    length_m: float,
+    elongation: float,
+    extent: float,
+    baseline_ndvi: float | None,
+    visible_change: float | None,
+    zone_area_m2: float,
+) -> str:
     """Class of one changed region from its size (m2, m), shape, the ground under it and its direction."""
     if baseline_ndvi is not None and baseline_ndvi >= VEGETATED_NDVI:
         return "vegetation"
@@ -150,13 +157,25 @@ def find_regions(
         elongation = length_px / width_px
         vis, ndvi, ground = (_mean(a, coords) for a in (visible_diff, ndvi_diff, baseline_ndvi))
         cls = classify(area_m2, length_m, elongation, float(region.extent), ground, vis, zone_area_m2)
-        out.append(Detection(
-            cls=cls, area_m2=area_m2, length_m=length_m, width_m=width_m, elongation=elongation,
-            orientation_deg=math.degrees(float(region.orientation)), extent=float(region.extent),
-            row=float(region.centroid[0]), col=float(region.centroid[1]),
-            mean_change=float(np.mean(change[coords])), visible_change=vis, ndvi_change=ndvi,
-            baseline_ndvi=ground, estimate=_estimate(cls, area_m2), region=int(region.label),
-        ))
+        out.append(
+            Detection(
+                cls=cls,
+                area_m2=area_m2,
+                length_m=length_m,
+                width_m=width_m,
+                elongation=elongation,
+                orientation_deg=math.degrees(float(region.orientation)),
+                extent=float(region.extent),
+                row=float(region.centroid[0]),
+                col=float(region.centroid[1]),
+                mean_change=float(np.mean(change[coords])),
+                visible_change=vis,
+                ndvi_change=ndvi,
+                baseline_ndvi=ground,
+                estimate=_estimate(cls, area_m2),
+                region=int(region.label),
+            )
+        )
     return out, labels
 
 
@@ -189,20 +208,34 @@ def find_parks(
         bridged_m2 = float(region.area) * px
         density = float(changed.mean())
         ground = _mean(baseline_ndvi, coords)
-        if (bridged_m2 < PARK_MIN_AREA_M2 or density < PARK_MIN_DENSITY or bridged_m2 > MAX_ZONE_SHARE * zone_area_m2
-                or (ground is not None and ground >= VEGETATED_NDVI)):
+        if (
+            bridged_m2 < PARK_MIN_AREA_M2
+            or density < PARK_MIN_DENSITY
+            or bridged_m2 > MAX_ZONE_SHARE * zone_area_m2
+            or (ground is not None and ground >= VEGETATED_NDVI)
+        ):
             continue
         length_px, width_px = _extent_px(float(region.axis_major_length), float(region.axis_minor_length))
         area_m2 = float(changed.sum()) * px
         changed_coords = tuple(c[changed] for c in coords)
-        parks.append(Detection(
-            cls="vehicle-park", area_m2=area_m2, length_m=length_px * resolution, width_m=width_px * resolution,
-            elongation=length_px / width_px, orientation_deg=math.degrees(float(region.orientation)),
-            extent=density, row=float(region.centroid[0]), col=float(region.centroid[1]),
-            mean_change=float(np.mean(change[changed_coords])), visible_change=_mean(visible_diff, changed_coords),
-            ndvi_change=_mean(ndvi_diff, changed_coords), baseline_ndvi=ground,
-            estimate=_estimate("vehicle-park", bridged_m2),
-        ))
+        parks.append(
+            Detection(
+                cls="vehicle-park",
+                area_m2=area_m2,
+                length_m=length_px * resolution,
+                width_m=width_px * resolution,
+                elongation=length_px / width_px,
+                orientation_deg=math.degrees(float(region.orientation)),
+                extent=density,
+                row=float(region.centroid[0]),
+                col=float(region.centroid[1]),
+                mean_change=float(np.mean(change[changed_coords])),
+                visible_change=_mean(visible_diff, changed_coords),
+                ndvi_change=_mean(ndvi_diff, changed_coords),
+                baseline_ndvi=ground,
+                estimate=_estimate("vehicle-park", bridged_m2),
+            )
+        )
         mask[coords] = True
     return parks, mask
 

@@ -9,8 +9,8 @@ import numpy as np
 
 from monitor.detect.baseline import Baseline
 from monitor.detect.change import (
-    chi2_threshold,
     change_statistic,
+    chi2_threshold,
     normalise_linear,
     normalise_offset,
     robust_z,
@@ -96,25 +96,34 @@ def score_scene(
     res = float(scene.transform.a)
     zones = []
     for zone_id, mask in zone_masks.items():
-        usable = scene.usable_fraction(mask)
+        zone_usable = scene.usable_fraction(mask)
         zc = compared & mask
         n = int(zc.sum())
         if n == 0:
-            zones.append(ZoneScore(zone_id, usable, None, None, None))
+            zones.append(ZoneScore(zone_id, zone_usable, None, None, None))
             continue
         zone_m2 = float(mask.sum()) * res**2
         regions, blobs = find_regions(significant & mask, stat, res, zone_m2, visible_diff, ndvi_diff, ndvi_base)
         crowd = crowd_score(regions, res)
         # Pixels explained by a recognised troop formation are not counted again as a vehicle park.
-        explained = np.isin(blobs, [d.region for d in regions if d.cls == "crowd-block"]) if (
-            crowd >= 0.5) else np.zeros_like(mask)
-        parks, park_mask = find_parks(significant & mask & ~explained, stat, res, zone_m2, visible_diff,
-                                      ndvi_diff, ndvi_base)
+        explained = (
+            np.isin(blobs, [d.region for d in regions if d.cls == "crowd-block"])
+            if (crowd >= 0.5)
+            else np.zeros_like(mask)
+        )
+        parks, park_mask = find_parks(
+            significant & mask & ~explained, stat, res, zone_m2, visible_diff, ndvi_diff, ndvi_base
+        )
         detections = [d for d in regions if not (d.cls == "vehicle-row" and park_mask[round(d.row), round(d.col)])]
         detections += parks
-        zones.append(ZoneScore(
-            zone=zone_id, usable_fraction=usable, change_fraction=float((significant & mask).sum()) / n,
-            crowd_score=crowd, vehicle_score=vehicle_score(detections), detections=detections,
-        ))
-    return SceneChange(statistic=stat, significant=significant, compared=compared, threshold=threshold,
-                       zones=zones)
+        zones.append(
+            ZoneScore(
+                zone=zone_id,
+                usable_fraction=zone_usable,
+                change_fraction=float((significant & mask).sum()) / n,
+                crowd_score=crowd,
+                vehicle_score=vehicle_score(detections),
+                detections=detections,
+            )
+        )
+    return SceneChange(statistic=stat, significant=significant, compared=compared, threshold=threshold, zones=zones)

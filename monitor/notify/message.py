@@ -21,8 +21,8 @@ def message_id(alert_states: Sequence[tuple[str, str, str]], domain: str) -> str
 
 
 def _line(alert: dict[str, Any]) -> str:
-    word = "RESOLVED" if alert["status"] == "resolved" else (
-        "NEW" if alert.get("notified_status") is None else "RAISED"
+    word = (
+        "RESOLVED" if alert["status"] == "resolved" else ("NEW" if alert.get("notified_status") is None else "RAISED")
     )
     return (
         f"[{word}] {alert['level'].upper()} {alert['kind']} at {alert['site']}/{alert['zone']} "
@@ -45,7 +45,7 @@ def build_message(
     subject = f"{prefix}monitor: {len(alerts)} alert change(s) at {', '.join(sites)}"
     lines = [_line(a) for a in alerts]
     text = "\n".join(
-        ([ "SIMULATED DATA: these alerts come from the offline demo, not from real imagery.", ""] if simulated else [])
+        (["SIMULATED DATA: these alerts come from the offline demo, not from real imagery.", ""] if simulated else [])
         + lines
         + ["", "Evidence:"]
         + [f"  {p}" for a in alerts for p in a["evidence"]]

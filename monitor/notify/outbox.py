@@ -77,11 +77,15 @@ def deliver_pending(catalogue: Catalogue, config: Config) -> tuple[int, int]:
             failed += 1
             log.warning("message %s not sent, kept in the outbox: %s", row["message_id"], exc)
             with catalogue.transaction() as db:
-                db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                           (str(exc), row["id"]))
+                db.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                    (str(exc), row["id"]),
+                )
             continue
         with catalogue.transaction() as db:
-            db.execute("UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
-                       (utcnow(), row["id"]))
+            db.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+                (utcnow(), row["id"]),
+            )
         done += 1
     return done, failed

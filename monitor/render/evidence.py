@@ -82,17 +82,33 @@ def render_evidence(
                 ax.text(cols.min(), rows.min() - 2, zone_id, color="cyan", fontsize=8, va="bottom")
         ax.set_xticks([])
         ax.set_yticks([])
-    for zone_id, det in detections:
+    for _zone, det in detections:
         if det.cls not in {"crowd-block", "vehicle-row", "vehicle-park"}:
             continue
         half = max(det.length_m / resolution / 2.0, 1.5)
         for ax in axes[1:]:
-            ax.add_patch(Rectangle((det.col - half, det.row - half), 2 * half, 2 * half, fill=False,
-                                   edgecolor="yellow", linewidth=0.9))
+            ax.add_patch(
+                Rectangle(
+                    (det.col - half, det.row - half),
+                    2 * half,
+                    2 * half,
+                    fill=False,
+                    edgecolor="yellow",
+                    linewidth=0.9,
+                )
+            )
         axes[1].text(det.col + half + 1, det.row, det.cls, color="yellow", fontsize=6, va="center")
     _scale_bar(axes[0], change.shape, resolution)
-    axes[0].annotate("N", xy=(0.95, 0.95), xytext=(0.95, 0.80), xycoords="axes fraction", ha="center",
-                     color="white", fontsize=10, arrowprops={"arrowstyle": "-|>", "color": "white"})
+    axes[0].annotate(
+        "N",
+        xy=(0.95, 0.95),
+        xytext=(0.95, 0.80),
+        xycoords="axes fraction",
+        ha="center",
+        color="white",
+        fontsize=10,
+        arrowprops={"arrowstyle": "-|>", "color": "white"},
+    )
     fig.suptitle(f"{title}\n{subtitle}", fontsize=11)
     fig.text(0.01, 0.005, credit + "   grey = no data / masked", fontsize=8, color="dimgray")
     return save_figure(fig, path)

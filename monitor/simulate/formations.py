@@ -189,9 +189,7 @@ def cover_fraction(
     return np.asarray(coarse, dtype=np.float32)
 
 
-def mix(
-    surface: NDArray[np.float32], cover: NDArray[np.float32], target: Spectrum, fill: float
-) -> NDArray[np.float32]:
+def mix(surface: NDArray[np.float32], cover: NDArray[np.float32], target: Spectrum, fill: float) -> NDArray[np.float32]:
     """Linear spectral mixing of a target into the ground: ``(1 - f c) ground + f c target``.
 
     Args:
@@ -219,10 +217,7 @@ def _vehicle_rows(
     if n_vehicles < 1:
         raise ValueError("n_vehicles must be >= 1")
     height, width = area_m
-    if side_by_side:
-        row_pitch = 12.0 + float(rng.uniform(8.0, 15.0))
-    else:
-        row_pitch = VEHICLE_WIDTH_M + float(rng.uniform(3.5, 6.5))
+    row_pitch = 12.0 + float(rng.uniform(8.0, 15.0)) if side_by_side else VEHICLE_WIDTH_M + float(rng.uniform(3.5, 6.5))
     row_depth = 12.0 if side_by_side else VEHICLE_WIDTH_M  # metres a row occupies north-south
     result: list[Footprint] = []
     y = margin_m

@@ -1,6 +1,7 @@
 """The site grid: the 10 m UTM raster the simulator paints on, and pixel-rectangle geometry.
 
-The grid follows the monitor's imagery contract: EPSG:32651 (UTM 51N, the zone that holds 125.85 E and the site grid the monitor builds), square 10 m pixels, north-up, origin
+The grid follows the monitor's imagery contract: EPSG:32651 (UTM 51N, the
+zone that holds 125.85 E, as the monitor's own site grid), square 10 m pixels, north-up, origin
 snapped to multiples of 10 m, covering the site's WGS84 bounding box (``transform_bounds`` with
 ``densify_pts=21``, floored/ceiled outward to the pixel size). For the Mirim bbox this is 402 x 347 pixels.
 

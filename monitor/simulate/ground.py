@@ -161,9 +161,7 @@ def ground_reflectance(ground: Ground, day_of_year: int) -> NDArray[np.float32]:
     return np.asarray(reflectance, dtype=np.float32)
 
 
-def _paint_barracks(
-    classes: NDArray[np.uint8], window: tuple[slice, slice], rng: np.random.Generator
-) -> None:
+def _paint_barracks(classes: NDArray[np.uint8], window: tuple[slice, slice], rng: np.random.Generator) -> None:
     """Fill a window with rows of barracks (20-30 m deep, 50-120 m long) separated by lanes."""
     area = classes[window]
     height, width = area.shape

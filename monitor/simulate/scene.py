@@ -49,9 +49,7 @@ from .sensor import (
 CLEAR_MARGIN_PX = 6
 """Pixels around each zone kept free of cloud and shadow on partly cloudy dates that avoid the zones."""
 
-UNUSABLE_SCL: frozenset[int] = frozenset(
-    {SCL_CLOUD_SHADOW, SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH, SCL_THIN_CIRRUS}
-)
+UNUSABLE_SCL: frozenset[int] = frozenset({SCL_CLOUD_SHADOW, SCL_CLOUD_MEDIUM, SCL_CLOUD_HIGH, SCL_THIN_CIRRUS})
 """SCL classes counted as cloud in :meth:`RenderedScene.cloud_fraction` (3, 8, 9, 10)."""
 
 

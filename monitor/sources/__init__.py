@@ -17,6 +17,6 @@ def make_source(config: SourceConfig) -> Source:
         return LocalSource(config)
     raise ConfigError(
         f"source kind {config.kind!r} is part of the contract but not available in this version yet; "
-        "use kind = \"local\"",
+        'use kind = "local"',
         key="sources.kind",
     )

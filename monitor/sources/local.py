@@ -26,8 +26,15 @@ _TIME_PATTERNS = (
 )
 #: STAC asset keys (Earth Search, Planetary Computer) mapped to the monitor's band names.
 STAC_BAND_KEYS = {
-    "blue": "B02", "green": "B03", "red": "B04", "nir": "B08", "swir16": "B11", "swir22": "B12",
-    "scl": "SCL", "vv": "VV", "vh": "VH",
+    "blue": "B02",
+    "green": "B03",
+    "red": "B04",
+    "nir": "B08",
+    "swir16": "B11",
+    "swir22": "B12",
+    "scl": "SCL",
+    "vv": "VV",
+    "vh": "VH",
     **{b: b for b in ("B02", "B03", "B04", "B08", "B11", "B12", "SCL", "VV", "VH")},
 }
 
@@ -86,14 +93,24 @@ class LocalSource:
         files = sorted(p for p in self.path.rglob("*") if p.suffix.lower() in {".tif", ".tiff"} and p.is_file())
         for path in files:
             acquired = time_from_name(path.stem)
-            problem = None if acquired else (
-                f"no acquisition time in file name {path.name!r} (expected YYYYMMDDTHHMMSS, "
-                "YYYYMMDD_HHMMSS or YYYY-MM-DD)"
+            problem = (
+                None
+                if acquired
+                else (
+                    f"no acquisition time in file name {path.name!r} (expected YYYYMMDDTHHMMSS, "
+                    "YYYYMMDD_HHMMSS or YYYY-MM-DD)"
+                )
             )
-            refs.append(SceneRef(
-                scene_id=path.stem, source=self.name, acquired=acquired, sensor=sensor_from_prefix(path.stem),
-                assets=(BandAsset(name="*", href=str(path)),), problem=problem,
-            ))
+            refs.append(
+                SceneRef(
+                    scene_id=path.stem,
+                    source=self.name,
+                    acquired=acquired,
+                    sensor=sensor_from_prefix(path.stem),
+                    assets=(BandAsset(name="*", href=str(path)),),
+                    problem=problem,
+                )
+            )
         return refs
 
     def _stac_refs(self) -> list[SceneRef]:
@@ -109,9 +126,7 @@ class LocalSource:
     def _item_ref(self, item: Any) -> SceneRef:
         props = item.properties
         platform = str(props.get("platform") or props.get("constellation") or "").lower()
-        sensor = "S2" if "sentinel-2" in platform else "S1" if "sentinel-1" in platform else sensor_from_prefix(
-            item.id
-        )
+        sensor = "S2" if "sentinel-2" in platform else "S1" if "sentinel-1" in platform else sensor_from_prefix(item.id)
         assets = []
         for key, asset in item.assets.items():
             band = STAC_BAND_KEYS.get(key)
@@ -122,8 +137,15 @@ class LocalSource:
             if len(data) == 1:
                 assets.append(BandAsset(name="*", href=data[0].get_absolute_href() or data[0].href))
         problem = None if assets else f"STAC item {item.id} has no band assets the monitor knows"
-        return SceneRef(scene_id=item.id, source=self.name, acquired=item.datetime, sensor=sensor,
-                        assets=tuple(assets), problem=problem, properties={"stac_item": item.id})
+        return SceneRef(
+            scene_id=item.id,
+            source=self.name,
+            acquired=item.datetime,
+            sensor=sensor,
+            assets=tuple(assets),
+            problem=problem,
+            properties={"stac_item": item.id},
+        )
 
     def read(self, ref: SceneRef, grid: SiteGrid) -> Scene:
         """The scene's crop on ``grid``; bands named by the GeoTIFF band descriptions."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -99,13 +100,19 @@ def _read_one(href: str, bands: Sequence[BandAsset], grid: SiteGrid) -> tuple[np
             r1 = min(grid.height, raw.shape[1] - row)
             c1 = min(grid.width, raw.shape[2] - col)
             if r1 > r0 and c1 > c0:
-                out[:, r0:r1, c0:c1] = raw[:, row + r0:row + r1, col + c0:col + c1]
+                out[:, r0:r1, c0:c1] = raw[:, row + r0 : row + r1, col + c0 : col + c1]
             return out, tags, dtypes
         src_res = abs(win_transform.a)
         for i, asset in enumerate(bands):
             reproject(
-                source=raw[i], destination=out[i], src_transform=win_transform, src_crs=src.crs,
-                src_nodata=np.nan, dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan,
+                source=raw[i],
+                destination=out[i],
+                src_transform=win_transform,
+                src_crs=src.crs,
+                src_nodata=np.nan,
+                dst_transform=grid.transform,
+                dst_crs=grid.crs,
+                dst_nodata=np.nan,
                 resampling=_resampling(asset.name, src_res, grid.resolution),
             )
     return out, tags, dtypes
@@ -161,11 +168,19 @@ def to_scene(ref: SceneRef, crop: Crop, grid: SiteGrid) -> Scene:
         has_data &= grid.site_mask
     if not has_data.any():
         raise EmptySceneError(f"{ref.scene_id}: no valid pixel inside the site")
-    provenance = dict(crop.tags)
+    provenance: dict[str, Any] = dict(crop.tags)
     provenance.update({"source": ref.source, "hrefs": sorted({a.href for a in ref.assets})})
     provenance.update({k: v for k, v in ref.properties.items() if isinstance(v, str | int | float | bool)})
     return Scene(
-        scene_id=ref.scene_id, sensor=ref.sensor, acquired=ref.acquired,
-        bands=tuple(crop.names[i] for i in spectral), data=data, valid=clear_mask(data, scl),
-        transform=grid.transform, crs=grid.crs, source=ref.source, aux=aux, provenance=provenance,
+        scene_id=ref.scene_id,
+        sensor=ref.sensor,
+        acquired=ref.acquired,
+        bands=tuple(crop.names[i] for i in spectral),
+        data=data,
+        valid=clear_mask(data, scl),
+        transform=grid.transform,
+        crs=grid.crs,
+        source=ref.source,
+        aux=aux,
+        provenance=provenance,
     )
