@@ -28,7 +28,6 @@ from monitor.detect.values import analysis_values
 from monitor.errors import EmptySceneError, MonitorError, SceneError, SourceError
 from monitor.grid import SiteGrid, site_grid
 from monitor.notify import build_message, deliver_pending, enqueue
-from monitor.render.evidence import credit_line, render_evidence
 from monitor.scene import Scene
 from monitor.sensors import is_radar, rgb_bands
 from monitor.sources import SceneRef, Source, make_source
@@ -470,6 +469,8 @@ def _render(
     masks: dict[str, np.ndarray],
     zone: str,
 ) -> Path:
+    from monitor.render.evidence import credit_line, render_evidence  # matplotlib: only when drawing
+
     rows, cols = _window(masks[zone])
     rgb = rgb_bands(baseline.bands)
     if rgb is not None and not is_radar(scene.sensor, baseline.bands):

@@ -43,6 +43,9 @@ VEGETATED_NDVI = 0.4
 #: A crowd block darkens bright pavement in the visible by at least this much reflectance (troops in dark
 #: uniforms over concrete); a region that brightens is something else.
 CROWD_MAX_VISIBLE_CHANGE = -0.015
+#: Radar sees parked vehicles as new bright targets (metal, corner reflectors): at least this mean
+#: backscatter increase (dB). Soil moisture and crop growth change fields by 1-3 dB.
+RADAR_MIN_BRIGHTENING_DB = 3.0
 #: A region covering more than this share of its zone is scene-wide change (season, flooding), not a formation.
 MAX_ZONE_SHARE = 0.5
 #: Assumptions behind the estimates (stated with every estimate).
@@ -68,6 +71,7 @@ class Detection:
     ndvi_change: float | None
     baseline_ndvi: float | None
     estimate: str | None = None
+    db_change: float | None = None  # radar: mean backscatter change over bands, dB
     region: int = 0  # label of the connected component in the zone's significant-pixel map (0: none)
 
     def to_dict(self) -> dict[str, object]:
@@ -83,8 +87,19 @@ def classify(
     baseline_ndvi: float | None,
     visible_change: float | None,
     zone_area_m2: float,
+    db_change: float | None = None,
 ) -> str:
-    """Class of one changed region from its size (m2, m), shape, the ground under it and its direction."""
+    """Class of one changed region from its size (m2, m), shape, the ground under it and its direction.
+
+    ``db_change`` is given for radar scenes only: radar passes at dawn and dusk and rarely sees troops,
+    so a radar region is never a crowd block, and a vehicle row must brighten by
+    :data:`RADAR_MIN_BRIGHTENING_DB`.
+    """
+    if db_change is not None:
+        if zone_area_m2 > 0 and area_m2 > MAX_ZONE_SHARE * zone_area_m2:
+            return "other"
+        long = length_m >= ROW_MIN_LENGTH_M and elongation >= ROW_MIN_ELONGATION
+        return "vehicle-row" if long and db_change >= RADAR_MIN_BRIGHTENING_DB else "other"
     if baseline_ndvi is not None and baseline_ndvi >= VEGETATED_NDVI:
         return "vegetation"
     if zone_area_m2 > 0 and area_m2 > MAX_ZONE_SHARE * zone_area_m2:
@@ -138,12 +153,14 @@ def find_regions(
     visible_diff: np.ndarray | None = None,
     ndvi_diff: np.ndarray | None = None,
     baseline_ndvi: np.ndarray | None = None,
+    db_diff: np.ndarray | None = None,
 ) -> tuple[list[Detection], np.ndarray]:
     """Blobs of ``significant`` pixels (see :func:`split_blobs`), described and classified.
 
     ``change`` is the per-pixel change statistic; ``visible_diff`` the mean visible reflectance change
     (negative = darker), ``ndvi_diff`` the NDVI change and ``baseline_ndvi`` the NDVI of the ground in
-    the baseline, all optional (rows, cols) arrays; ``resolution`` is the pixel size in metres. Returns
+    the baseline, all optional (rows, cols) arrays (``db_diff``, the backscatter change in dB, is given
+    for radar scenes instead); ``resolution`` is the pixel size in metres. Returns
     the detections and the blob label image (each detection's ``region`` is its label there).
     """
     labels = split_blobs(significant, change, resolution)
@@ -155,8 +172,8 @@ def find_regions(
         length_px, width_px = _extent_px(float(region.axis_major_length), float(region.axis_minor_length))
         length_m, width_m = length_px * resolution, width_px * resolution
         elongation = length_px / width_px
-        vis, ndvi, ground = (_mean(a, coords) for a in (visible_diff, ndvi_diff, baseline_ndvi))
-        cls = classify(area_m2, length_m, elongation, float(region.extent), ground, vis, zone_area_m2)
+        vis, ndvi, ground, db = (_mean(a, coords) for a in (visible_diff, ndvi_diff, baseline_ndvi, db_diff))
+        cls = classify(area_m2, length_m, elongation, float(region.extent), ground, vis, zone_area_m2, db)
         out.append(
             Detection(
                 cls=cls,
@@ -174,6 +191,7 @@ def find_regions(
                 baseline_ndvi=ground,
                 estimate=_estimate(cls, area_m2),
                 region=int(region.label),
+                db_change=db,
             )
         )
     return out, labels
@@ -187,6 +205,7 @@ def find_parks(
     visible_diff: np.ndarray | None = None,
     ndvi_diff: np.ndarray | None = None,
     baseline_ndvi: np.ndarray | None = None,
+    db_diff: np.ndarray | None = None,
 ) -> tuple[list[Detection], np.ndarray]:
     """Vehicle parks: patchy fields of changed pixels, bridged over gaps of :data:`PARK_GAP_M` metres.
 
@@ -215,9 +234,12 @@ def find_parks(
             or (ground is not None and ground >= VEGETATED_NDVI)
         ):
             continue
+        changed_coords = tuple(c[changed] for c in coords)
+        db = _mean(db_diff, changed_coords)
+        if db_diff is not None and (db is None or db < RADAR_MIN_BRIGHTENING_DB):
+            continue
         length_px, width_px = _extent_px(float(region.axis_major_length), float(region.axis_minor_length))
         area_m2 = float(changed.sum()) * px
-        changed_coords = tuple(c[changed] for c in coords)
         parks.append(
             Detection(
                 cls="vehicle-park",
@@ -234,6 +256,7 @@ def find_parks(
                 ndvi_change=_mean(ndvi_diff, changed_coords),
                 baseline_ndvi=ground,
                 estimate=_estimate("vehicle-park", bridged_m2),
+                db_change=db,
             )
         )
         mask[coords] = True

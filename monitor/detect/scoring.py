@@ -92,6 +92,7 @@ def score_scene(
     visible_diff = np.mean(values[vis_idx] - baseline.median[vis_idx], axis=0) if vis_idx and not radar else None
     ndvi_now, ndvi_base = _ndvi(values, baseline.bands), _ndvi(baseline.median, baseline.bands)
     ndvi_diff = ndvi_now - ndvi_base if ndvi_now is not None and ndvi_base is not None else None
+    db_diff = np.mean(values - baseline.median, axis=0) if radar else None
 
     res = float(scene.transform.a)
     zones = []
@@ -103,16 +104,19 @@ def score_scene(
             zones.append(ZoneScore(zone_id, zone_usable, None, None, None))
             continue
         zone_m2 = float(mask.sum()) * res**2
-        regions, blobs = find_regions(significant & mask, stat, res, zone_m2, visible_diff, ndvi_diff, ndvi_base)
-        crowd = crowd_score(regions, res)
+        regions, blobs = find_regions(
+            significant & mask, stat, res, zone_m2, visible_diff, ndvi_diff, ndvi_base, db_diff
+        )
+        # Radar passes at dawn and dusk and rarely sees troops: no crowd score from it, not a zero.
+        crowd = None if radar else crowd_score(regions, res)
         # Pixels explained by a recognised troop formation are not counted again as a vehicle park.
         explained = (
             np.isin(blobs, [d.region for d in regions if d.cls == "crowd-block"])
-            if (crowd >= 0.5)
+            if crowd is not None and crowd >= 0.5
             else np.zeros_like(mask)
         )
         parks, park_mask = find_parks(
-            significant & mask & ~explained, stat, res, zone_m2, visible_diff, ndvi_diff, ndvi_base
+            significant & mask & ~explained, stat, res, zone_m2, visible_diff, ndvi_diff, ndvi_base, db_diff
         )
         detections = [d for d in regions if not (d.cls == "vehicle-row" and park_mask[round(d.row), round(d.col)])]
         detections += parks
