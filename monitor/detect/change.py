@@ -92,7 +92,7 @@ def bitemporal_change(before: np.ndarray, after: np.ndarray, radar: bool = False
     """Change between two co-registered images, float32 (rows, cols), higher = more change, NaN if invalid.
 
     ``before`` and ``after`` are (bands, rows, cols) in analysis units. After a global radiometric match
-    (gain for optical, dB offset for radar), each band's difference is turned into a robust z-score
+    (linear quantile match for optical, dB offset for radar), each band's difference is turned into a robust z-score
     against the scene-wide distribution of differences (median, 1.4826 x MAD); the result is the root
     mean square of those z-scores over bands.
     """
@@ -100,7 +100,7 @@ def bitemporal_change(before: np.ndarray, after: np.ndarray, radar: bool = False
     out = np.full(before.shape[1:], np.nan, dtype=np.float32)
     if not usable.any():
         return out
-    matched = normalise_offset(after, before, usable) if radar else normalise_gain(after, before, usable)
+    matched = normalise_offset(after, before, usable) if radar else normalise_linear(after, before, usable)
     zs = []
     for b in range(before.shape[0]):
         d = (matched[b] - before[b])[usable]
