@@ -23,6 +23,7 @@ from monitor.archive.crops import write_raster
 from monitor.config import Config, SiteConfig, utc_since
 from monitor.detect.baseline import Baseline, normalised_stats
 from monitor.detect.change import normalise_linear, normalise_offset
+from monitor.detect.formations import describe
 from monitor.detect.scoring import SceneChange, ZoneScore, score_scene
 from monitor.detect.values import analysis_values
 from monitor.errors import EmptySceneError, MonitorError, SceneError, SourceError
@@ -486,10 +487,15 @@ def _render(
     path = config.data_dir / "evidence" / site.id / zone / f"{_safe(scene.scene_id)}.png"
     site_name = site.name or site.id
     title = f"{site_name} / {zone}: {scene.sensor} {scene.acquired:%Y-%m-%d %H:%M} UTC ({scene.scene_id})"
+
+    def fmt(score: float | None) -> str:
+        return "n/a" if score is None else f"{score:.2f}"
+
     subtitle = (
-        f"crowd {zone_score.crowd_score or 0:.2f}, vehicle {zone_score.vehicle_score or 0:.2f}, "
+        f"crowd {fmt(zone_score.crowd_score)}, vehicle {fmt(zone_score.vehicle_score)}, "
         f"change {100 * (zone_score.change_fraction or 0):.1f}% of usable pixels, usable "
-        f"{100 * zone_score.usable_fraction:.0f}%; baseline v{baseline.version} of {len(baseline.scene_ids)} scenes"
+        f"{100 * zone_score.usable_fraction:.0f}%; baseline v{baseline.version} of {len(baseline.scene_ids)} scenes\n"
+        f"{describe(zone_score.detections)} (yellow boxes)"
     )
     return render_evidence(
         path,

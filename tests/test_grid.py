@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
+from shapely.geometry import Polygon
 
 from monitor.config import SiteConfig, ZoneConfig
 from monitor.grid import SiteGrid, site_grid, utm_epsg
@@ -39,6 +40,13 @@ def _projected_bounds(grid: SiteGrid, bbox: tuple[float, float, float, float]) -
     lon, lat = _edge_points(bbox)
     x, y = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True).transform(lon, lat)
     return float(x.min()), float(y.min()), float(x.max()), float(y.max())
+
+
+def _projected_area(grid: SiteGrid, bbox: tuple[float, float, float, float]) -> float:
+    """Area in m2 of a lon/lat bbox drawn in the grid CRS (a slightly rotated quadrilateral in UTM)."""
+    lon, lat = _edge_points(bbox)
+    x, y = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True).transform(lon, lat)
+    return float(Polygon(zip(x, y, strict=True)).area)
 
 
 def _is_multiple(value: float, res: float) -> bool:
@@ -89,11 +97,9 @@ def test_site_grid_of_the_test_site() -> None:
     assert _is_multiple(grid.transform.c, 10.0) and _is_multiple(grid.transform.f, 10.0)
     assert set(grid.zone_masks) == {"square", "parking"}
     assert grid.site_mask is not None and grid.site_mask.shape == grid.shape
-    # masks cover about the right ground area (the bbox in m2 via the projected corners)
+    # masks cover about the right ground area
     for zone_id, bbox in (("square", CROWD_BBOX), ("parking", VEHICLE_BBOX)):
-        left, bottom, right, top = _projected_bounds(grid, bbox)
-        area = (right - left) * (top - bottom)
-        assert grid.area_m2(grid.zone_masks[zone_id]) == pytest.approx(area, rel=0.15)
+        assert grid.area_m2(grid.zone_masks[zone_id]) == pytest.approx(_projected_area(grid, bbox), rel=0.1)
         assert not (grid.zone_masks["square"] & grid.zone_masks["parking"]).any()
 
 
@@ -192,9 +198,11 @@ def test_three_metre_grid() -> None:
     assert abs(fine.width * 3.0 - coarse.width * 10.0) < 2 * (10.0 + 3.0)
     assert abs(fine.height * 3.0 - coarse.height * 10.0) < 2 * (10.0 + 3.0)
     # the same ground area at both resolutions, the finer one closer to the truth
-    left, bottom, right, top = _projected_bounds(fine, CROWD_BBOX)
-    truth = (right - left) * (top - bottom)
-    assert fine.area_m2(fine.zone_masks["square"]) == pytest.approx(truth, rel=0.05)
+    truth = _projected_area(fine, CROWD_BBOX)
+    assert fine.area_m2(fine.zone_masks["square"]) == pytest.approx(truth, rel=0.03)
+    assert abs(fine.area_m2(fine.zone_masks["square"]) - truth) <= abs(
+        coarse.area_m2(coarse.zone_masks["square"]) - truth
+    )
     assert fine.site_mask is not None and coarse.site_mask is not None
     assert fine.area_m2(fine.site_mask) == pytest.approx(coarse.area_m2(coarse.site_mask), rel=0.05)
 

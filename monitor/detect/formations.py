@@ -331,3 +331,20 @@ def vehicle_score(detections: list[Detection]) -> float:
     """0..1 from the area of vehicle rows and parks: 1 - exp(-area / 0.5 ha) (1 ha -> 0.86)."""
     area = sum(d.area_m2 for d in detections if d.cls in {"vehicle-row", "vehicle-park"})
     return float(1.0 - math.exp(-area / 5000.0))
+
+
+def describe(detections: list[Detection]) -> str:
+    """One line an analyst can read: counts per formation class with the summed estimates."""
+    parts = []
+    blocks = [d for d in detections if d.cls == "crowd-block"]
+    if blocks:
+        area = sum(d.area_m2 for d in blocks)
+        lo, hi = (area * k for k in PERSONNEL_PER_M2)
+        parts.append(f"{len(blocks)} crowd block(s), {area:,.0f} m2, est. {lo:,.0f}-{hi:,.0f} personnel")
+    vehicles = [d for d in detections if d.cls in {"vehicle-row", "vehicle-park"}]
+    if vehicles:
+        # a park's footprint is its bridged area (changed area / density), a row's its changed area
+        area = sum(d.area_m2 / d.extent if d.cls == "vehicle-park" and d.extent > 0 else d.area_m2 for d in vehicles)
+        lo, hi = (area / k for k in reversed(M2_PER_VEHICLE))
+        parts.append(f"{len(vehicles)} vehicle row(s)/park(s) over {area:,.0f} m2, est. {lo:,.0f}-{hi:,.0f} vehicles")
+    return "; ".join(parts) or "no formation-like change"

@@ -97,7 +97,8 @@ def render_evidence(
                     linewidth=0.9,
                 )
             )
-        axes[1].text(det.col + half + 1, det.row, det.cls, color="yellow", fontsize=6, va="center")
+        if len(detections) <= 6:
+            axes[1].text(det.col + half + 1, det.row, det.cls, color="yellow", fontsize=6, va="center")
     _scale_bar(axes[0], change.shape, resolution)
     axes[0].annotate(
         "N",

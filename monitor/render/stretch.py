@@ -7,12 +7,16 @@ import warnings
 import numpy as np
 
 
-def percentile_limits(rgb: np.ndarray, low: float = 2.0, high: float = 98.0) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (low, high) percentiles of a (3, rows, cols) array, ignoring NaN."""
+def percentile_limits(rgb: np.ndarray, low: float = 2.0, high: float = 99.0) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) limits for a (3, rows, cols) array: percentiles over all channels together, ignoring NaN.
+
+    One range for the three channels keeps the colour balance (grey asphalt stays grey), as a
+    per-channel stretch would not.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        lo = np.nanpercentile(rgb.reshape(rgb.shape[0], -1), low, axis=1)
-        hi = np.nanpercentile(rgb.reshape(rgb.shape[0], -1), high, axis=1)
+        lo = np.full(rgb.shape[0], np.nanpercentile(rgb, low))
+        hi = np.full(rgb.shape[0], np.nanpercentile(rgb, high))
     lo = np.where(np.isfinite(lo), lo, 0.0)
     hi = np.where(np.isfinite(hi) & (hi > lo), hi, lo + 1.0)
     return lo, hi
