@@ -26,7 +26,7 @@ from monitor.detect.change import normalise_linear, normalise_offset
 from monitor.detect.formations import describe
 from monitor.detect.scoring import SceneChange, ZoneScore, score_scene
 from monitor.detect.values import analysis_values
-from monitor.errors import EmptySceneError, MonitorError, SceneError, SourceError
+from monitor.errors import ArchiveError, EmptySceneError, MonitorError, SceneError, SourceError
 from monitor.grid import SiteGrid, site_grid
 from monitor.notify import build_message, deliver_pending, enqueue
 from monitor.scene import Scene
@@ -285,7 +285,10 @@ def _baseline(catalogue: Catalogue, config: Config, site: SiteConfig, sensor: st
         )
         if len(candidates) < detect.warmup_scenes:
             return None
-        scenes = [read_crop_file(Path(c["crop"])) for c in candidates]
+        loaded = [_load_crop(catalogue, site.id, c["scene_id"], c["crop"]) for c in candidates]
+        if any(s is None for s in loaded):
+            return _baseline(catalogue, config, site, sensor)  # lost crops are now failed: take the next ones
+        scenes = [s for s in loaded if s is not None]
         bands = scenes[0].bands
         scenes = [s for s in scenes if s.bands == bands]
         stack = np.stack([analysis_values(s.sensor, bands, s.data) for s in scenes])
@@ -336,6 +339,26 @@ def _baseline(catalogue: Catalogue, config: Config, site: SiteConfig, sensor: st
     )
 
 
+def _load_crop(catalogue: Catalogue, site: str, scene_id: str, crop: str) -> Scene | None:
+    """An archived crop, or None after recording the scene as failed (so the next run fetches it again)."""
+    try:
+        return read_crop_file(Path(crop))
+    except (ArchiveError, KeyError, ValueError) as exc:
+        reason = f"archived crop {crop} is missing or unreadable ({exc}); it will be fetched again"
+        log.warning("scene %s: %s", scene_id, reason)
+        with catalogue.transaction() as db:
+            db.execute(
+                "UPDATE scenes SET status = 'failed', reason = ?, scored = 1 WHERE site = ? AND scene_id = ?",
+                (reason, site, scene_id),
+            )
+            db.execute(
+                "UPDATE scores SET state = 'failed', usable_fraction = 0, change_fraction = NULL, crowd_score = NULL,"
+                " vehicle_score = NULL WHERE site = ? AND scene_id = ?",
+                (site, scene_id),
+            )
+        return None
+
+
 def _score_site(
     catalogue: Catalogue,
     config: Config,
@@ -362,7 +385,10 @@ def _score_site(
     for row in tqdm(todo, desc=f"score {site.id}", unit="scene", disable=not progress, leave=False):
         baseline = baselines[row["sensor"]]
         assert baseline is not None
-        scene = read_crop_file(Path(row["crop"]))
+        scene = _load_crop(catalogue, site.id, row["scene_id"], row["crop"])
+        if scene is None:
+            summary.failed_scenes += 1
+            continue
         _score_one(catalogue, config, site, grid, scene, baseline, masks, kinds, summary)
 
 

@@ -194,3 +194,28 @@ def test_diff_command(scenario: Path, tmp_path: Path) -> None:
     assert png.stat().st_size > 1000
     # the lattice of dark blocks stands out far above the rest
     assert np.nanpercentile(change, 99.9) > 5 * np.nanmedian(change)
+
+
+def test_a_lost_crop_is_refetched(synthetic_site) -> None:  # type: ignore[no-untyped-def]
+    config = synthetic_site(quiet=8, formations=())
+    imagery = config.parent / "imagery"
+    later = sorted(imagery.glob("*.tif"))[4:]
+    parked = config.parent / "parked"
+    parked.mkdir()
+    for path in later:  # first run sees 4 scenes: fewer than the warm-up, nothing is scored yet
+        path.rename(parked / path.name)
+    assert run_cli("run", "--config", str(config)).returncode == 0
+    crops = sorted((config.parent / "data" / "crops" / "test-site").glob("*.tif"))
+    crops[0].unlink()
+    for path in later:
+        (parked / path.name).rename(imagery / path.name)
+    second = run_cli("run", "--config", str(config))
+    assert second.returncode == 0, second.stderr
+    assert "Traceback" not in second.stderr
+    failed = _csv(run_cli("scenes", "--config", str(config), "--status", "failed").stdout)
+    assert [r["id"] for r in failed] == [crops[0].stem] and "fetched again" in failed[0]["reason"]
+    assert run_cli("run", "--config", str(config)).returncode == 0
+    scenes = _csv(run_cli("scenes", "--config", str(config)).stdout)
+    assert {r["status"] for r in scenes} == {"ok"} and len(scenes) == 8
+    scores = _csv(run_cli("scores", "--config", str(config)).stdout)
+    assert all(r["state"] == "scored" for r in scores)

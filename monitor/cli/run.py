@@ -20,12 +20,13 @@ def command(ctx: click.Context, config_path: Path | None) -> None:
     config = load_config(config_path)
     progress = ctx.obj["quiet"] == 0 and click.get_text_stream("stderr").isatty()
     summary = run(config, progress=progress)
-    click.echo(
-        f"monitor: {summary.new_scenes} new scene(s), {summary.failed_scenes} failed, {summary.empty_scenes} "
-        f"empty, {summary.scored_scenes} scored, {len(summary.alert_changes)} alert change(s), "
-        f"{summary.messages_queued} message(s) queued, {summary.messages_pending} pending; archive {config.data_dir}",
-        err=True,
-    )
+    if ctx.obj["quiet"] == 0:
+        click.echo(
+            f"monitor: {summary.new_scenes} new scene(s), {summary.failed_scenes} failed, {summary.empty_scenes} "
+            f"empty, {summary.scored_scenes} scored, {len(summary.alert_changes)} alert change(s), "
+            f"{summary.messages_queued} message(s) queued, {summary.messages_pending} pending; archive {config.data_dir}",
+            err=True,
+        )
     if summary.source_errors:
         for err in summary.source_errors:
             click.echo(f"monitor: source failed: {err}", err=True)
