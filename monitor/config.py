@@ -295,6 +295,10 @@ def parse_config(
 ) -> Config:
     """Validate a config mapping (as read from TOML); relative paths resolve against ``base``."""
     env = os.environ if env is None else env
+    for internal in ("credentials", "path"):
+        if internal in raw:
+            hint = " (credentials come from the environment, never from the file)" if internal == "credentials" else ""
+            raise ConfigError(f"unknown key{hint}", path=origin, key=internal)
     doc = _resolve_paths(_deepcopy(raw), base)
     override = data_dir or (Path(env["MONITOR_DATA_DIR"]) if env.get("MONITOR_DATA_DIR") else None)
     if override is not None:
@@ -305,6 +309,8 @@ def parse_config(
         first = exc.errors()[0]
         key = _loc(tuple(first["loc"]), raw)
         msg = str(first["msg"]).removeprefix("Value error, ")
+        if not key and ("site" in msg or "[[sites]]" in msg):
+            key = "sites"
         if first["type"] == "extra_forbidden":
             msg = "unknown key"
         elif first["type"] == "missing":

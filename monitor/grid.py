@@ -21,6 +21,16 @@ from monitor.config import SiteConfig
 from monitor.geometry import Footprint, footprint
 
 
+def pixel_size_m(crs: CRS, transform: Affine, height: int) -> float:
+    """Ground size in metres of a pixel's x side: CRS units for projected grids, degrees converted at the
+    grid's centre latitude (WGS84 mean radius) for geographic ones."""
+    size = abs(float(transform.a))
+    if crs is not None and crs.is_geographic:
+        lat = float(transform.f + transform.e * height / 2.0)
+        return size * math.pi / 180.0 * 6371008.8 * math.cos(math.radians(max(-89.9, min(89.9, lat))))
+    return size * (float(crs.linear_units_factor[1]) if crs is not None and crs.is_projected else 1.0)
+
+
 def utm_epsg(lon: float, lat: float) -> int:
     """EPSG code of the WGS84 UTM zone holding (lon, lat) in degrees (326xx north, 327xx south)."""
     zone = min(60, max(1, math.floor((lon + 180.0) / 6.0) + 1))
@@ -45,8 +55,13 @@ class SiteGrid:
 
     @property
     def resolution(self) -> float:
-        """Pixel size in metres."""
+        """Pixel size in CRS units: metres for site grids (UTM)."""
         return float(self.transform.a)
+
+    @property
+    def pixel_size_m(self) -> float:
+        """Pixel size in metres, also for geographic grids (``monitor diff`` on EPSG:4326 images)."""
+        return pixel_size_m(self.crs, self.transform, self.height)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -100,11 +115,16 @@ def site_grid(site: SiteConfig) -> SiteGrid:
     width, height = round((right - left) / res), round((top - bottom) / res)
     grid = SiteGrid(crs=crs, transform=Affine(res, 0.0, left, 0.0, -res, top), width=width, height=height)
     masks = {zone.id: grid.rasterize(footprint(zone.bbox, zone.geometry)) for zone in site.zones}
+    # A zone too small to hold a pixel centre falls back to the pixels it touches (see rasterize); the
+    # site mask takes those pixels in too, so every zone stays inside its site.
+    site_mask = grid.rasterize(geom)
+    for mask in masks.values():
+        site_mask |= mask
     return SiteGrid(
         crs=crs,
         transform=grid.transform,
         width=width,
         height=height,
         zone_masks=masks,
-        site_mask=grid.rasterize(geom),
+        site_mask=site_mask,
     )

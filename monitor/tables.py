@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,10 +84,12 @@ def format_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str
 
 
 def _cell(value: Any) -> str:
+    """A CSV cell: None empty, lists joined by ``;``, floats to 6 significant digits, line breaks folded
+    to spaces so that every record stays on one line (JSON output keeps the text as it is)."""
     if value is None:
         return ""
     if isinstance(value, list | tuple):
         return ";".join(str(v) for v in value)
     if isinstance(value, float):
         return f"{value:.6g}"
-    return str(value)
+    return re.sub(r"\r\n|\r|\n", " ", str(value))

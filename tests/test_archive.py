@@ -161,12 +161,8 @@ def test_scenes_are_listed_oldest_first(tmp_path: Path) -> None:
         assert [r["scene_id"] for r in cat.scenes()] == ["S2_20230105", "S2_20230112", "S2_20230120"]
 
 
-@pytest.mark.xfail(
-    reason="upsert_scene uses INSERT OR REPLACE: the old scene row is deleted and, with foreign keys on, "
-    "ON DELETE CASCADE silently drops every score row of that scene (latent: the pipeline today always calls "
-    "replace_scores right after)",
-    strict=True,
-)
+# Regression: upsert_scene used INSERT OR REPLACE, which deletes the old row and, with foreign keys on, cascades to
+# every score row of the scene.
 def test_upsert_scene_keeps_the_scene_scores(tmp_path: Path) -> None:
     with Catalogue(tmp_path) as cat:
         with cat.transaction() as db:
@@ -208,7 +204,10 @@ def _scene(acquired: datetime | None = None, provenance: dict[str, object] | Non
 
 @pytest.mark.parametrize(
     "acquired",
-    [datetime(2023, 1, 15, 2, 15, 30, tzinfo=UTC), datetime(2023, 1, 15, 11, 15, 30, tzinfo=timezone(timedelta(hours=9)))],
+    [
+        datetime(2023, 1, 15, 2, 15, 30, tzinfo=UTC),
+        datetime(2023, 1, 15, 11, 15, 30, tzinfo=timezone(timedelta(hours=9))),
+    ],
     ids=["utc", "plus-nine"],
 )
 def test_crop_round_trip(tmp_path: Path, acquired: datetime) -> None:
@@ -240,7 +239,7 @@ def test_crop_without_aux_layers(tmp_path: Path) -> None:
 def test_reading_a_broken_crop(tmp_path: Path) -> None:
     path = tmp_path / "broken.tif"
     path.write_bytes(b"II*\x00garbage")
-    with pytest.raises(ArchiveError, match="broken.tif"):
+    with pytest.raises(ArchiveError, match=r"broken\.tif"):
         read_crop_file(path)
 
 
@@ -273,7 +272,7 @@ def test_a_failed_rename_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("monitor.archive.crops.os.replace", refuse)
-    with pytest.raises(ArchiveError, match="r.tif"):
+    with pytest.raises(ArchiveError, match=r"r\.tif"):
         write_raster(path, np.full((1, 8, 8), 2.0, np.float32), names=["x"], transform=TRANSFORM, crs=CRS_UTM51)
     with pytest.raises(ArchiveError):
         atomic_write_bytes(tmp_path / "m.eml", b"payload")
@@ -286,17 +285,14 @@ def test_a_refused_dtype_keeps_the_old_file(tmp_path: Path) -> None:
     path = tmp_path / "r.tif"
     write_raster(path, np.full((1, 8, 8), 1.0, np.float32), names=["x"], transform=TRANSFORM, crs=CRS_UTM51)
     before = path.read_bytes()
-    with pytest.raises(Exception):  # noqa: B017 - the exact type is a separate finding (see below)
+    with pytest.raises(ArchiveError):
         write_raster(path, np.zeros((1, 8, 8), bool), names=["x"], transform=TRANSFORM, crs=CRS_UTM51)
     assert path.read_bytes() == before
 
 
-@pytest.mark.xfail(
-    reason="write_raster only catches RasterioError/OSError: when rasterio raises TypeError (a dtype it refuses, "
-    "e.g. bool), ValueError (integer data with the default NaN nodata) or IndexError (more names than bands), "
-    "the .tmp file is left behind and the error escapes unwrapped instead of as ArchiveError",
-    strict=True,
-)
+# Regression: write_raster caught only RasterioError/OSError, so when rasterio raised TypeError (a dtype it refuses),
+# ValueError (integer data with the default NaN nodata) or IndexError (more names than bands) the .tmp file stayed
+# behind and the error escaped unwrapped.
 @pytest.mark.parametrize(
     ("data", "names"),
     [
@@ -313,6 +309,7 @@ def test_a_refused_write_leaves_no_temporary_file(tmp_path: Path, data: np.ndarr
 
 
 # --- the run lock -------------------------------------------------------------------------------------
+
 
 def _try_lock(data: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     """Run in a child process: try to take the run lock once, report what happened."""

@@ -88,13 +88,11 @@ def test_since_is_a_utc_date(tmp_path: Path) -> None:
 # --- relative paths ----------------------------------------------------------------------------------
 
 
-def test_relative_paths_resolve_against_the_config_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conf = tmp_path / "conf"
     (conf / "zones").mkdir(parents=True)
     (conf / "zones" / "site.geojson").write_text(json.dumps({"type": "Polygon", "coordinates": [SQUARE]}))
-    path = _write(
+    _write(
         conf,
         '[monitor]\ndata_dir = "../data"\n[[sources]]\nkind = "local"\npath = "imagery"\n'
         '[[sites]]\nid = "a"\ngeometry = "zones/site.geojson"\n',
@@ -202,12 +200,8 @@ def test_secrets_in_the_file_are_unknown_keys(tmp_path: Path, toml: str, key: st
     assert "hunter2" not in str(err)
 
 
-@pytest.mark.xfail(
-    reason="Config's internal fields `credentials` and `path` (excluded from dumps) are accepted from the file "
-    "and then silently replaced in parse_config: a [credentials] table with a secret, or a top-level `path`, "
-    "is ignored without a word instead of being rejected as an unknown key",
-    strict=True,
-)
+# Regression: Config's internal fields `credentials` and `path` were accepted from the file and then silently
+# replaced, so a [credentials] table holding a secret was ignored without a word.
 @pytest.mark.parametrize(
     ("toml", "key"),
     [(SITE + '[credentials]\nsh_client_secret = "hunter2"\n', "credentials"), ('path = "elsewhere"\n' + SITE, "path")],
@@ -394,9 +388,9 @@ def test_alert_levels_are_ordered(tmp_path: Path, levels: str, ok: bool) -> None
         ('[[sites]]\nid = "a"\nbbox = [0, 0, 1]\n', "sites[0 id=a].bbox"),
         ('[[sites]]\nid = "a"\nbbox = [0, 95, 1, 96]\n', "sites[0 id=a].bbox"),
         ('[[sites]]\nid = "a"\nbbox = [0, 0, 1, 1]\nresolution = 0\n', "sites[0 id=a].resolution"),
-        (SITE + '  [[sites.zones]]\n  id = "z"\n  kind = "tanks"\n  bbox = [125.83, 39.01, 125.84, 39.02]\n', "sites[0 id=mirim].zones[0 id=z].kind"),
+        (SITE + ZONE.replace('"crowd"', '"tanks"'), "sites[0 id=mirim].zones[0 id=square].kind"),
         (SITE + ZONE + ZONE, "sites[0 id=mirim]"),
-        ('[email]\nsmtp_port = 0\n' + SITE, "email.smtp_port"),
+        ("[email]\nsmtp_port = 0\n" + SITE, "email.smtp_port"),
         ('[email]\nsecurity = "ssl"\n' + SITE, "email.security"),
         ("[detect]\nwarmup_scenes = 1\n" + SITE, "detect.warmup_scenes"),
         ('[monitor]\ndata_dir = "x"\n', "sites"),
@@ -410,11 +404,8 @@ def test_errors_name_the_file_and_the_key(tmp_path: Path, toml: str, key: str) -
     assert str(err).startswith(f"{path}: {err.key}: ")
 
 
-@pytest.mark.xfail(
-    reason="Config-level validators (empty or duplicate [[sites]]) fail with an empty pydantic loc, so the "
-    "ConfigError has key None and its message names no key path",
-    strict=True,
-)
+# Regression: Config-level validators (empty or duplicate [[sites]]) failed with an empty pydantic loc, so the
+# ConfigError named no key.
 @pytest.mark.parametrize(
     "toml",
     ["sites = []\n", SITE + SITE],

@@ -36,7 +36,7 @@ def test_robust_stats_ignore_invalid_and_outliers() -> None:
     assert count[5, 5] == 15
     assert abs(float(np.nanmedian(median)) - 0.2) < 0.002
     assert 0.007 < float(np.nanmedian(sigma)) < 0.014  # ~0.01, robust to the outlier date
-    assert MAD_TO_SIGMA == pytest.approx(1.4826)
+    assert pytest.approx(1.4826) == MAD_TO_SIGMA
 
 
 def test_normalised_stats_remove_illumination_from_the_spread() -> None:
@@ -131,8 +131,9 @@ def test_scattered_or_brightening_blobs_are_not_a_formation() -> None:
 
 def test_vegetated_ground_never_holds_formations() -> None:
     lattice = _lattice((40, 40), 2, 4, 4)
-    regions, _ = find_regions(lattice > 0, lattice, 10.0, 1e6, visible_diff=np.full((40, 40), -0.05),
-                              baseline_ndvi=np.full((40, 40), 0.7))
+    regions, _ = find_regions(
+        lattice > 0, lattice, 10.0, 1e6, visible_diff=np.full((40, 40), -0.05), baseline_ndvi=np.full((40, 40), 0.7)
+    )
     assert {d.cls for d in regions} == {"vegetation"}
     assert crowd_score(regions, 10.0) == 0.0
 

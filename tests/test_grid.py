@@ -169,12 +169,8 @@ def test_a_zone_smaller_than_a_pixel_gets_a_pixel(where: str) -> None:
     assert grid.site_mask is not None and not (mask & ~grid.site_mask).any()
 
 
-@pytest.mark.xfail(
-    reason="grid.rasterize falls back to all_touched for a sub-pixel zone but the site mask is centre-based: "
-    "a tiny zone in the site's corner gets a pixel whose centre lies outside the site, so the zone mask "
-    "is not inside the site mask",
-    strict=True,
-)
+# Regression: a sub-pixel zone falls back to the pixels it touches while the site mask was centre-based, so a tiny
+# zone in the site's corner got a pixel outside the site mask.
 def test_a_sub_pixel_zone_in_the_site_corner_stays_inside_the_site_mask() -> None:
     corner = (SITE_BBOX[0] + 0.00001, SITE_BBOX[1] + 0.00001, SITE_BBOX[0] + 0.00003, SITE_BBOX[1] + 0.00003)
     grid = site_grid(_site(SITE_BBOX, tiny=corner))

@@ -158,13 +158,9 @@ def test_search_lists_geotiffs_by_time(tmp_path: Path, site: SiteConfig) -> None
     assert by_id["S2_20230115T021530"].source == f"local:{tmp_path}"
     assert by_id["PS_2023-01-20"].assets[0].href == str(tmp_path / "sub" / "PS_2023-01-20.TIF")
     # since / until are inclusive; files without a time stay listed so they are recorded as failed
-    window = source.search(
-        site, datetime(2023, 1, 20, tzinfo=UTC), datetime(2023, 2, 1, 9, 30, tzinfo=UTC)
-    )
+    window = source.search(site, datetime(2023, 1, 20, tzinfo=UTC), datetime(2023, 2, 1, 9, 30, tzinfo=UTC))
     assert [r.scene_id for r in window] == ["S2_notime", "PS_2023-01-20", "S1_20230201_093000"]
-    assert [r.scene_id for r in source.search(site, datetime(2023, 3, 1, 2, 15, 31, tzinfo=UTC), None)] == [
-        "S2_notime"
-    ]
+    assert [r.scene_id for r in source.search(site, datetime(2023, 3, 1, 2, 15, 31, tzinfo=UTC), None)] == ["S2_notime"]
 
 
 def test_search_of_a_missing_folder(tmp_path: Path, site: SiteConfig) -> None:
@@ -317,12 +313,8 @@ def test_foreign_grids_are_warped(
     np.testing.assert_array_equal(scene.valid, finite & (scene.aux["SCL"] == 4))
 
 
-@pytest.mark.xfail(
-    reason="raster._resampling compares the source pixel size in source CRS units (degrees for EPSG:4326) with "
-    "the grid resolution in metres, so a coarse geographic file that must be enlarged is block-averaged "
-    "(average, nearest-like) instead of interpolated bilinearly as its docstring says",
-    strict=True,
-)
+# Regression: the resampling choice compared the source pixel size in degrees (EPSG:4326) with the grid's metres,
+# so a coarse geographic file that had to be enlarged was block-averaged instead of interpolated bilinearly.
 def test_a_coarse_geographic_file_is_interpolated(tmp_path: Path, site: SiteConfig, grid: SiteGrid) -> None:
     refl, scl, transform = _source_raster(grid, CRS.from_epsg(4326), 0.0005, 0.003)  # about 43 x 55 m
     write_s2(tmp_path / f"{STAMP}.tif", refl, transform, "EPSG:4326", scl)
@@ -409,8 +401,8 @@ def test_partial_overlap(tmp_path: Path, site: SiteConfig, grid: SiteGrid) -> No
     for mask in (grid.site_mask, *grid.zone_masks.values()):
         assert scene.usable_fraction(mask) == pytest.approx(mask[:, :half].sum() / mask.sum())
     assert 0.4 < scene.usable_fraction(grid.site_mask) < 0.6
-    assert scene.usable_fraction(grid.zone_masks["parking"]) < 0.2 < 0.8 < scene.usable_fraction(
-        grid.zone_masks["square"]
+    assert (
+        scene.usable_fraction(grid.zone_masks["parking"]) < 0.2 < 0.8 < scene.usable_fraction(grid.zone_masks["square"])
     )
 
 
@@ -434,9 +426,7 @@ def test_only_the_window_is_read(tmp_path: Path, site: SiteConfig, grid: SiteGri
     ii, jj = np.mgrid[0:size, 0:size]
     dn = (1000 + (ii + 2 * jj) % 3000).astype(np.uint16)
     data = np.concatenate([np.stack([dn + 100 * b for b in range(4)]), np.full((1, size, size), 4, np.uint16)])
-    path = _write(
-        tmp_path / f"{STAMP}.tif", data, transform, grid.crs, tiled=True, blockxsize=tile, blockysize=tile
-    )
+    path = _write(tmp_path / f"{STAMP}.tif", data, transform, grid.crs, tiled=True, blockxsize=tile, blockysize=tile)
     pad = 8  # the window the site needs, plus a few pixels
     rows = range((r0 - pad) // tile, (r0 + grid.height + pad) // tile + 1)
     cols = range((c0 - pad) // tile, (c0 + grid.width + pad) // tile + 1)

@@ -214,7 +214,12 @@ class Catalogue:
         row["attempts"] = (previous[0] + 1) if previous else 1
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        db.execute(f"INSERT OR REPLACE INTO scenes ({cols}) VALUES ({marks})", tuple(row.values()))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c not in {"site", "scene_id"})
+        # an upsert, not INSERT OR REPLACE: a replace deletes the row and cascades to its scores
+        db.execute(
+            f"INSERT INTO scenes ({cols}) VALUES ({marks}) ON CONFLICT (site, scene_id) DO UPDATE SET {updates}",
+            tuple(row.values()),
+        )
 
     def replace_scores(self, db: sqlite3.Connection, site: str, scene_id: str, rows: list[dict[str, Any]]) -> None:
         """Replace every score row of one scene."""

@@ -87,7 +87,7 @@ def write_raster(
                     dst.set_band_description(i, name)
                 dst.update_tags(**(tags or {}))
         os.replace(tmp, path)
-    except (RasterioError, OSError) as exc:
+    except Exception as exc:  # rasterio raises TypeError/ValueError too: never leave a temporary file
         Path(tmp).unlink(missing_ok=True)
         raise ArchiveError(f"cannot write {path}: {exc}") from exc
     return path

@@ -24,7 +24,8 @@ def command(ctx: click.Context, config_path: Path | None) -> None:
         click.echo(
             f"monitor: {summary.new_scenes} new scene(s), {summary.failed_scenes} failed, {summary.empty_scenes} "
             f"empty, {summary.scored_scenes} scored, {len(summary.alert_changes)} alert change(s), "
-            f"{summary.messages_queued} message(s) queued, {summary.messages_pending} pending; archive {config.data_dir}",
+            f"{summary.messages_queued} message(s) queued, {summary.messages_pending} pending; "
+            f"archive {config.data_dir}",
             err=True,
         )
     if summary.source_errors:

@@ -17,7 +17,7 @@ from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from monitor.errors import EmptySceneError, SceneError, SourceError
-from monitor.grid import SiteGrid
+from monitor.grid import SiteGrid, pixel_size_m
 from monitor.scene import Scene
 from monitor.sensors import AUX_BANDS, clear_mask, scale_of
 from monitor.sources.base import BandAsset, SceneRef
@@ -102,7 +102,7 @@ def _read_one(href: str, bands: Sequence[BandAsset], grid: SiteGrid) -> tuple[np
             if r1 > r0 and c1 > c0:
                 out[:, r0:r1, c0:c1] = raw[:, row + r0 : row + r1, col + c0 : col + c1]
             return out, tags, dtypes
-        src_res = abs(win_transform.a)
+        src_res = pixel_size_m(src.crs, win_transform, int(win.height))
         for i, asset in enumerate(bands):
             reproject(
                 source=raw[i],
@@ -113,7 +113,7 @@ def _read_one(href: str, bands: Sequence[BandAsset], grid: SiteGrid) -> tuple[np
                 dst_transform=grid.transform,
                 dst_crs=grid.crs,
                 dst_nodata=np.nan,
-                resampling=_resampling(asset.name, src_res, grid.resolution),
+                resampling=_resampling(asset.name, src_res, grid.pixel_size_m),
             )
     return out, tags, dtypes
 
