@@ -221,6 +221,18 @@ class Config(_Strict):
         known = ", ".join(s.id for s in self.sites)
         raise ConfigError(f"no site {site_id!r} (known: {known})", path=str(self.path or ""), key="sites")
 
+    def zone(self, zone_id: str, site_id: str | None = None) -> ZoneConfig:
+        """The zone with this id (in ``site_id``, or in any site); :class:`ConfigError` if there is none."""
+        sites = [self.site(site_id)] if site_id is not None else self.sites
+        if zone_id == "site" and any(not s.zones for s in sites):
+            return ZoneConfig(id="site", kind="any", bbox=(-180.0, -90.0, 180.0, 90.0))  # a site scored whole
+        for site in sites:
+            for zone in site.zones:
+                if zone.id == zone_id:
+                    return zone
+        known = ", ".join(sorted({z.id for s in sites for z in s.zones})) or "none"
+        raise ConfigError(f"no zone {zone_id!r} (known: {known})", path=str(self.path or ""), key="sites.zones")
+
 
 def _loc(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
     """``('sites', 0, 'zones', 1, 'bbox')`` -> ``sites[0].zones[1].bbox``, ids added where known."""
@@ -318,6 +330,7 @@ def parse_config(
         more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
         raise ConfigError(msg + more, path=origin, key=key or None) from None
     _check_geometry_files(config, origin)
+    _check_sources(config, origin)
     return config.model_copy(update={"credentials": _credentials(env), "path": Path(origin)})
 
 
@@ -327,6 +340,15 @@ def _deepcopy(value: Any) -> Any:
     if isinstance(value, list):
         return [_deepcopy(v) for v in value]
     return value
+
+
+def _check_sources(config: Config, origin: str) -> None:
+    """At least one source, and a local source's path exists."""
+    if not config.sources:
+        raise ConfigError("at least one [[sources]] entry is required", path=origin, key="sources")
+    for i, source in enumerate(config.sources):
+        if source.kind == "local" and source.path is not None and not source.path.exists():
+            raise ConfigError(f"{source.path} does not exist", path=origin, key=f"sources[{i}].path")
 
 
 def _check_geometry_files(config: Config, origin: str) -> None:

@@ -14,8 +14,9 @@ from monitor.detect.change import bitemporal_change
 from monitor.detect.values import analysis_values
 from monitor.errors import SceneError, SourceError
 from monitor.grid import SiteGrid
-from monitor.sensors import AUX_BANDS, SCL_CLEAR, is_radar, sensor_from_prefix
+from monitor.sensors import AUX_BANDS, SCL_CLEAR, is_radar, nodata_of, sensor_from_prefix
 from monitor.sources.base import BandAsset
+from monitor.sources.local import time_from_name
 from monitor.sources.raster import read_crop
 
 
@@ -28,6 +29,8 @@ class DiffResult:
     change: np.ndarray
     valid_fraction: float
     grid: SiteGrid
+    simulated: bool = False
+    year: int = 0
 
 
 def _grid_of(path: Path) -> tuple[SiteGrid, tuple[str, ...]]:
@@ -43,8 +46,10 @@ def _grid_of(path: Path) -> tuple[SiteGrid, tuple[str, ...]]:
         raise SourceError(f"cannot open {path}: {exc}") from exc
 
 
-def _read(path: Path, names: tuple[str, ...], wanted: list[str], grid: SiteGrid) -> np.ndarray:
-    assets = [BandAsset(name=n, href=str(path), index=names.index(n) + 1) for n in wanted]
+def _read(
+    path: Path, names: tuple[str, ...], wanted: list[str], grid: SiteGrid, sensor: str
+) -> tuple[np.ndarray, dict[str, str]]:
+    assets = [BandAsset(name=n, href=str(path), index=names.index(n) + 1, nodata=nodata_of(sensor, n)) for n in wanted]
     crop = read_crop(assets, grid)
     data = crop.data
     if "SCL" in wanted:
@@ -52,7 +57,7 @@ def _read(path: Path, names: tuple[str, ...], wanted: list[str], grid: SiteGrid)
         clear = np.isin(np.nan_to_num(scl, nan=0).astype(np.int16), SCL_CLEAR)
         data = np.delete(data, wanted.index("SCL"), axis=0)
         data[:, ~clear] = np.nan
-    return data
+    return data, crop.tags
 
 
 def diff_images(before: Path, after: Path, out: Path) -> DiffResult:
@@ -69,9 +74,9 @@ def diff_images(before: Path, after: Path, out: Path) -> DiffResult:
             f"{before.name} ({', '.join(before_names)}) and {after.name} ({', '.join(after_names)}) share no band"
         )
     wanted = common + (["SCL"] if "SCL" in before_names and "SCL" in after_names else [])
-    b = _read(before, before_names, wanted, grid)
-    a = _read(after, after_names, wanted, grid)
     sensor = sensor_from_prefix(before.stem)
+    b, before_tags = _read(before, before_names, wanted, grid, sensor)
+    a, after_tags = _read(after, after_names, wanted, grid, sensor_from_prefix(after.stem))
     radar = is_radar(sensor, tuple(common))
     change = bitemporal_change(
         analysis_values(sensor, tuple(common), b), analysis_values(sensor, tuple(common), a), radar=radar
@@ -88,13 +93,16 @@ def diff_images(before: Path, after: Path, out: Path) -> DiffResult:
             "BEFORE": str(before),
             "AFTER": str(after),
             "BANDS": ",".join(common),
-            "METHOD": "rms of per-band robust z of the gain-matched difference",
+            "METHOD": "rms of per-band robust z of the quantile-matched difference",
         },
     )
+    times = (time_from_name(before.stem), time_from_name(after.stem))
     return DiffResult(
         path=out,
         bands=tuple(common),
         change=change,
         valid_fraction=float(np.isfinite(change).mean()),
         grid=grid,
+        simulated=any(t.get("SIMULATED", "").lower() in {"yes", "true", "1"} for t in (before_tags, after_tags)),
+        year=max((t.year for t in times if t is not None), default=0),
     )

@@ -27,7 +27,22 @@ def sensor_from_prefix(name: str) -> str:
     if not match:
         return "OPT"
     prefix = match.group(1).upper()
-    return prefix if prefix not in {"S2A", "S2B", "S2C"} else "S2"
+    if re.fullmatch(r"S2[A-D]", prefix):
+        return "S2"
+    if re.fullmatch(r"S1[A-D]", prefix):
+        return "S1"
+    return prefix
+
+
+def nodata_of(sensor: str, band: str) -> float | None:
+    """A no-data value implied by the product even when a file does not declare it.
+
+    Sentinel-2 L2A writes 0 for no data in every band, SCL included (Sen2Cor's floor for valid
+    reflectance is 1), so a 0 outside the swath must never be warped into valid pixels.
+    """
+    if sensor == "S2" and (band in S2_SPECTRAL or band == "SCL"):
+        return 0.0
+    return None
 
 
 def is_radar(sensor: str, bands: tuple[str, ...]) -> bool:

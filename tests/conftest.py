@@ -121,10 +121,10 @@ def synthetic_site(tmp_path: Path) -> Callable[..., Path]:
     def build(
         quiet: int = 8, formations: tuple[str, ...] = ("crowd", "vehicle", "none", "cloud"), seed: int = 1
     ) -> Path:
-        config_path = write_config(tmp_path)
-        grid = site_grid_of(config_path)
         imagery = tmp_path / "imagery"
         imagery.mkdir(exist_ok=True)
+        config_path = write_config(tmp_path)
+        grid = site_grid_of(config_path)
         rng = np.random.default_rng(seed)
         h, w = grid.shape
         base = np.empty((4, h, w), np.float32)

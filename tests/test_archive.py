@@ -252,17 +252,6 @@ def test_write_raster_replaces_atomically(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
-def test_write_raster_as_cog(tmp_path: Path) -> None:
-    data = np.random.default_rng(2).uniform(0, 1, (2, 300, 300)).astype(np.float32)
-    path = write_raster(
-        tmp_path / "c.tif", data, names=["a", "b"], transform=TRANSFORM, crs=CRS_UTM51, tags={"K": "v"}, cog=True
-    )
-    with rasterio.open(path) as src:
-        np.testing.assert_array_equal(src.read(), data)
-        assert src.descriptions == ("a", "b") and src.tags()["K"] == "v"
-    assert _leftovers(tmp_path) == []
-
-
 def test_a_failed_rename_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "r.tif"
     write_raster(path, np.full((1, 8, 8), 1.0, np.float32), names=["x"], transform=TRANSFORM, crs=CRS_UTM51)
@@ -271,7 +260,7 @@ def test_a_failed_rename_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.
     def refuse(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("monitor.archive.crops.os.replace", refuse)
+    monkeypatch.setattr("monitor.files.os.replace", refuse)
     with pytest.raises(ArchiveError, match=r"r\.tif"):
         write_raster(path, np.full((1, 8, 8), 2.0, np.float32), names=["x"], transform=TRANSFORM, crs=CRS_UTM51)
     with pytest.raises(ArchiveError):

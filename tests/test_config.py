@@ -68,6 +68,7 @@ def test_the_smallest_config_is_complete(tmp_path: Path) -> None:
 
 
 def test_loading_never_creates_files(tmp_path: Path) -> None:
+    (tmp_path / "imagery").mkdir()
     path = _write(tmp_path, '[monitor]\ndata_dir = "data"\n[[sources]]\nkind = "local"\npath = "imagery"\n' + SITE)
     before = _snapshot(tmp_path)
     load_config(path, env={})
@@ -91,6 +92,7 @@ def test_since_is_a_utc_date(tmp_path: Path) -> None:
 def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conf = tmp_path / "conf"
     (conf / "zones").mkdir(parents=True)
+    (conf / "imagery").mkdir()
     (conf / "zones" / "site.geojson").write_text(json.dumps({"type": "Polygon", "coordinates": [SQUARE]}))
     _write(
         conf,
@@ -345,7 +347,18 @@ def test_source_keys_must_fit_the_kind(tmp_path: Path, source: str, word: str) -
     ],
 )
 def test_source_keys_that_fit(tmp_path: Path, source: str) -> None:
+    (tmp_path / "imagery").mkdir()
     assert len(load_config(_write(tmp_path, f"[[sources]]\n{source}\n" + SITE), env={}).sources) == 1
+
+
+def test_a_missing_local_folder_is_a_config_error(tmp_path: Path) -> None:
+    err = _error(_write(tmp_path, '[[sources]]\nkind = "local"\npath = "nope"\n' + SITE))
+    assert err.key == "sources[0].path" and "does not exist" in str(err)
+
+
+def test_an_empty_source_list_is_a_config_error(tmp_path: Path) -> None:
+    err = _error(_write(tmp_path, "sources = []\n" + SITE))
+    assert err.key == "sources" and "at least one" in str(err)
 
 
 def test_a_local_source_needs_a_path(tmp_path: Path) -> None:

@@ -63,6 +63,20 @@ def alert_id(site: str, zone: str, kind: str, first_seen: datetime) -> str:
     return f"{site}/{zone}/{kind}/{first_seen.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
+def is_late(obs: Observation, latest: dict[str, Any] | None) -> bool:
+    """True if ``obs`` predates what the latest alert of its zone and kind already accounts for.
+
+    Scenes can arrive out of order (a provider publishes late, a failed scene succeeds on a retry).
+    Such an observation still gets its scores, but replaying it into the alert state would reorder
+    history (a quiet count, an alert opened before one that resolved), so it changes no alert.
+    """
+    if latest is None:
+        return False
+    acquired = obs.acquired.astimezone(UTC).isoformat()
+    horizon = latest["last_seen"] if latest["status"] == "firing" else (latest["resolved_at"] or latest["last_seen"])
+    return bool(acquired < horizon)
+
+
 def step(alert: dict[str, Any] | None, kind: Kind, obs: Observation, config: AlertsConfig) -> AlertChange | None:
     """Apply one observation to the open alert of its site/zone/kind (``alert``: None if none is firing).
 

@@ -102,6 +102,17 @@ MIGRATIONS: tuple[str, ...] = (
         alerts_changed INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 2: the analysis grid of each site, so that a changed bbox or resolution is caught, not mixed in
+    """
+    CREATE TABLE site_grids (
+        site TEXT PRIMARY KEY,
+        crs TEXT NOT NULL,
+        transform TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -127,18 +138,26 @@ class Catalogue:
             raise ArchiveError(f"no archive at {self.data_dir} (run `monitor run` first)")
         try:
             if readonly:
-                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
             else:
                 self.data_dir.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-                self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA foreign_keys=ON")
+                db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        except (sqlite3.Error, OSError) as exc:
+            raise ArchiveError(f"cannot open the catalogue {self.path}: {exc}") from exc
+        self.db = db
+        try:
+            if not readonly:
+                db.execute("PRAGMA journal_mode=WAL")
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA foreign_keys=ON")
             if not readonly:
                 self._migrate()
             elif self.schema_version() > len(MIGRATIONS):
                 raise ArchiveError(f"{self.path} was written by a newer monitor (schema {self.schema_version()})")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ArchiveError) as exc:
+            db.close()
+            if isinstance(exc, ArchiveError):
+                raise
             raise ArchiveError(f"cannot open the catalogue {self.path}: {exc}") from exc
 
     def close(self) -> None:
@@ -255,6 +274,29 @@ class Catalogue:
         rows[0]["scene_ids"] = json.loads(rows[0]["scene_ids"])
         return rows[0]
 
+    # -- site grids ----------------------------------------------------------------------------------
+    def check_site_grid(self, site: str, crs: str, transform: tuple[float, ...], width: int, height: int) -> str | None:
+        """Record a site's grid on first use; afterwards, a description of how it differs (None if same)."""
+        rows = self.query("SELECT * FROM site_grids WHERE site = ?", (site,))
+        if not rows:
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT INTO site_grids (site, crs, transform, width, height, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (site, crs, json.dumps([round(v, 6) for v in transform]), width, height, utcnow()),
+                )
+            return None
+        row = rows[0]
+        stored = json.loads(row["transform"])
+        now = [round(v, 6) for v in transform]
+        if row["crs"] != crs or stored != now or (row["width"], row["height"]) != (width, height):
+            return (
+                f"the archive holds this site on a {row['width']} x {row['height']} px grid in {row['crs']} with "
+                f"origin ({stored[2]}, {stored[5]}) and {stored[0]} m pixels; the config now gives {width} x "
+                f"{height} px in {crs} with origin ({now[2]}, {now[5]}) and {now[0]} m pixels"
+            )
+        return None
+
     # -- alerts ---------------------------------------------------------------------------------------
     def alerts(self, site: str | None = None) -> list[dict[str, Any]]:
         """Alert rows with their JSON fields decoded, oldest first."""
@@ -267,6 +309,18 @@ class Catalogue:
             row["scene_ids"] = json.loads(row["scene_ids"])
             row["evidence"] = json.loads(row["evidence"])
         return rows
+
+    def latest_alert(self, site: str, zone: str, kind: str) -> dict[str, Any] | None:
+        """The most recent alert of a site, zone and kind (firing or resolved), decoded; None if none."""
+        rows = self.query(
+            "SELECT * FROM alerts WHERE site = ? AND zone = ? AND kind = ? ORDER BY first_seen DESC, id DESC LIMIT 1",
+            (site, zone, kind),
+        )
+        if not rows:
+            return None
+        rows[0]["scene_ids"] = json.loads(rows[0]["scene_ids"])
+        rows[0]["evidence"] = json.loads(rows[0]["evidence"])
+        return rows[0]
 
     def save_alert(self, db: sqlite3.Connection, alert: dict[str, Any]) -> None:
         """Insert or replace an alert row."""

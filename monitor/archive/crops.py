@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -12,26 +10,22 @@ from typing import Any
 
 import numpy as np
 import rasterio
-import rasterio.shutil
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 
 from monitor.errors import ArchiveError
+from monitor.files import atomic_path
 from monitor.scene import Scene
 from monitor.sensors import clear_mask
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> Path:
-    """Write bytes to ``path`` via a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write bytes to ``path`` atomically (see :func:`monitor.files.atomic_path`)."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(payload)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise ArchiveError(f"cannot write {path}: {exc}") from exc
     return path
 
@@ -45,15 +39,13 @@ def write_raster(
     crs: CRS,
     tags: Mapping[str, str] | None = None,
     nodata: float | None = float("nan"),
-    cog: bool = False,
 ) -> Path:
-    """Write a (bands, rows, cols) array as a tiled, DEFLATE-compressed GeoTIFF via a temporary file.
+    """Write a (bands, rows, cols) array as a DEFLATE-compressed GeoTIFF (tiled when large), atomically.
 
-    The file appears under its final name complete or not at all.
+    The file appears under its final name complete or not at all; any failure is an :class:`ArchiveError`.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     profile: dict[str, Any] = {
-        "driver": "COG" if cog else "GTiff",
+        "driver": "GTiff",
         "count": data.shape[0],
         "height": data.shape[1],
         "width": data.shape[2],
@@ -61,34 +53,17 @@ def write_raster(
         "crs": crs,
         "transform": transform,
         "compress": "deflate",
+        "predictor": 3 if data.dtype.kind == "f" else 2,
         "nodata": nodata,
+        "tiled": data.shape[1] >= 256 and data.shape[2] >= 256,
     }
-    if not cog:
-        profile.update(
-            tiled=data.shape[1] >= 256 and data.shape[2] >= 256, predictor=3 if data.dtype.kind == "f" else 2
-        )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        if cog:
-            mem_profile = {k: v for k, v in profile.items() if k not in {"driver", "compress"}}
-            with rasterio.MemoryFile() as mem:
-                with mem.open(driver="GTiff", **mem_profile) as dst:
-                    dst.write(data)
-                    for i, name in enumerate(names, start=1):
-                        dst.set_band_description(i, name)
-                    dst.update_tags(**(tags or {}))
-                with mem.open() as src:
-                    rasterio.shutil.copy(src, tmp, driver="COG", compress="deflate")
-        else:
-            with rasterio.open(tmp, "w", **profile) as dst:
-                dst.write(data)
-                for i, name in enumerate(names, start=1):
-                    dst.set_band_description(i, name)
-                dst.update_tags(**(tags or {}))
-        os.replace(tmp, path)
-    except Exception as exc:  # rasterio raises TypeError/ValueError too: never leave a temporary file
-        Path(tmp).unlink(missing_ok=True)
+        with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(data)
+            for i, name in enumerate(names, start=1):
+                dst.set_band_description(i, name)
+            dst.update_tags(**(tags or {}))
+    except Exception as exc:  # rasterio raises TypeError/ValueError too: always an ArchiveError, never a tmp file
         raise ArchiveError(f"cannot write {path}: {exc}") from exc
     return path
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from monitor.errors import LockedError
+from monitor.errors import ArchiveError, LockedError
 
 
 @contextmanager
@@ -17,12 +17,14 @@ def run_lock(data_dir: Path) -> Iterator[None]:
 
     An OS-level lock (``flock``), so a crashed run never leaves a stale lock behind.
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(data_dir / ".monitor.lock"), timeout=0)
     try:
+        data_dir.mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except Timeout:
         raise LockedError(f"another monitor run holds the lock on {data_dir}; try again later") from None
+    except OSError as exc:
+        raise ArchiveError(f"cannot use the archive folder {data_dir}: {exc.strerror or exc}") from exc
     try:
         yield
     finally:

@@ -17,9 +17,17 @@ import click
 )
 @click.pass_context
 def command(ctx: click.Context, out: Path) -> None:
-    """Simulate a Mirim-like site (quiet weeks, then rehearsals), run the real pipeline, show the results."""
+    """Run the whole pipeline offline on a simulated site.
+
+    Renders a Mirim-like training ground (quiet weeks, then rehearsals and a vehicle park, some cloudy
+    dates), runs the real pipeline on it and prints where the alerts, scores and pictures are. Every
+    output is labelled as simulated. The config is left at OUT/config.toml for the other commands.
+    """
     from monitor.demo import run_demo
 
     progress = ctx.obj["quiet"] == 0 and click.get_text_stream("stderr").isatty()
-    result = run_demo(out, progress=progress)
+    try:
+        result = run_demo(out, progress=progress)
+    except FileExistsError as exc:
+        raise click.BadParameter(f"{exc}; choose an empty folder", param_hint="--out") from None
     click.echo(result.describe())

@@ -13,7 +13,12 @@ from monitor.cli.options import config_option
 @config_option
 @click.pass_context
 def command(ctx: click.Context, config_path: Path | None) -> None:
-    """Discover new scenes, fetch the site crops, score, alert, render, notify."""
+    """One incremental pass: fetch, score, alert, notify (the cron unit).
+
+    Discovers new scenes, fetches each site's crop, scores every zone, raises or resolves alerts, renders
+    their evidence and queues one message for the changes. A second run with nothing new does nothing.
+    Exit codes: 0 success, 1 the run failed, 2 config error, 75 another run holds the lock.
+    """
     from monitor.config import load_config
     from monitor.pipeline import run
 
@@ -28,7 +33,6 @@ def command(ctx: click.Context, config_path: Path | None) -> None:
             f"archive {config.data_dir}",
             err=True,
         )
-    if summary.source_errors:
-        for err in summary.source_errors:
-            click.echo(f"monitor: source failed: {err}", err=True)
+    if summary.errors:
+        click.echo(f"monitor: error: {len(summary.errors)} problem(s) this run, first: {summary.errors[0]}", err=True)
         ctx.exit(1)

@@ -21,9 +21,11 @@ def message_id(alert_states: Sequence[tuple[str, str, str]], domain: str) -> str
 
 
 def _line(alert: dict[str, Any]) -> str:
-    word = (
-        "RESOLVED" if alert["status"] == "resolved" else ("NEW" if alert.get("notified_status") is None else "RAISED")
-    )
+    announced = alert.get("notified_status") is not None
+    if alert["status"] == "resolved":
+        word = "RESOLVED" if announced else "NEW+RESOLVED"
+    else:
+        word = "RAISED" if announced else "NEW"
     return (
         f"[{word}] {alert['level'].upper()} {alert['kind']} at {alert['site']}/{alert['zone']} "
         f"score {alert['score']:.2f}, seen {alert['first_seen'][:10]}..{alert['last_seen'][:10]} "

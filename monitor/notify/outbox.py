@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import sqlite3
 import ssl
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -22,17 +24,29 @@ from monitor.errors import NotifyError
 log = logging.getLogger(__name__)
 
 
-def enqueue(catalogue: Catalogue, msg: EmailMessage, outbox_dir: Path) -> Path:
-    """Store a message as ``.eml`` in the outbox folder and record it as pending (idempotent by Message-ID)."""
+def enqueue(
+    catalogue: Catalogue,
+    msg: EmailMessage,
+    outbox_dir: Path,
+    then: Callable[[sqlite3.Connection], None] | None = None,
+) -> Path:
+    """Store a message as ``.eml`` in the outbox folder and record it as pending, idempotent by Message-ID.
+
+    ``then`` runs inside the same transaction as the outbox row (the caller marks its alerts as
+    notified there), so a crash leaves either both or neither: a message is never queued twice.
+    """
     mid = str(msg["Message-ID"])
-    name = mid.strip("<>").split("@")[0] + ".eml"
-    path = atomic_write_bytes(outbox_dir / name, msg.as_bytes(policy=policy.SMTP))
+    path = outbox_dir / (mid.strip("<>").split("@")[0] + ".eml")
+    if not path.exists():
+        atomic_write_bytes(path, msg.as_bytes(policy=policy.SMTP))
     with catalogue.transaction() as db:
         db.execute(
             "INSERT OR IGNORE INTO outbox (message_id, created_at, recipients, subject, path, status) "
             "VALUES (?, ?, ?, ?, ?, 'pending')",
             (mid, utcnow(), str(msg["To"]), str(msg["Subject"]), str(path)),
         )
+        if then is not None:
+            then(db)
     return path
 
 

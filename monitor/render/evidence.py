@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -12,29 +10,27 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.patheffects import withStroke
 
 from monitor.detect.formations import Detection
+from monitor.files import atomic_path
 from monitor.render.stretch import percentile_limits, to_display
 
 
 def credit_line(simulated: bool, year: int) -> str:
-    """The credit to print on every picture made from the imagery."""
+    """The credit to print on every picture made from the imagery (``year`` 0: unknown)."""
     if simulated:
         return "SIMULATED imagery (monitor.simulate), not Copernicus data"
-    return f"Contains modified Copernicus Sentinel data {year}"
+    return (
+        f"Contains modified Copernicus Sentinel data {year}" if year else "Contains modified Copernicus Sentinel data"
+    )
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:
-    """Write a figure as PNG via a temporary file (never a half-written PNG)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a figure as PNG atomically (never a half-written PNG)."""
     FigureCanvasAgg(fig)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 
@@ -108,7 +104,9 @@ def render_evidence(
         ha="center",
         color="white",
         fontsize=10,
-        arrowprops={"arrowstyle": "-|>", "color": "white"},
+        fontweight="bold",
+        arrowprops={"arrowstyle": "-|>", "color": "white", "linewidth": 2},
+        path_effects=[withStroke(linewidth=2.5, foreground="black")],
     )
     fig.suptitle(f"{title}\n{subtitle}", fontsize=11)
     fig.text(0.01, 0.005, credit + "   grey = no data / masked", fontsize=8, color="dimgray")

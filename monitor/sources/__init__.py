@@ -9,14 +9,19 @@ from monitor.sources.base import BandAsset, SceneRef, Source
 __all__ = ["BandAsset", "SceneRef", "Source", "make_source"]
 
 
-def make_source(config: SourceConfig) -> Source:
-    """The :class:`Source` for one config entry."""
+#: Source kinds this version can read; the others are in the contract and arrive with the sources issue.
+AVAILABLE = ("local",)
+
+
+def make_source(config: SourceConfig, *, origin: str = "", index: int = 0) -> Source:
+    """The :class:`Source` for the ``index``-th ``[[sources]]`` entry of the config file ``origin``."""
     if config.kind == "local":
         from monitor.sources.local import LocalSource
 
         return LocalSource(config)
     raise ConfigError(
-        f"source kind {config.kind!r} is part of the contract but not available in this version yet; "
-        'use kind = "local"',
-        key="sources.kind",
+        f"source kind {config.kind!r} is not available in this version yet (available: {', '.join(AVAILABLE)}); "
+        'add a [[sources]] entry with kind = "local" and a path',
+        path=origin or None,
+        key=f"sources[{index}].kind",
     )

@@ -18,6 +18,7 @@ class BandAsset:
     name: str
     href: str
     index: int = 1
+    nodata: float | None = None  # a no-data value the file may not declare (Sentinel-2 L2A: 0)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class SceneRef:
     assets: tuple[BandAsset, ...] = ()
     problem: str | None = None
     properties: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def printable(name: str) -> str:
+    """A file name as valid UTF-8 text (undecodable bytes become U+FFFD), safe to store and print."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class Source(Protocol):

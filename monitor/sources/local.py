@@ -13,8 +13,8 @@ from monitor.config import SiteConfig, SourceConfig
 from monitor.errors import SceneError, SourceError
 from monitor.grid import SiteGrid
 from monitor.scene import Scene
-from monitor.sensors import sensor_from_prefix
-from monitor.sources.base import BandAsset, SceneRef
+from monitor.sensors import nodata_of, sensor_from_prefix
+from monitor.sources.base import BandAsset, SceneRef, printable
 from monitor.sources.raster import band_descriptions, read_crop, to_scene
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,18 @@ def time_from_name(name: str) -> datetime | None:
             except ValueError:
                 return None
     return None
+
+
+def _start_datetime(props: dict[str, Any]) -> datetime | None:
+    """A STAC item's ``start_datetime`` (used when ``datetime`` is null), as aware UTC."""
+    value = props.get("start_datetime")
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def file_checksum(path: Path, chunk: int = 1 << 20) -> str:
@@ -91,22 +103,28 @@ class LocalSource:
     def _folder_refs(self) -> list[SceneRef]:
         refs = []
         files = sorted(p for p in self.path.rglob("*") if p.suffix.lower() in {".tif", ".tiff"} and p.is_file())
+        first_seen: dict[str, Path] = {}
         for path in files:
-            acquired = time_from_name(path.stem)
-            problem = (
-                None
-                if acquired
-                else (
+            scene_id = printable(path.stem)
+            acquired = time_from_name(scene_id)
+            problem = None
+            if scene_id != path.stem:
+                problem = f"file name {printable(path.name)!r} is not valid UTF-8: rename the file"
+            elif acquired is None:
+                problem = (
                     f"no acquisition time in file name {path.name!r} (expected YYYYMMDDTHHMMSS, "
                     "YYYYMMDD_HHMMSS or YYYY-MM-DD)"
                 )
-            )
+            elif scene_id in first_seen:
+                problem = f"{path} has the same scene id as {first_seen[scene_id]}: scene ids must be unique"
+                scene_id = printable(str(path.relative_to(self.path).with_suffix("")).replace("/", "__"))
+            first_seen.setdefault(scene_id, path)
             refs.append(
                 SceneRef(
-                    scene_id=path.stem,
+                    scene_id=scene_id,
                     source=self.name,
                     acquired=acquired,
-                    sensor=sensor_from_prefix(path.stem),
+                    sensor=sensor_from_prefix(scene_id),
                     assets=(BandAsset(name="*", href=str(path)),),
                     problem=problem,
                 )
@@ -137,10 +155,12 @@ class LocalSource:
             if len(data) == 1:
                 assets.append(BandAsset(name="*", href=data[0].get_absolute_href() or data[0].href))
         problem = None if assets else f"STAC item {item.id} has no band assets the monitor knows"
+        if item.datetime is None and _start_datetime(props) is None:
+            problem = f"STAC item {item.id} has neither datetime nor start_datetime"
         return SceneRef(
             scene_id=item.id,
             source=self.name,
-            acquired=item.datetime,
+            acquired=item.datetime or _start_datetime(props),
             sensor=sensor,
             assets=tuple(assets),
             problem=problem,
@@ -160,7 +180,12 @@ class LocalSource:
                     f"{Path(href).name}: every band needs a description naming it (B02 B03 B04 B08 SCL, VV VH); "
                     f"found {list(names)}"
                 )
-            assets = [BandAsset(name=str(n), href=href, index=i + 1) for i, n in enumerate(names)]
+            assets = [
+                BandAsset(name=str(n), href=href, index=i + 1, nodata=nodata_of(ref.sensor, str(n)))
+                for i, n in enumerate(names)
+            ]
+        else:
+            assets = [BandAsset(a.name, a.href, a.index, nodata_of(ref.sensor, a.name)) for a in assets]
         crop = read_crop(assets, grid)
         scene = to_scene(ref, crop, grid)
         checksums = {a.href: file_checksum(Path(a.href)) for a in assets if Path(a.href).is_file()}

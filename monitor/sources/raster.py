@@ -87,11 +87,14 @@ def _read_one(href: str, bands: Sequence[BandAsset], grid: SiteGrid) -> tuple[np
         dtypes = [src.dtypes[a.index - 1] for a in bands]
         win = _source_window(src, grid)
         if win is None:
-            raise EmptySceneError(f"{href} does not overlap the site")
+            raise EmptySceneError(f"{href} does not overlap the target grid")
         indexes = [a.index for a in bands]
         raw = src.read(indexes, window=win, out_dtype="float32")
         masks = src.read_masks(indexes, window=win)
         raw[masks == 0] = np.nan
+        for i, asset in enumerate(bands):
+            if asset.nodata is not None:  # never let an undeclared no-data value be warped into valid pixels
+                raw[i][raw[i] == asset.nodata] = np.nan
         win_transform = src.window_transform(win)
         offset = _aligned_slice(src.crs, win_transform, grid)
         if offset is not None:

@@ -1,0 +1,115 @@
+"""The baseline step: build a site's baseline from its first usable scenes, or load the stored one."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from monitor.archive import Catalogue, read_crop_file
+from monitor.archive.baselines import read_baseline_file, write_baseline_file
+from monitor.archive.catalogue import utcnow
+from monitor.config import Config, SiteConfig
+from monitor.detect.baseline import Baseline, normalised_stats
+from monitor.detect.change import normalise_linear, normalise_offset
+from monitor.detect.values import analysis_values
+from monitor.errors import ArchiveError
+from monitor.scene import Scene
+from monitor.sensors import is_radar
+
+log = logging.getLogger(__name__)
+
+
+def load_crop(catalogue: Catalogue, site: str, scene_id: str, crop: str) -> Scene | None:
+    """An archived crop, or None after recording the scene as failed with its attempts reset, so that the
+    next run fetches it again."""
+    try:
+        return read_crop_file(Path(crop))
+    except (ArchiveError, KeyError, ValueError) as exc:
+        reason = f"archived crop {crop} is missing or unreadable ({exc}); it will be fetched again"
+        log.warning("scene %s: %s", scene_id, reason)
+        with catalogue.transaction() as db:
+            db.execute(
+                "UPDATE scenes SET status = 'failed', reason = ?, scored = 1, attempts = 0 "
+                "WHERE site = ? AND scene_id = ?",
+                (reason, site, scene_id),
+            )
+            db.execute(
+                "UPDATE scores SET state = 'failed', usable_fraction = 0, change_fraction = NULL, crowd_score = NULL,"
+                " vehicle_score = NULL, detections = '[]' WHERE site = ? AND scene_id = ?",
+                (site, scene_id),
+            )
+        return None
+
+
+def site_baseline(catalogue: Catalogue, config: Config, site: SiteConfig, sensor: str) -> Baseline | None:
+    """The site's baseline for a sensor: the stored one, else one built from the first
+    ``detect.warmup_scenes`` usable scenes once there are that many (None until then).
+
+    A stored baseline whose file is lost or broken is rebuilt from the scenes it was made of.
+    """
+    detect = config.detect
+    row = catalogue.baseline(site.id, sensor)
+    if row is not None:
+        try:
+            return read_baseline_file(
+                Path(row["path"]), tuple(row["scene_ids"]), int(row["version"]), detect.min_observations
+            )
+        except ArchiveError as exc:
+            log.warning("site %s: %s; rebuilding it from its %d scenes", site.id, exc, len(row["scene_ids"]))
+            marks = ",".join("?" for _ in row["scene_ids"])
+            candidates = catalogue.query(
+                f"SELECT scene_id, crop FROM scenes WHERE site = ? AND scene_id IN ({marks}) ORDER BY acquired",
+                (site.id, *row["scene_ids"]),
+            )
+            version = int(row["version"])
+    else:
+        candidates = catalogue.query(
+            "SELECT scene_id, crop FROM scenes WHERE site = ? AND sensor = ? AND status = 'ok' "
+            "AND usable_fraction >= ? ORDER BY acquired, scene_id LIMIT ?",
+            (site.id, sensor, detect.min_scene_usable, detect.warmup_scenes),
+        )
+        if len(candidates) < detect.warmup_scenes:
+            return None
+        version = 1
+    loaded = [load_crop(catalogue, site.id, c["scene_id"], c["crop"]) for c in candidates]
+    scenes = [s for s in loaded if s is not None]
+    if len(scenes) < len(loaded) or not scenes:
+        if row is not None:  # the stored scenes are gone too: start again from the scenes there are now
+            with catalogue.transaction() as db:
+                db.execute("DELETE FROM baselines WHERE site = ? AND sensor = ?", (site.id, sensor))
+        return site_baseline(catalogue, config, site, sensor)
+    return _build(catalogue, config, site, sensor, scenes, version)
+
+
+def _build(
+    catalogue: Catalogue, config: Config, site: SiteConfig, sensor: str, scenes: list[Scene], version: int
+) -> Baseline:
+    bands = scenes[0].bands
+    scenes = [s for s in scenes if s.bands == bands]
+    stack = np.stack([analysis_values(s.sensor, bands, s.data) for s in scenes])
+    valid = np.stack([s.valid for s in scenes])
+    match = normalise_offset if is_radar(sensor, bands) else normalise_linear
+    median, sigma, count = normalised_stats(stack, valid, match)
+    baseline = Baseline(
+        sensor=sensor,
+        bands=bands,
+        median=median,
+        sigma=sigma,
+        count=count,
+        scene_ids=tuple(s.scene_id for s in scenes),
+        version=version,
+        min_observations=config.detect.min_observations,
+    )
+    path = config.data_dir / "baselines" / site.id / f"{sensor}-v{version}.tif"
+    write_baseline_file(path, baseline, scenes[0].transform, scenes[0].crs)
+    with catalogue.transaction() as db:
+        db.execute(
+            "INSERT OR REPLACE INTO baselines (site, sensor, version, scene_ids, path, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (site.id, sensor, version, json.dumps(list(baseline.scene_ids)), str(path), utcnow()),
+        )
+    log.info("site %s: %s baseline v%d built from %d scenes", site.id, sensor, version, len(scenes))
+    return baseline

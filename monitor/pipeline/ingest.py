@@ -1,0 +1,135 @@
+"""Ingest: search each source, fetch the crops of new scenes onto the site grid, record every outcome."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from monitor.archive import Catalogue, write_crop_file
+from monitor.archive.catalogue import iso
+from monitor.config import Config, SiteConfig, utc_since
+from monitor.errors import EmptySceneError, MonitorError, SceneError, SourceError
+from monitor.grid import SiteGrid
+from monitor.pipeline.rows import safe_name, score_row
+from monitor.pipeline.summary import RunSummary
+from monitor.pipeline.zones import zone_masks
+from monitor.sources import SceneRef, Source
+from monitor.sources.base import printable
+
+log = logging.getLogger(__name__)
+
+
+def needs_ingest(catalogue: Catalogue, site: str, ref: SceneRef, max_attempts: int) -> bool:
+    """New scenes, and failed ones with attempts left (never those whose problem is in the name itself)."""
+    row = catalogue.scene(site, ref.scene_id)
+    if row is None:
+        return True
+    return row["status"] == "failed" and row["attempts"] < max_attempts and ref.problem is None
+
+
+def ingest_site(
+    catalogue: Catalogue,
+    config: Config,
+    site: SiteConfig,
+    grid: SiteGrid,
+    source: Source,
+    summary: RunSummary,
+    progress: bool,
+) -> None:
+    """Search one source for one site and ingest what is new; a failed search is logged and counted."""
+    try:
+        refs = source.search(site, utc_since(config), None)
+    except (SourceError, SceneError) as exc:
+        log.error("site %s: search of source %s failed: %s", site.id, source.name, exc)
+        summary.errors.append(f"site {site.id}: source {source.name}: {exc}")
+        return
+    todo = [r for r in refs if needs_ingest(catalogue, site.id, r, config.detect.max_attempts)]
+    log.info("site %s, source %s: %d scene(s) found, %d new or to retry", site.id, source.name, len(refs), len(todo))
+    masks = zone_masks(site, grid)
+    crops_dir = config.data_dir / "crops" / site.id
+    for ref in tqdm(todo, desc=f"fetch {site.id}", unit="scene", disable=not progress, leave=False):
+        ingest_one(catalogue, site, grid, source, ref, masks, crops_dir, summary)
+
+
+def ingest_one(
+    catalogue: Catalogue,
+    site: SiteConfig,
+    grid: SiteGrid,
+    source: Source,
+    ref: SceneRef,
+    masks: dict[str, np.ndarray],
+    crops_dir: Path,
+    summary: RunSummary,
+) -> None:
+    """Fetch one scene's crop and record it (ok, empty or failed with its reason) in one transaction."""
+    base_row = {
+        "site": site.id,
+        "scene_id": ref.scene_id,
+        "source": ref.source,
+        "acquired": iso(ref.acquired),
+        "sensor": ref.sensor,
+        "href": ",".join(sorted({printable(a.href) for a in ref.assets})),
+    }
+    try:
+        if ref.problem:
+            raise SceneError(ref.problem)
+        scene = source.read(ref, grid)
+        crop = write_crop_file(crops_dir / f"{safe_name(ref.scene_id)}.tif", scene)
+    except EmptySceneError as exc:
+        record_unusable(catalogue, base_row, ref, masks, "empty", str(exc))
+        summary.empty_scenes += 1
+        log.info("scene %s: empty: %s", ref.scene_id, exc)
+        return
+    except MonitorError as exc:
+        record_unusable(catalogue, base_row, ref, masks, "failed", str(exc))
+        summary.failed_scenes += 1
+        log.warning("scene %s: failed: %s", ref.scene_id, exc)
+        return
+    except Exception as exc:  # a bug or an unforeseen library error must not stop the run
+        log.exception("scene %s: unexpected error", ref.scene_id)
+        record_unusable(catalogue, base_row, ref, masks, "failed", f"unexpected error: {exc!r}")
+        summary.failed_scenes += 1
+        return
+    rows = [
+        score_row(site.id, z, scene.scene_id, iso(scene.acquired), scene.sensor, scene.usable_fraction(m), "pending")
+        for z, m in masks.items()
+    ]
+    assert grid.site_mask is not None
+    with catalogue.transaction() as db:
+        catalogue.upsert_scene(
+            db,
+            {
+                **base_row,
+                "checksum": scene.provenance.get("checksum"),
+                "status": "ok",
+                "reason": None,
+                "crop": str(crop),
+                "usable_fraction": round(scene.usable_fraction(grid.site_mask), 6),
+                "provenance": dict(scene.provenance),
+                "scored": 0,
+            },
+        )
+        catalogue.replace_scores(db, site.id, scene.scene_id, rows)
+    summary.new_scenes += 1
+
+
+def record_unusable(
+    catalogue: Catalogue,
+    base_row: dict[str, Any],
+    ref: SceneRef,
+    masks: dict[str, np.ndarray],
+    status: str,
+    reason: str,
+) -> None:
+    """Record a scene that could not be used: it still appears in the scene and score tables."""
+    site = base_row["site"]
+    rows = [score_row(site, z, ref.scene_id, iso(ref.acquired), ref.sensor, 0.0, status) for z in masks]
+    with catalogue.transaction() as db:
+        catalogue.upsert_scene(
+            db, {**base_row, "status": status, "reason": reason, "usable_fraction": 0.0, "scored": 1, "crop": None}
+        )
+        catalogue.replace_scores(db, site, ref.scene_id, rows)

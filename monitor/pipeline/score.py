@@ -1,0 +1,141 @@
+"""The scoring step: score each new scene against its baseline, zone by zone, and step the alerts."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from tqdm import tqdm
+
+from monitor.alerts import AlertChange, Observation, is_late, kinds_for_zone, step
+from monitor.archive import Catalogue
+from monitor.archive.catalogue import iso
+from monitor.config import Config, SiteConfig
+from monitor.detect.baseline import Baseline
+from monitor.detect.scoring import score_scene
+from monitor.grid import SiteGrid
+from monitor.pipeline.baselines import load_crop, site_baseline
+from monitor.pipeline.evidence import render_zone
+from monitor.pipeline.rows import score_row
+from monitor.pipeline.summary import RunSummary
+from monitor.pipeline.zones import zone_kinds, zone_masks
+from monitor.scene import Scene
+
+log = logging.getLogger(__name__)
+
+RAISING = {"opened", "raised", "confirmed"}
+NOTEWORTHY = {"opened", "raised", "resolved"}
+
+
+def _pending(catalogue: Catalogue, site: str) -> list[dict[str, str]]:
+    return catalogue.query(
+        "SELECT scene_id, sensor, crop FROM scenes WHERE site = ? AND status = 'ok' AND scored = 0 "
+        "ORDER BY acquired, scene_id",
+        (site,),
+    )
+
+
+def score_site(
+    catalogue: Catalogue, config: Config, site: SiteConfig, grid: SiteGrid, summary: RunSummary, progress: bool
+) -> None:
+    """Score every ingested, unscored scene of a site, oldest first, once its sensor has a baseline.
+
+    A scene whose scoring fails (a bug, a full disk while rendering) is recorded with state
+    ``error: ...`` and the run goes on.
+    """
+    sensors = sorted({p["sensor"] for p in _pending(catalogue, site.id)})
+    baselines: dict[str, Baseline] = {}
+    for sensor in sensors:
+        existed = catalogue.baseline(site.id, sensor) is not None
+        baseline = site_baseline(catalogue, config, site, sensor)
+        if baseline is not None:
+            baselines[sensor] = baseline
+            summary.baselines_built += int(not existed)
+    todo = [p for p in _pending(catalogue, site.id) if p["sensor"] in baselines]  # again: crops may have been lost
+    masks, kinds = zone_masks(site, grid), zone_kinds(site)
+    for row in tqdm(todo, desc=f"score {site.id}", unit="scene", disable=not progress, leave=False):
+        scene = load_crop(catalogue, site.id, row["scene_id"], row["crop"])
+        if scene is None:
+            summary.failed_scenes += 1
+            continue
+        try:
+            score_one(catalogue, config, site, grid, scene, baselines[row["sensor"]], masks, kinds, summary)
+        except Exception as exc:  # one scene must not stop the run, nor block every later run
+            log.exception("scene %s: scoring failed", scene.scene_id)
+            _record_error(catalogue, site.id, scene, masks, f"error: {exc!r}")
+            summary.errors.append(f"scene {scene.scene_id}: scoring failed: {exc!r}")
+
+
+def _record_error(catalogue: Catalogue, site: str, scene: Scene, masks: dict[str, np.ndarray], state: str) -> None:
+    rows = [
+        score_row(site, z, scene.scene_id, iso(scene.acquired), scene.sensor, scene.usable_fraction(m), state)
+        for z, m in masks.items()
+    ]
+    with catalogue.transaction() as db:
+        catalogue.replace_scores(db, site, scene.scene_id, rows)
+        db.execute("UPDATE scenes SET scored = 1 WHERE site = ? AND scene_id = ?", (site, scene.scene_id))
+
+
+def score_one(
+    catalogue: Catalogue,
+    config: Config,
+    site: SiteConfig,
+    grid: SiteGrid,
+    scene: Scene,
+    baseline: Baseline,
+    masks: dict[str, np.ndarray],
+    kinds: dict[str, str],
+    summary: RunSummary,
+) -> None:
+    """Score one scene, step its zones' alerts, render evidence, and commit it all in one transaction."""
+    missing = [b for b in baseline.bands if b not in scene.bands]
+    if missing:
+        _record_error(catalogue, site.id, scene, masks, f"missing bands {','.join(missing)}")
+        return
+    change = score_scene(scene, baseline, masks, config.detect.false_alarm_rate, config.detect.cloud_margin_m)
+    rows = []
+    changes: list[tuple[AlertChange, str]] = []
+    for zs in change.zones:
+        state = "scored" if zs.change_fraction is not None else "unusable"
+        acquired = iso(scene.acquired)
+        rows.append(
+            score_row(
+                site.id,
+                zs.zone,
+                scene.scene_id,
+                acquired,
+                scene.sensor,
+                zs.usable_fraction,
+                state,
+                baseline.version,
+                zs,
+            )
+        )
+        for kind in kinds_for_zone(kinds[zs.zone]):
+            score = zs.crowd_score if kind == "crowd" else zs.vehicle_score
+            obs = Observation(site.id, zs.zone, scene.scene_id, scene.acquired, zs.usable_fraction, score)
+            latest = catalogue.latest_alert(site.id, zs.zone, kind)
+            if is_late(obs, latest):
+                log.info("scene %s is older than the %s alert of %s: alerts unchanged", scene.scene_id, kind, zs.zone)
+                continue
+            current = latest if latest is not None and latest["status"] == "firing" else None
+            result = step(current, kind, obs, config.alerts)
+            if result is not None:
+                changes.append((result, zs.zone))
+    evidence: dict[str, str] = {}
+    for result, zone in changes:
+        if result.action in RAISING:
+            if zone not in evidence:
+                evidence[zone] = str(render_zone(config, site, grid, scene, baseline, change, masks, zone))
+            result.alert["evidence"] = [*result.alert["evidence"], evidence[zone]]
+    with catalogue.transaction() as db:
+        catalogue.replace_scores(db, site.id, scene.scene_id, rows)
+        db.execute("UPDATE scenes SET scored = 1 WHERE site = ? AND scene_id = ?", (site.id, scene.scene_id))
+        for result, _ in changes:
+            catalogue.save_alert(db, result.alert)
+    summary.scored_scenes += 1
+    for result, _ in changes:
+        if result.action in NOTEWORTHY:
+            summary.alert_changes.append(result)
+            alert = result.alert
+            log.info("alert %s %s (%s, score %.2f)", alert["id"], result.action, alert["level"], alert["score"])

@@ -1,0 +1,37 @@
+"""What one run did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from monitor.alerts import AlertChange
+
+
+@dataclass
+class RunSummary:
+    """Counts of one run's work; ``errors`` lists what made it fail (exit 1) without stopping it."""
+
+    new_scenes: int = 0
+    failed_scenes: int = 0
+    empty_scenes: int = 0
+    scored_scenes: int = 0
+    baselines_built: int = 0
+    alert_changes: list[AlertChange] = field(default_factory=list)
+    messages_queued: int = 0
+    messages_delivered: int = 0
+    messages_pending: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """True when the run wrote anything to the archive."""
+        return bool(
+            self.new_scenes
+            or self.failed_scenes
+            or self.empty_scenes
+            or self.scored_scenes
+            or self.baselines_built
+            or self.alert_changes
+            or self.messages_queued
+            or self.messages_delivered
+        )

@@ -1,0 +1,182 @@
+"""What goes wrong in real archives: odd files, edited configs, lost files, failures mid-run."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from monitor.alerts import Observation, is_late
+from monitor.config import load_config
+from monitor.pipeline import run
+from monitor.sensors import sensor_from_prefix
+from tests.conftest import run_cli
+
+
+def test_sentinel_satellite_prefixes_map_to_their_sensor() -> None:
+    assert [sensor_from_prefix(p + "_20230101T000000") for p in ("S2A", "S2B", "S1A", "S1C", "PS")] == [
+        "S2",
+        "S2",
+        "S1",
+        "S1",
+        "PS",
+    ]
+
+
+def test_undeclared_zero_nodata_never_becomes_valid(tmp_path: Path) -> None:
+    """An S2 file without a nodata tag whose east half is 0 (outside the swath), warped from EPSG:4326."""
+    from monitor.config import parse_config
+    from monitor.grid import site_grid
+    from monitor.sources.local import LocalSource
+
+    config = parse_config(
+        {
+            "sources": [{"kind": "local", "path": str(tmp_path)}],
+            "sites": [{"id": "s", "bbox": [125.84, 39.01, 125.85, 39.02]}],
+        },
+        base=tmp_path,
+    )
+    grid = site_grid(config.sites[0])
+    width = height = 200
+    transform = rasterio.transform.from_bounds(125.835, 39.005, 125.855, 39.025, width, height)
+    refl = np.full((4, height, width), 0.2, np.float32)
+    scl = np.full((height, width), 5, np.uint8)
+    refl[:, :, width // 2 :] = 0.0
+    scl[:, width // 2 :] = 0
+    dn = np.concatenate([np.round(refl * 10000).astype(np.uint16), scl[None]], axis=0)
+    path = tmp_path / "S2_20230101T020000.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=5,
+        dtype="uint16",
+        crs="EPSG:4326",
+        transform=transform,
+    ) as dst:  # no nodata declared
+        dst.write(dn)
+        for i, name in enumerate(("B02", "B03", "B04", "B08", "SCL"), start=1):
+            dst.set_band_description(i, name)
+    source = LocalSource(config.sources[0])
+    scene = source.read(source.search(config.sites[0], None, None)[0], grid)
+    values = scene.data[:, scene.valid]
+    assert 0.3 < scene.valid.mean() < 0.7
+    assert np.allclose(values, 0.2, atol=1e-4)  # no valid pixel was mixed with the zeros of the edge
+
+
+def test_odd_file_names_are_recorded_not_fatal(synthetic_site) -> None:  # type: ignore[no-untyped-def]
+    config = synthetic_site(quiet=6, formations=())
+    imagery = config.parent / "imagery"
+    first = sorted(imagery.glob("*.tif"))[0]
+    (imagery / "sub").mkdir()
+    shutil.copy(first, imagery / "sub" / first.name)  # the same scene id twice
+    shutil.copy(first, Path(bytes(imagery / "S2_20250901T020000_").decode() + "\udcff.tif"))  # not UTF-8
+    summary = run(load_config(config))
+    assert summary.errors == []
+    db = sqlite3.connect(config.parent / "data" / "catalogue.sqlite")
+    failed = dict(db.execute("SELECT scene_id, reason FROM scenes WHERE status = 'failed'").fetchall())
+    assert len(failed) == 2
+    assert any("same scene id" in r for r in failed.values())
+    assert any("not valid UTF-8" in r for r in failed.values())
+    assert db.execute("SELECT COUNT(*) FROM scenes WHERE status = 'ok'").fetchone()[0] == 6
+
+
+def test_a_changed_site_footprint_is_a_config_error(synthetic_site) -> None:  # type: ignore[no-untyped-def]
+    config = synthetic_site(quiet=6, formations=())
+    assert run_cli("run", "--config", str(config)).returncode == 0
+    config.write_text(config.read_text().replace("125.847", "125.8475", 1))
+    result = run_cli("run", "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert "sites[0 id=test-site].bbox" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_lost_baseline_is_rebuilt(synthetic_site) -> None:  # type: ignore[no-untyped-def]
+    config = synthetic_site(quiet=8, formations=("crowd",))
+    imagery = config.parent / "imagery"
+    last = sorted(imagery.glob("*.tif"))[-1]
+    parked = config.parent / last.name
+    last.rename(parked)
+    run(load_config(config))
+    baseline = next((config.parent / "data" / "baselines").rglob("*.tif"))
+    before = baseline.read_bytes()
+    baseline.unlink()
+    parked.rename(last)
+    summary = run(load_config(config))
+    assert summary.errors == [] and summary.scored_scenes == 1
+    assert baseline.read_bytes() == before  # rebuilt from the same scenes, to the same numbers
+
+
+def test_a_scene_that_fails_to_score_does_not_stop_the_run(synthetic_site, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    config = synthetic_site(quiet=7, formations=())
+    import monitor.pipeline.score as score
+
+    real = score.score_scene
+    calls = {"n": 0}
+
+    def flaky(scene, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("boom")
+        return real(scene, *args, **kwargs)
+
+    monkeypatch.setattr(score, "score_scene", flaky)
+    summary = run(load_config(config))
+    assert summary.scored_scenes == 6 and len(summary.errors) == 1 and "boom" in summary.errors[0]
+    db = sqlite3.connect(config.parent / "data" / "catalogue.sqlite")
+    states = [r[0] for r in db.execute("SELECT DISTINCT state FROM scores").fetchall()]
+    assert sorted(states) == ["error: RuntimeError('boom')", "scored"]
+    monkeypatch.setattr(score, "score_scene", real)
+    assert run(load_config(config)).errors == []  # the next run is not blocked by it
+
+
+def test_late_observations_do_not_rewrite_alert_history() -> None:
+    t0 = datetime(2025, 7, 1, tzinfo=UTC)
+    firing = {"status": "firing", "last_seen": (t0 + timedelta(days=10)).isoformat(), "resolved_at": None}
+    resolved = {"status": "resolved", "last_seen": t0.isoformat(), "resolved_at": (t0 + timedelta(days=20)).isoformat()}
+
+    def obs(days: int) -> Observation:
+        return Observation("s", "z", "x", t0 + timedelta(days=days), 1.0, 0.9)
+
+    assert is_late(obs(5), firing) and not is_late(obs(15), firing)
+    assert is_late(obs(15), resolved) and not is_late(obs(25), resolved)
+    assert not is_late(obs(0), None)
+
+
+def test_unknown_source_kind_at_run_time_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.toml"
+    path.write_text('[[sites]]\nid = "a"\nbbox = [0, 0, 0.01, 0.01]\n')  # the contract's default: earth-search
+    result = run_cli("run", "--config", str(path))
+    assert result.returncode == 2 and "sources[0].kind" in result.stderr and str(path) in result.stderr
+
+
+def test_archive_folder_that_cannot_be_created(tmp_path: Path) -> None:
+    (tmp_path / "imagery").mkdir()
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    path = tmp_path / "monitor.toml"
+    path.write_text(
+        '[monitor]\ndata_dir = "blocker/data"\n[[sources]]\nkind = "local"\npath = "imagery"\n'
+        '[[sites]]\nid = "a"\nbbox = [0, 0, 0.01, 0.01]\n'
+    )
+    result = run_cli("run", "--config", str(path))
+    assert result.returncode == 1 and "blocker" in result.stderr and "Traceback" not in result.stderr
+    assert "unexpected" not in result.stderr
+
+
+def test_evidence_and_crops_are_readable_by_others(synthetic_site) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    config = synthetic_site(quiet=6, formations=("crowd",))
+    old = os.umask(0o022)
+    try:
+        run(load_config(config))
+    finally:
+        os.umask(old)
+    files = [p for p in (config.parent / "data").rglob("*") if p.is_file() and p.suffix in {".tif", ".png", ".eml"}]
+    assert files and all(p.stat().st_mode & 0o044 == 0o044 for p in files)
