@@ -173,3 +173,24 @@ def test_split_blobs_separates_touching_peaks() -> None:
     stat[4:6, 5:9] = 20  # a ridge of blur joins them
     labels = split_blobs(stat > 10, stat, 10.0)
     assert labels.max() == 2
+
+
+def test_region_table_matches_scikit_image() -> None:
+    from skimage.measure import label, regionprops
+
+    from monitor.detect.regions import region_table
+
+    rng = np.random.default_rng(8)
+    labels = label(rng.random((80, 80)) < 0.3, connectivity=2)
+    table = region_table(labels)
+    for region in regionprops(labels):
+        lab = region.label
+        assert table.area[lab] == region.area
+        assert table.row[lab] == pytest.approx(region.centroid[0])
+        assert table.col[lab] == pytest.approx(region.centroid[1])
+        assert table.major[lab] == pytest.approx(region.axis_major_length, abs=1e-9)
+        assert table.minor[lab] == pytest.approx(region.axis_minor_length, abs=1e-9)
+        assert table.extent[lab] == pytest.approx(region.extent)
+        if region.axis_major_length > region.axis_minor_length + 1e-6:
+            diff = abs(table.orientation[lab] - region.orientation)
+            assert min(diff, abs(diff - np.pi)) < 1e-9

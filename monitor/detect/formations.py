@@ -18,6 +18,8 @@ from skimage.measure import label, regionprops
 from skimage.morphology import disk
 from skimage.segmentation import watershed
 
+from monitor.detect.regions import region_means, region_table
+
 #: A troop block of ~300 soldiers covers ~20 x 20 m; blurred by the PSF it changes 150..2,500 m2
 #: (at 10 m: at least two pixels, so a lone noisy pixel is never a block).
 BLOCK_AREA_M2 = (150.0, 2500.0)
@@ -164,16 +166,24 @@ def find_regions(
     the detections and the blob label image (each detection's ``region`` is its label there).
     """
     labels = split_blobs(significant, change, resolution)
+    table = region_table(labels)
+    n = len(table.area) - 1
+    vis_m, ndvi_m, ground_m, db_m = (
+        region_means(labels, a, n) for a in (visible_diff, ndvi_diff, baseline_ndvi, db_diff)
+    )
+    change_m = region_means(labels, change, n)
     out = []
     px = resolution**2
-    for region in regionprops(labels):
-        coords = tuple(region.coords.T)
-        area_m2 = float(region.area) * px
-        length_px, width_px = _extent_px(float(region.axis_major_length), float(region.axis_minor_length))
+    for lab in table.labels:
+        if table.area[lab] == 0:
+            continue
+        area_m2 = float(table.area[lab]) * px
+        length_px, width_px = _extent_px(float(table.major[lab]), float(table.minor[lab]))
         length_m, width_m = length_px * resolution, width_px * resolution
         elongation = length_px / width_px
-        vis, ndvi, ground, db = (_mean(a, coords) for a in (visible_diff, ndvi_diff, baseline_ndvi, db_diff))
-        cls = classify(area_m2, length_m, elongation, float(region.extent), ground, vis, zone_area_m2, db)
+        vis, ndvi, ground, db = vis_m[lab], ndvi_m[lab], ground_m[lab], db_m[lab]
+        extent = float(table.extent[lab])
+        cls = classify(area_m2, length_m, elongation, extent, ground, vis, zone_area_m2, db)
         out.append(
             Detection(
                 cls=cls,
@@ -181,16 +191,16 @@ def find_regions(
                 length_m=length_m,
                 width_m=width_m,
                 elongation=elongation,
-                orientation_deg=math.degrees(float(region.orientation)),
-                extent=float(region.extent),
-                row=float(region.centroid[0]),
-                col=float(region.centroid[1]),
-                mean_change=float(np.mean(change[coords])),
+                orientation_deg=math.degrees(float(table.orientation[lab])),
+                extent=extent,
+                row=float(table.row[lab]),
+                col=float(table.col[lab]),
+                mean_change=float(change_m[lab] or 0.0),
                 visible_change=vis,
                 ndvi_change=ndvi,
                 baseline_ndvi=ground,
                 estimate=_estimate(cls, area_m2),
-                region=int(region.label),
+                region=lab,
                 db_change=db,
             )
         )
