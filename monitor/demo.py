@@ -36,6 +36,8 @@ class DemoResult:
             f"archive:  {data / Catalogue.FILENAME}",
             f"crops:    {data / 'crops'}",
             f"messages: {data / 'outbox'}",
+            f"this run: {self.summary.new_scenes} new scene(s), {self.summary.scored_scenes} scored, "
+            f"{len(self.summary.alert_changes)} alert change(s)",
             "",
             f"{len(self.alerts)} alert(s):",
         ]

@@ -9,8 +9,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import rasterio
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, write_s2
 
 CONTRACT_SCORE_COLUMNS = [
     "site",
@@ -104,12 +105,27 @@ def test_bad_files_are_recorded_and_the_run_goes_on(synthetic_site) -> None:  # 
     (imagery / "S2_20250801T021530.tif").write_bytes(good.read_bytes()[:2000])  # truncated
     (imagery / "S2_20250802T021530.tif").write_bytes(b"")  # empty
     (imagery / "S2_notime.tif").write_bytes(good.read_bytes())  # no time in the name
+    import numpy as np
+    from affine import Affine
+
+    far = np.full((4, 20, 20), 0.2, np.float32)  # 10 km east of the site: does not overlap it
+    with rasterio.open(good) as src:
+        t = src.transform
+    write_s2(
+        imagery / "S2_20250803T021530.tif",
+        far,
+        Affine(10, 0, t.c + 10000, 0, -10, t.f),
+        "EPSG:32651",
+        np.full((20, 20), 5, np.uint8),
+    )
     result = run_cli("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     failed = _csv(run_cli("scenes", "--config", str(config), "--status", "failed").stdout)
     assert {r["id"] for r in failed} == {"S2_20250801T021530", "S2_20250802T021530", "S2_notime"}
     assert all(r["reason"] for r in failed)
+    empty = _csv(run_cli("scenes", "--config", str(config), "--status", "empty").stdout)
+    assert [r["id"] for r in empty] == ["S2_20250803T021530"] and "overlap" in empty[0]["reason"]
     scores = _csv(run_cli("scores", "--config", str(config)).stdout)
     broken = [r for r in scores if r["scene_id"] == "S2_20250801T021530"]
     assert len(broken) == 2 and all(r["usable_fraction"] == "0" and r["crowd_score"] == "" for r in broken)
