@@ -18,24 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-CONFIG = """
-[monitor]
-data_dir = "data"
-[[sources]]
-kind = "local"
-path = "{imagery}"
-[[sites]]
-id = "flanders"
-bbox = [3.0195, 50.8132, 3.0282, 50.8187]
-  [[sites.zones]]
-  id = "west"
-  kind = "crowd"
-  bbox = [3.0196, 50.8133, 3.0238, 50.8186]
-  [[sites.zones]]
-  id = "east"
-  kind = "vehicle"
-  bbox = [3.0240, 50.8133, 3.0281, 50.8186]
-"""
+FLANDERS = Path(__file__).resolve().parents[1] / "configs" / "flanders.toml"
 
 
 def timed(args: list[str]) -> float:
@@ -57,15 +40,20 @@ def main() -> None:
     for _ in range(opts.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "monitor.toml"
-            config.write_text(CONFIG.format(imagery=imagery))
+            text = FLANDERS.read_text().replace("../monitor-data/flanders", str(Path(tmp) / "data"))
+            config.write_text(text.replace("../../shared/data", str(opts.data)))
             first.append(timed(["run", "--config", str(config)]))
             second.append(timed(["run", "--config", str(config)]))
             startup.append(timed(["--version"]))
     print(f"scenes: {n} (64 x 64 px, Sentinel-2 L2A, real), repeats: {opts.repeat}")
-    print(f"first run (ingest + baseline + score): median {statistics.median(first):.2f} s "
-          f"({1000 * statistics.median(first) / n:.1f} ms/scene), runs {', '.join(f'{t:.2f}' for t in first)}")
-    print(f"second run (nothing new):              median {statistics.median(second):.2f} s, "
-          f"runs {', '.join(f'{t:.2f}' for t in second)}")
+    print(
+        f"first run (ingest + baseline + score): median {statistics.median(first):.2f} s "
+        f"({1000 * statistics.median(first) / n:.1f} ms/scene), runs {', '.join(f'{t:.2f}' for t in first)}"
+    )
+    print(
+        f"second run (nothing new):              median {statistics.median(second):.2f} s, "
+        f"runs {', '.join(f'{t:.2f}' for t in second)}"
+    )
     print(f"interpreter + import (monitor --version): median {statistics.median(startup):.2f} s")
 
 

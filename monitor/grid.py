@@ -76,15 +76,7 @@ class SiteGrid:
         is never silently empty.
         """
         projected = transform_geom("EPSG:4326", self.crs, mapping(geom_wgs84))
-        mask = rasterize(
-            [projected],
-            out_shape=self.shape,
-            transform=self.transform,
-            fill=0,
-            default_value=1,
-            dtype="uint8",
-        ).astype(bool)
-        if not mask.any():
+        for all_touched in (False, True):
             mask = rasterize(
                 [projected],
                 out_shape=self.shape,
@@ -92,8 +84,10 @@ class SiteGrid:
                 fill=0,
                 default_value=1,
                 dtype="uint8",
-                all_touched=True,
+                all_touched=all_touched,
             ).astype(bool)
+            if mask.any():
+                break
         return mask
 
     def area_m2(self, mask: np.ndarray) -> float:

@@ -15,6 +15,7 @@ from monitor.detect.change import (
     robust_z,
 )
 from monitor.detect.formations import (
+    PixelContext,
     crowd_score,
     find_parks,
     find_regions,
@@ -112,7 +113,7 @@ def test_a_lattice_of_blocks_scores_high_for_crowd() -> None:
     significant = change > 0
     significant[5:15, 5:19] |= np.ones((10, 14), bool) & (np.add.outer(range(10), range(14)) % 4 == 2)
     stat = change + 0.1
-    regions, blobs = find_regions(significant, stat, 10.0, 1e6, visible_diff=np.full((40, 40), -0.05))
+    regions, blobs = find_regions(significant, PixelContext(stat, np.full((40, 40), -0.05)), 10.0, 1e6)
     assert len([d for d in regions if d.cls == "crowd-block"]) >= 6
     assert crowd_score(regions, 10.0) > 0.9
     assert blobs.max() >= 8
@@ -122,18 +123,17 @@ def test_scattered_or_brightening_blobs_are_not_a_formation() -> None:
     change = np.zeros((100, 100), np.float32)
     for r, c in [(5, 5), (80, 20), (30, 90), (60, 60), (90, 90)]:  # far apart, irregular
         change[r : r + 2, c : c + 2] = 50.0
-    regions, _ = find_regions(change > 0, change, 10.0, 1e6, visible_diff=np.full((100, 100), -0.05))
+    regions, _ = find_regions(change > 0, PixelContext(change, np.full((100, 100), -0.05)), 10.0, 1e6)
     assert crowd_score(regions, 10.0) < 0.5
     lattice = _lattice((40, 40), 2, 4, 4)
-    regions, _ = find_regions(lattice > 0, lattice, 10.0, 1e6, visible_diff=np.full((40, 40), +0.03))
+    regions, _ = find_regions(lattice > 0, PixelContext(lattice, np.full((40, 40), +0.03)), 10.0, 1e6)
     assert crowd_score(regions, 10.0) == 0.0  # brightening: not troops on pavement
 
 
 def test_vegetated_ground_never_holds_formations() -> None:
     lattice = _lattice((40, 40), 2, 4, 4)
-    regions, _ = find_regions(
-        lattice > 0, lattice, 10.0, 1e6, visible_diff=np.full((40, 40), -0.05), baseline_ndvi=np.full((40, 40), 0.7)
-    )
+    context = PixelContext(lattice, visible_diff=np.full((40, 40), -0.05), baseline_ndvi=np.full((40, 40), 0.7))
+    regions, _ = find_regions(lattice > 0, context, 10.0, 1e6)
     assert {d.cls for d in regions} == {"vegetation"}
     assert crowd_score(regions, 10.0) == 0.0
 
@@ -143,7 +143,7 @@ def test_patchy_park_is_found_and_scored_by_changed_area() -> None:
     significant = np.zeros((60, 60), bool)
     significant[10:40, 10:40] = rng.random((30, 30)) < 0.45  # rows of vehicles, patchy at 10 m
     stat = significant.astype(np.float32) * 40
-    parks, mask = find_parks(significant, stat, 10.0, 60 * 60 * 100.0)
+    parks, mask = find_parks(significant, PixelContext(stat), 10.0, 60 * 60 * 100.0)
     assert len(parks) == 1 and parks[0].cls == "vehicle-park"
     assert mask[25, 25]
     assert 0.3 * 900 * 100 < parks[0].area_m2 < 0.6 * 900 * 100
@@ -154,7 +154,7 @@ def test_patchy_park_is_found_and_scored_by_changed_area() -> None:
 def test_sparse_noise_is_not_a_park() -> None:
     rng = np.random.default_rng(6)
     significant = rng.random((60, 60)) < 0.01
-    parks, _ = find_parks(significant, significant * 40.0, 10.0, 60 * 60 * 100.0)
+    parks, _ = find_parks(significant, PixelContext(significant * 40.0), 10.0, 60 * 60 * 100.0)
     assert parks == []
 
 

@@ -16,41 +16,23 @@ import numpy as np
 import pytest
 import rasterio
 
-from tests.conftest import run_cli, shared_data
+from tests.conftest import SHARED_DATA, run_cli, shared_data
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """
-[monitor]
-data_dir = "data"
-
-[[sources]]
-kind = "local"
-path = "{imagery}"
-
-[[sites]]
-id = "flanders"
-name = "WorldCereal patch, Flanders (real Sentinel-2)"
-bbox = [3.0195, 50.8132, 3.0282, 50.8187]
-
-  [[sites.zones]]
-  id = "west"
-  kind = "crowd"
-  bbox = [3.0196, 50.8133, 3.0238, 50.8186]
-
-  [[sites.zones]]
-  id = "east"
-  kind = "vehicle"
-  bbox = [3.0240, 50.8133, 3.0281, 50.8186]
-"""
+FLANDERS = Path(__file__).resolve().parents[1] / "configs" / "flanders.toml"
 
 
 @pytest.fixture(scope="module")
 def flanders(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    s2 = shared_data("worldcereal-flanders", "s2")
+    shared_data("worldcereal-flanders", "s2")
     folder = tmp_path_factory.mktemp("flanders")
     config = folder / "monitor.toml"
-    config.write_text(CONFIG.format(imagery=s2))
+    config.write_text(
+        FLANDERS.read_text()
+        .replace("../monitor-data/flanders", str(folder / "data"))
+        .replace("../../shared/data", str(SHARED_DATA))
+    )
     result = run_cli("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -115,7 +97,11 @@ def test_sentinel1_20m_scenes_are_warped_and_scored_in_db(tmp_path: Path) -> Non
     for path in sorted(s1.glob("S1_*.tif"))[:24]:
         shutil.copy(path, imagery / path.name)
     config = tmp_path / "monitor.toml"
-    config.write_text(CONFIG.format(imagery=imagery))
+    config.write_text(
+        FLANDERS.read_text()
+        .replace("../monitor-data/flanders", str(tmp_path / "data"))
+        .replace("../../shared/data/worldcereal-flanders/s2", str(imagery))
+    )
     result = run_cli("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
     scores = _rows(run_cli("scores", "--config", str(config)).stdout)

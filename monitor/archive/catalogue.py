@@ -209,16 +209,15 @@ class Catalogue:
         rows = self.query("SELECT * FROM scenes WHERE site = ? AND scene_id = ?", (site, scene_id))
         return rows[0] if rows else None
 
+    def select(self, table: str, order: str, **equal: str | None) -> list[dict[str, Any]]:
+        """Rows of ``table`` whose columns equal the given values (None: no filter), in ``order``."""
+        filters = {k: v for k, v in equal.items() if v is not None}
+        where = " AND ".join(f"{k} = ?" for k in filters) or "1=1"
+        return self.query(f"SELECT * FROM {table} WHERE {where} ORDER BY {order}", tuple(filters.values()))
+
     def scenes(self, site: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
         """Scene rows, oldest acquisition first."""
-        sql, params = "SELECT * FROM scenes WHERE 1=1", []
-        if site:
-            sql += " AND site = ?"
-            params.append(site)
-        if status:
-            sql += " AND status = ?"
-            params.append(status)
-        return self.query(sql + " ORDER BY site, acquired, scene_id", params)
+        return self.select("scenes", "site, acquired, scene_id", site=site, status=status)
 
     def upsert_scene(self, db: sqlite3.Connection, row: dict[str, Any]) -> None:
         """Insert or replace a scene row (``attempts`` counts up on each replace)."""
@@ -250,14 +249,7 @@ class Catalogue:
 
     def scores(self, site: str | None = None, zone: str | None = None) -> list[dict[str, Any]]:
         """Score rows, ordered by site, acquisition, zone."""
-        sql, params = "SELECT * FROM scores WHERE 1=1", []
-        if site:
-            sql += " AND site = ?"
-            params.append(site)
-        if zone:
-            sql += " AND zone = ?"
-            params.append(zone)
-        rows = self.query(sql + " ORDER BY site, acquired, scene_id, zone", params)
+        rows = self.select("scores", "site, acquired, scene_id, zone", site=site, zone=zone)
         for row in rows:
             row["detections"] = json.loads(row["detections"])
         return rows
@@ -300,15 +292,7 @@ class Catalogue:
     # -- alerts ---------------------------------------------------------------------------------------
     def alerts(self, site: str | None = None) -> list[dict[str, Any]]:
         """Alert rows with their JSON fields decoded, oldest first."""
-        sql, params = "SELECT * FROM alerts", []
-        if site:
-            sql += " WHERE site = ?"
-            params.append(site)
-        rows = self.query(sql + " ORDER BY first_seen, id", params)
-        for row in rows:
-            row["scene_ids"] = json.loads(row["scene_ids"])
-            row["evidence"] = json.loads(row["evidence"])
-        return rows
+        return [_decode_alert(row) for row in self.select("alerts", "first_seen, id", site=site)]
 
     def latest_alert(self, site: str, zone: str, kind: str) -> dict[str, Any] | None:
         """The most recent alert of a site, zone and kind (firing or resolved), decoded; None if none."""
@@ -316,11 +300,7 @@ class Catalogue:
             "SELECT * FROM alerts WHERE site = ? AND zone = ? AND kind = ? ORDER BY first_seen DESC, id DESC LIMIT 1",
             (site, zone, kind),
         )
-        if not rows:
-            return None
-        rows[0]["scene_ids"] = json.loads(rows[0]["scene_ids"])
-        rows[0]["evidence"] = json.loads(rows[0]["evidence"])
-        return rows[0]
+        return _decode_alert(rows[0]) if rows else None
 
     def save_alert(self, db: sqlite3.Connection, alert: dict[str, Any]) -> None:
         """Insert or replace an alert row."""
@@ -334,3 +314,10 @@ class Catalogue:
             f"INSERT OR REPLACE INTO alerts ({cols}) VALUES ({', '.join('?' for _ in row)})",
             tuple(row.values()),
         )
+
+
+def _decode_alert(row: dict[str, Any]) -> dict[str, Any]:
+    """An alert row with its JSON columns (``scene_ids``, ``evidence``) decoded."""
+    row["scene_ids"] = json.loads(row["scene_ids"])
+    row["evidence"] = json.loads(row["evidence"])
+    return row

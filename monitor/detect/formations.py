@@ -56,6 +56,19 @@ M2_PER_VEHICLE = (60.0, 120.0)
 
 
 @dataclass(frozen=True)
+class PixelContext:
+    """The per-pixel layers (rows, cols) that describe a change: the change statistic, and optionally the
+    mean visible reflectance change (negative = darker), the NDVI change, the baseline NDVI of the ground,
+    and for radar the backscatter change in dB."""
+
+    change: np.ndarray
+    visible_diff: np.ndarray | None = None
+    ndvi_diff: np.ndarray | None = None
+    baseline_ndvi: np.ndarray | None = None
+    db_diff: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class Detection:
     """One connected region of significant change inside a zone, with the reasons for its class."""
 
@@ -148,30 +161,21 @@ def split_blobs(significant: np.ndarray, change: np.ndarray, resolution: float) 
 
 
 def find_regions(
-    significant: np.ndarray,
-    change: np.ndarray,
-    resolution: float,
-    zone_area_m2: float,
-    visible_diff: np.ndarray | None = None,
-    ndvi_diff: np.ndarray | None = None,
-    baseline_ndvi: np.ndarray | None = None,
-    db_diff: np.ndarray | None = None,
+    significant: np.ndarray, context: PixelContext, resolution: float, zone_area_m2: float
 ) -> tuple[list[Detection], np.ndarray]:
     """Blobs of ``significant`` pixels (see :func:`split_blobs`), described and classified.
 
-    ``change`` is the per-pixel change statistic; ``visible_diff`` the mean visible reflectance change
-    (negative = darker), ``ndvi_diff`` the NDVI change and ``baseline_ndvi`` the NDVI of the ground in
-    the baseline, all optional (rows, cols) arrays (``db_diff``, the backscatter change in dB, is given
-    for radar scenes instead); ``resolution`` is the pixel size in metres. Returns
-    the detections and the blob label image (each detection's ``region`` is its label there).
+    ``resolution`` is the pixel size in metres, ``zone_area_m2`` the zone's area. Returns the detections
+    and the blob label image (each detection's ``region`` is its label there).
     """
-    labels = split_blobs(significant, change, resolution)
+    labels = split_blobs(significant, context.change, resolution)
     table = region_table(labels)
     n = len(table.area) - 1
-    vis_m, ndvi_m, ground_m, db_m = (
-        region_means(labels, a, n) for a in (visible_diff, ndvi_diff, baseline_ndvi, db_diff)
+    ctx = context
+    vis_m, ndvi_m, ground_m, db_m, change_m = (
+        region_means(labels, a, n)
+        for a in (ctx.visible_diff, ctx.ndvi_diff, ctx.baseline_ndvi, ctx.db_diff, ctx.change)
     )
-    change_m = region_means(labels, change, n)
     out = []
     px = resolution**2
     for lab in table.labels:
@@ -208,14 +212,7 @@ def find_regions(
 
 
 def find_parks(
-    candidates: np.ndarray,
-    change: np.ndarray,
-    resolution: float,
-    zone_area_m2: float,
-    visible_diff: np.ndarray | None = None,
-    ndvi_diff: np.ndarray | None = None,
-    baseline_ndvi: np.ndarray | None = None,
-    db_diff: np.ndarray | None = None,
+    candidates: np.ndarray, context: PixelContext, resolution: float, zone_area_m2: float
 ) -> tuple[list[Detection], np.ndarray]:
     """Vehicle parks: patchy fields of changed pixels, bridged over gaps of :data:`PARK_GAP_M` metres.
 
@@ -226,7 +223,7 @@ def find_parks(
     radius = max(1, round(PARK_GAP_M / resolution))
     padded = np.pad(candidates, radius)
     closed = binary_closing(padded, structure=disk(radius).astype(bool))[radius:-radius, radius:-radius]
-    closed &= np.isfinite(change) | candidates
+    closed &= np.isfinite(context.change) | candidates
     labels = label(closed, connectivity=2)
     px = resolution**2
     parks: list[Detection] = []
@@ -236,7 +233,7 @@ def find_parks(
         changed = candidates[coords]
         bridged_m2 = float(region.area) * px
         density = float(changed.mean())
-        ground = _mean(baseline_ndvi, coords)
+        ground = _mean(context.baseline_ndvi, coords)
         if (
             bridged_m2 < PARK_MIN_AREA_M2
             or density < PARK_MIN_DENSITY
@@ -245,8 +242,8 @@ def find_parks(
         ):
             continue
         changed_coords = tuple(c[changed] for c in coords)
-        db = _mean(db_diff, changed_coords)
-        if db_diff is not None and (db is None or db < RADAR_MIN_BRIGHTENING_DB):
+        db = _mean(context.db_diff, changed_coords)
+        if context.db_diff is not None and (db is None or db < RADAR_MIN_BRIGHTENING_DB):
             continue
         length_px, width_px = _extent_px(float(region.axis_major_length), float(region.axis_minor_length))
         area_m2 = float(changed.sum()) * px
@@ -261,9 +258,9 @@ def find_parks(
                 extent=density,
                 row=float(region.centroid[0]),
                 col=float(region.centroid[1]),
-                mean_change=float(np.mean(change[changed_coords])),
-                visible_change=_mean(visible_diff, changed_coords),
-                ndvi_change=_mean(ndvi_diff, changed_coords),
+                mean_change=float(np.mean(context.change[changed_coords])),
+                visible_change=_mean(context.visible_diff, changed_coords),
+                ndvi_change=_mean(context.ndvi_diff, changed_coords),
                 baseline_ndvi=ground,
                 estimate=_estimate("vehicle-park", bridged_m2),
                 db_change=db,

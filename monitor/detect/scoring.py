@@ -15,7 +15,14 @@ from monitor.detect.change import (
     normalise_offset,
     robust_z,
 )
-from monitor.detect.formations import Detection, crowd_score, find_parks, find_regions, vehicle_score
+from monitor.detect.formations import (
+    Detection,
+    PixelContext,
+    crowd_score,
+    find_parks,
+    find_regions,
+    vehicle_score,
+)
 from monitor.detect.validity import cloud_margin
 from monitor.detect.values import analysis_values, noise_floor
 from monitor.scene import Scene
@@ -94,6 +101,7 @@ def score_scene(
     ndvi_diff = ndvi_now - ndvi_base if ndvi_now is not None and ndvi_base is not None else None
     db_diff = np.mean(values - baseline.median, axis=0) if radar else None
 
+    context = PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff)
     res = float(scene.transform.a)
     zones = []
     for zone_id, mask in zone_masks.items():
@@ -104,9 +112,7 @@ def score_scene(
             zones.append(ZoneScore(zone_id, zone_usable, None, None, None))
             continue
         zone_m2 = float(mask.sum()) * res**2
-        regions, blobs = find_regions(
-            significant & mask, stat, res, zone_m2, visible_diff, ndvi_diff, ndvi_base, db_diff
-        )
+        regions, blobs = find_regions(significant & mask, context, res, zone_m2)
         # Radar passes at dawn and dusk and rarely sees troops: no crowd score from it, not a zero.
         crowd = None if radar else crowd_score(regions, res)
         # Pixels explained by a recognised troop formation are not counted again as a vehicle park.
@@ -115,9 +121,7 @@ def score_scene(
             if crowd is not None and crowd >= 0.5
             else np.zeros_like(mask)
         )
-        parks, park_mask = find_parks(
-            significant & mask & ~explained, stat, res, zone_m2, visible_diff, ndvi_diff, ndvi_base, db_diff
-        )
+        parks, park_mask = find_parks(significant & mask & ~explained, context, res, zone_m2)
         detections = [d for d in regions if not (d.cls == "vehicle-row" and park_mask[round(d.row), round(d.col)])]
         detections += parks
         zones.append(
