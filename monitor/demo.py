@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.archive import Catalogue
+from monitor.archive.catalogue import Catalogue
 from monitor.config import load_config
 from monitor.pipeline import RunSummary, run
 from monitor.simulate import DemoTruth, build_demo_imagery, write_demo_config
@@ -19,6 +20,7 @@ class DemoResult:
 
     folder: Path
     config_path: Path
+    data_dir: Path
     summary: RunSummary
     truth: DemoTruth
     alerts: list[dict[str, Any]]
@@ -27,7 +29,7 @@ class DemoResult:
     def describe(self) -> str:
         """A short, human-readable account for the terminal."""
         cfg = self.config_path
-        data = self.folder / "monitor-data"
+        data = self.data_dir
         lines = [
             "SIMULATED DATA: a Mirim-like site rendered by monitor.simulate (not Copernicus imagery).",
             f"{self.scenes} scenes in {self.folder / 'imagery'}",
@@ -56,6 +58,8 @@ class DemoResult:
             f"  monitor alerts --config {cfg} --format json",
             f"  monitor scenes --config {cfg}",
         ]
+        if os.environ.get("MONITOR_DATA_DIR"):
+            lines.append("  (unset MONITOR_DATA_DIR first: it overrides the demo config's data_dir)")
         return "\n".join(lines)
 
 
@@ -66,10 +70,21 @@ def run_demo(out: Path, *, progress: bool = False) -> DemoResult:
     """
     out = out.expanduser().resolve()
     truth = build_demo_imagery(out / "imagery")
-    config_path = write_demo_config(out / "config.toml")
-    config = load_config(config_path)
+    config_path = out / "config.toml"
+    if not config_path.exists():  # a user's edits to the demo config are kept
+        write_demo_config(config_path)
+    # env={}: $MONITOR_DATA_DIR must never send simulated scenes into a real archive
+    config = load_config(config_path, env={})
     summary = run(config, progress=progress)
     with Catalogue(config.data_dir, readonly=True) as catalogue:
         alerts = alert_rows(catalogue)
         scenes = len(catalogue.scenes())
-    return DemoResult(folder=out, config_path=config_path, summary=summary, truth=truth, alerts=alerts, scenes=scenes)
+    return DemoResult(
+        folder=out,
+        config_path=config_path,
+        data_dir=config.data_dir,
+        summary=summary,
+        truth=truth,
+        alerts=alerts,
+        scenes=scenes,
+    )

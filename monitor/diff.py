@@ -7,14 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.errors import RasterioError
+from rasterio._err import CPLE_BaseError
+from rasterio.errors import CRSError, RasterioError
 
 from monitor.archive.crops import write_raster
 from monitor.detect.change import bitemporal_change
 from monitor.detect.values import analysis_values
 from monitor.errors import SceneError, SourceError
 from monitor.grid import SiteGrid
-from monitor.sensors import AUX_BANDS, SCL_CLEAR, is_radar, nodata_of, sensor_from_prefix
+from monitor.sensors import AUX_BANDS, S2_SPECTRAL, SCL_CLEAR, is_radar, nodata_of, sensor_from_prefix
 from monitor.sources.base import BandAsset
 from monitor.sources.local import time_from_name
 from monitor.sources.raster import read_crop
@@ -33,6 +34,18 @@ class DiffResult:
     year: int = 0
 
 
+def _sensor_of(path: Path) -> str:
+    """The sensor of an input: its file-name prefix, else Sentinel-2 when its bands are Sentinel-2 band names
+    stored as integers (so that its undeclared 0 no-data is honoured), else generic optical."""
+    sensor = sensor_from_prefix(path.stem)
+    if sensor in {"S1", "S2"}:
+        return sensor
+    with rasterio.open(path) as src:
+        names = [d for d in src.descriptions if d]
+        integer = all(np.issubdtype(np.dtype(t), np.integer) for t in src.dtypes)
+    return "S2" if names and integer and all(n in S2_SPECTRAL or n == "SCL" for n in names) else sensor
+
+
 def _grid_of(path: Path) -> tuple[SiteGrid, tuple[str, ...]]:
     try:
         with rasterio.open(path) as src:
@@ -42,7 +55,7 @@ def _grid_of(path: Path) -> tuple[SiteGrid, tuple[str, ...]]:
                 raise SceneError(f"{path}: rotated grids are not supported")
             names = tuple(d or f"band{i + 1}" for i, d in enumerate(src.descriptions))
             return SiteGrid(crs=src.crs, transform=src.transform, width=src.width, height=src.height), names
-    except RasterioError as exc:
+    except (RasterioError, CRSError, CPLE_BaseError, OSError) as exc:
         raise SourceError(f"cannot open {path}: {exc}") from exc
 
 
@@ -74,9 +87,9 @@ def diff_images(before: Path, after: Path, out: Path) -> DiffResult:
             f"{before.name} ({', '.join(before_names)}) and {after.name} ({', '.join(after_names)}) share no band"
         )
     wanted = common + (["SCL"] if "SCL" in before_names and "SCL" in after_names else [])
-    sensor = sensor_from_prefix(before.stem)
+    sensor = _sensor_of(before)
     b, before_tags = _read(before, before_names, wanted, grid, sensor)
-    a, after_tags = _read(after, after_names, wanted, grid, sensor_from_prefix(after.stem))
+    a, after_tags = _read(after, after_names, wanted, grid, _sensor_of(after))
     radar = is_radar(sensor, tuple(common))
     change = bitemporal_change(
         analysis_values(sensor, tuple(common), b), analysis_values(sensor, tuple(common), a), radar=radar

@@ -18,7 +18,11 @@ from rasterio.warp import transform_geom
 from shapely.geometry import mapping, shape
 
 from monitor.config import SiteConfig
+from monitor.errors import ConfigError
 from monitor.geometry import Footprint, footprint
+
+#: The largest site grid (pixels): 50 x 50 km at 10 m. Sites are parade grounds, not provinces.
+MAX_GRID_PIXELS = 25_000_000
 
 
 def pixel_size_m(crs: CRS, transform: Affine, height: int) -> float:
@@ -29,6 +33,10 @@ def pixel_size_m(crs: CRS, transform: Affine, height: int) -> float:
         lat = float(transform.f + transform.e * height / 2.0)
         return size * math.pi / 180.0 * 6371008.8 * math.cos(math.radians(max(-89.9, min(89.9, lat))))
     return size * (float(crs.linear_units_factor[1]) if crs is not None and crs.is_projected else 1.0)
+
+
+#: The largest site grid (pixels): 50 x 50 km at 10 m. Sites are parade grounds, not provinces.
+MAX_GRID_PIXELS = 25_000_000
 
 
 def utm_epsg(lon: float, lat: float) -> int:
@@ -107,6 +115,11 @@ def site_grid(site: SiteConfig) -> SiteGrid:
     left, bottom = math.floor(xmin / res) * res, math.floor(ymin / res) * res
     right, top = math.ceil(xmax / res) * res, math.ceil(ymax / res) * res
     width, height = round((right - left) / res), round((top - bottom) / res)
+    if width * height > MAX_GRID_PIXELS:
+        raise ConfigError(
+            f"site {site.id!r} covers {width} x {height} px at {res:g} m, more than the {MAX_GRID_PIXELS:,} px a "
+            "site may have: split it into smaller sites around what you watch"
+        )
     grid = SiteGrid(crs=crs, transform=Affine(res, 0.0, left, 0.0, -res, top), width=width, height=height)
     masks = {zone.id: grid.rasterize(footprint(zone.bbox, zone.geometry)) for zone in site.zones}
     # A zone too small to hold a pixel centre falls back to the pixels it touches (see rasterize); the

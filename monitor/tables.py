@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.archive import Catalogue
+from monitor.archive.catalogue import Catalogue
 
 #: Contract columns first (CONTRACT.md), additions after them.
 SCORE_COLUMNS = (

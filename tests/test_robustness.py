@@ -180,3 +180,73 @@ def test_evidence_and_crops_are_readable_by_others(synthetic_site) -> None:  # t
         os.umask(old)
     files = [p for p in (config.parent / "data").rglob("*") if p.is_file() and p.suffix in {".tif", ".png", ".eml"}]
     assert files and all(p.stat().st_mode & 0o044 == 0o044 for p in files)
+
+
+def test_a_full_archive_disk_fails_the_run_and_loses_no_scene(synthetic_site) -> None:  # type: ignore[no-untyped-def]
+    config = synthetic_site(quiet=6, formations=())
+    data = config.parent / "data"
+    (data / "crops").mkdir(parents=True)
+    (data / "crops" / "test-site").write_text("a file where the crop folder should be")
+    for _ in range(4):  # more runs than max_attempts
+        result = run_cli("run", "--config", str(config))
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+    db = sqlite3.connect(data / "catalogue.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM scenes").fetchone()[0] == 0  # nothing blamed on the scenes
+    (data / "crops" / "test-site").unlink()
+    assert run_cli("run", "--config", str(config)).returncode == 0
+    assert db.execute("SELECT COUNT(*) FROM scenes WHERE status = 'ok'").fetchone()[0] == 6
+
+
+def test_a_transient_storage_error_while_scoring_is_retried(synthetic_site, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import monitor.pipeline.score as score
+    from monitor.errors import ArchiveError
+
+    config = synthetic_site(quiet=8, formations=("crowd",))
+    real = score.render_zone
+
+    def full_disk(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ArchiveError("No space left on device")
+
+    monkeypatch.setattr(score, "render_zone", full_disk)
+    first = run(load_config(config))
+    assert first.errors and "No space left" in first.errors[0]
+    monkeypatch.setattr(score, "render_zone", real)
+    second = run(load_config(config))
+    assert second.errors == [] and second.scored_scenes == 1
+    assert [c.action for c in second.alert_changes] == ["opened"]  # the alert is not lost
+
+
+def test_the_demo_never_writes_into_the_archive_named_by_the_environment(tmp_path: Path) -> None:
+    real_archive = tmp_path / "real-archive"
+    result = run_cli("demo", "--out", str(tmp_path / "demo"), env={"MONITOR_DATA_DIR": str(real_archive)})
+    assert result.returncode == 0, result.stderr
+    assert not real_archive.exists()
+    assert (tmp_path / "demo" / "monitor-data" / "catalogue.sqlite").is_file()
+
+
+def test_a_duplicate_at_the_top_level_does_not_shadow_the_scene(synthetic_site) -> None:  # type: ignore[no-untyped-def]
+    config = synthetic_site(quiet=6, formations=())
+    imagery = config.parent / "imagery"
+    last = sorted(imagery.glob("*.tif"))[-1]
+    (imagery / "0").mkdir()
+    shutil.copy(last, imagery / "0" / last.name)  # sorts before the top-level file
+    run(load_config(config))
+    db = sqlite3.connect(config.parent / "data" / "catalogue.sqlite")
+    rows = dict(db.execute("SELECT scene_id, status FROM scenes WHERE scene_id LIKE ?", (last.stem + "%",)).fetchall())
+    assert len(rows) == 2 and sorted(rows.values()) == ["failed", "ok"]
+
+
+def test_an_oversized_site_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "imagery").mkdir()
+    path = tmp_path / "monitor.toml"
+    path.write_text('[[sources]]\nkind = "local"\npath = "imagery"\n[[sites]]\nid = "a"\nbbox = [0, 0, 5, 5]\n')
+    result = run_cli("run", "--config", str(path))
+    assert result.returncode == 2 and "sites[0 id=a].bbox" in result.stderr
+    assert not (tmp_path / "monitor-data").exists()
+
+
+def test_usage_errors_are_one_line(tmp_path: Path) -> None:
+    for args in (["scores", "--format", "xml"], ["nosuch"], ["diff", "a.tif", "b.tif", "--out", "c.tif"]):
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert result.stderr.startswith("monitor: usage error:")

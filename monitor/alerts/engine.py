@@ -73,7 +73,7 @@ def is_late(obs: Observation, latest: dict[str, Any] | None) -> bool:
     if latest is None:
         return False
     acquired = obs.acquired.astimezone(UTC).isoformat()
-    horizon = latest["last_seen"] if latest["status"] == "firing" else (latest["resolved_at"] or latest["last_seen"])
+    horizon = max(v for v in (latest.get("last_observed"), latest["last_seen"], latest.get("resolved_at")) if v)
     return bool(acquired < horizon)
 
 
@@ -105,10 +105,12 @@ def step(alert: dict[str, Any] | None, kind: Kind, obs: Observation, config: Ale
                 "resolved_at": None,
                 "notified_level": None,
                 "notified_status": None,
+                "last_observed": acquired,
             }
             return AlertChange("opened", new)
         assert alert is not None
         updated = dict(alert)
+        updated["last_observed"] = acquired
         updated["scene_ids"] = [*alert["scene_ids"], obs.scene_id]
         updated["last_seen"] = max(alert["last_seen"], acquired)
         updated["score"] = round(max(alert["score"], obs.score), 4)
@@ -121,6 +123,7 @@ def step(alert: dict[str, Any] | None, kind: Kind, obs: Observation, config: Ale
         return None
     assert alert is not None
     updated = dict(alert)
+    updated["last_observed"] = acquired
     updated["quiet"] = alert["quiet"] + 1
     if updated["quiet"] >= config.resolve_after:
         updated["status"] = "resolved"

@@ -7,6 +7,7 @@ Every change that belongs to one scene commits in one transaction (``with catalo
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import ArchiveError
+from monitor.files import umask
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -113,6 +115,10 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
+    # 3: when an alert last took an observation into account (quiet ones too), to refuse late ones
+    """
+    ALTER TABLE alerts ADD COLUMN last_observed TEXT;
+    """,
 )
 
 
@@ -138,10 +144,13 @@ class Catalogue:
             raise ArchiveError(f"no archive at {self.data_dir} (run `monitor run` first)")
         try:
             if readonly:
-                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+                db = self._connect_readonly()
             else:
                 self.data_dir.mkdir(parents=True, exist_ok=True)
+                new = not self.path.exists()
                 db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                if new:
+                    os.chmod(self.path, 0o666 & ~umask())
         except (sqlite3.Error, OSError) as exc:
             raise ArchiveError(f"cannot open the catalogue {self.path}: {exc}") from exc
         self.db = db
@@ -159,6 +168,17 @@ class Catalogue:
             if isinstance(exc, ArchiveError):
                 raise
             raise ArchiveError(f"cannot open the catalogue {self.path}: {exc}") from exc
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A read-only connection. An analyst account that cannot write ``data_dir`` cannot create the WAL
+        index SQLite needs even to read, so it falls back to reading the file as immutable (a snapshot)."""
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            db.execute("PRAGMA user_version").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+            return sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, isolation_level=None)
 
     def close(self) -> None:
         """Close the connection."""

@@ -19,7 +19,7 @@ def command(config_path: Path | None, site: str | None, fmt: str) -> None:
     Fields: id, site, zone, kind, level, status, first_seen, last_seen, scene_ids, score, evidence (absolute
     paths of the rendered pictures), resolved_at. CSV joins lists with ";"; JSON is an array of objects.
     """
-    from monitor.archive import Catalogue
+    from monitor.archive.catalogue import Catalogue
     from monitor.config import load_config
     from monitor.tables import ALERT_FIELDS, alert_rows, format_rows
 

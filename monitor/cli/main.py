@@ -46,6 +46,23 @@ class MonitorGroup(click.Group):
                 traceback.print_exc()
             ctx.exit(EXIT_FAILED)
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the CLI; a usage error is one line on stderr (exit 2), as every other error is."""
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            click.echo(f"monitor: usage error: {exc.format_message()}{hint}", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            click.echo(f"monitor: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("monitor: aborted", err=True)
+            sys.exit(EXIT_FAILED)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 def _setup_logging(verbose: int, quiet: int) -> None:
     level = max(logging.DEBUG, logging.INFO - 10 * verbose + 10 * quiet)

@@ -20,7 +20,7 @@ def command(config_path: Path | None, site: str | None, status: str | None, fmt:
     Columns: id, site, acquired, sensor, source, status (ok | failed | empty: the scene does not overlap
     the site or holds no valid pixel of it), reason, usable_fraction, attempts, checksum.
     """
-    from monitor.archive import Catalogue
+    from monitor.archive.catalogue import Catalogue
     from monitor.config import load_config
     from monitor.tables import SCENE_COLUMNS, format_rows, scene_rows
 

@@ -21,7 +21,7 @@ def command(config_path: Path | None, site: str | None, zone: str | None, fmt: s
     vehicle_score, then state (why a score is empty: pending, unusable, failed, empty, ...) and
     baseline_version.
     """
-    from monitor.archive import Catalogue
+    from monitor.archive.catalogue import Catalogue
     from monitor.config import load_config
     from monitor.tables import SCORE_COLUMNS, format_rows, score_rows
 

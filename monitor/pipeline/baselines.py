@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.archive import Catalogue, read_crop_file
 from monitor.archive.baselines import read_baseline_file, write_baseline_file
-from monitor.archive.catalogue import utcnow
+from monitor.archive.catalogue import Catalogue, utcnow
+from monitor.archive.crops import read_crop_file
 from monitor.config import Config, SiteConfig
 from monitor.detect.baseline import Baseline, normalised_stats
 from monitor.detect.change import normalise_linear, normalise_offset
@@ -24,23 +24,27 @@ log = logging.getLogger(__name__)
 
 def load_crop(catalogue: Catalogue, site: str, scene_id: str, crop: str) -> Scene | None:
     """An archived crop, or None after recording the scene as failed with its attempts reset, so that the
-    next run fetches it again."""
+    next run fetches it again. Scores already computed from the crop are kept."""
     try:
         return read_crop_file(Path(crop))
     except (ArchiveError, KeyError, ValueError) as exc:
         reason = f"archived crop {crop} is missing or unreadable ({exc}); it will be fetched again"
         log.warning("scene %s: %s", scene_id, reason)
         with catalogue.transaction() as db:
+            unscored = db.execute(
+                "SELECT scored = 0 FROM scenes WHERE site = ? AND scene_id = ?", (site, scene_id)
+            ).fetchone()
             db.execute(
                 "UPDATE scenes SET status = 'failed', reason = ?, scored = 1, attempts = 0 "
                 "WHERE site = ? AND scene_id = ?",
                 (reason, site, scene_id),
             )
-            db.execute(
-                "UPDATE scores SET state = 'failed', usable_fraction = 0, change_fraction = NULL, crowd_score = NULL,"
-                " vehicle_score = NULL, detections = '[]' WHERE site = ? AND scene_id = ?",
-                (site, scene_id),
-            )
+            if unscored and unscored[0]:
+                db.execute(
+                    "UPDATE scores SET state = 'failed', usable_fraction = 0, change_fraction = NULL, "
+                    "crowd_score = NULL, vehicle_score = NULL, detections = '[]' WHERE site = ? AND scene_id = ?",
+                    (site, scene_id),
+                )
         return None
 
 
@@ -48,24 +52,39 @@ def site_baseline(catalogue: Catalogue, config: Config, site: SiteConfig, sensor
     """The site's baseline for a sensor: the stored one, else one built from the first
     ``detect.warmup_scenes`` usable scenes once there are that many (None until then).
 
-    A stored baseline whose file is lost or broken is rebuilt from the scenes it was made of.
+    A stored baseline whose file is lost or broken is rebuilt from the scenes it was made of, under the
+    same version; if those scenes are gone too, a new version is built from the scenes there are now, so
+    that a version number always means one set of scenes.
     """
     detect = config.detect
     row = catalogue.baseline(site.id, sensor)
-    if row is not None:
-        try:
-            return read_baseline_file(
-                Path(row["path"]), tuple(row["scene_ids"]), int(row["version"]), detect.min_observations
-            )
-        except ArchiveError as exc:
-            log.warning("site %s: %s; rebuilding it from its %d scenes", site.id, exc, len(row["scene_ids"]))
-            marks = ",".join("?" for _ in row["scene_ids"])
-            candidates = catalogue.query(
-                f"SELECT scene_id, crop FROM scenes WHERE site = ? AND scene_id IN ({marks}) ORDER BY acquired",
-                (site.id, *row["scene_ids"]),
-            )
-            version = int(row["version"])
-    else:
+    if row is None:
+        return _first_baseline(catalogue, config, site, sensor, version=1)
+    try:
+        return read_baseline_file(
+            Path(row["path"]), tuple(row["scene_ids"]), int(row["version"]), detect.min_observations
+        )
+    except ArchiveError as exc:
+        log.warning("site %s: %s; rebuilding it from its %d scenes", site.id, exc, len(row["scene_ids"]))
+    marks = ",".join("?" for _ in row["scene_ids"])
+    stored = catalogue.query(
+        f"SELECT scene_id, crop FROM scenes WHERE site = ? AND scene_id IN ({marks}) AND crop IS NOT NULL "
+        "ORDER BY acquired",
+        (site.id, *row["scene_ids"]),
+    )
+    loaded = [load_crop(catalogue, site.id, c["scene_id"], c["crop"]) for c in stored]
+    scenes = [s for s in loaded if s is not None]
+    if len(scenes) == len(row["scene_ids"]):
+        return _build(catalogue, config, site, sensor, scenes, int(row["version"]))
+    return _first_baseline(catalogue, config, site, sensor, version=int(row["version"]) + 1)
+
+
+def _first_baseline(
+    catalogue: Catalogue, config: Config, site: SiteConfig, sensor: str, version: int
+) -> Baseline | None:
+    """A baseline from the first ``warmup_scenes`` usable scenes of the site and sensor, or None."""
+    detect = config.detect
+    while True:
         candidates = catalogue.query(
             "SELECT scene_id, crop FROM scenes WHERE site = ? AND sensor = ? AND status = 'ok' "
             "AND usable_fraction >= ? ORDER BY acquired, scene_id LIMIT ?",
@@ -73,15 +92,10 @@ def site_baseline(catalogue: Catalogue, config: Config, site: SiteConfig, sensor
         )
         if len(candidates) < detect.warmup_scenes:
             return None
-        version = 1
-    loaded = [load_crop(catalogue, site.id, c["scene_id"], c["crop"]) for c in candidates]
-    scenes = [s for s in loaded if s is not None]
-    if len(scenes) < len(loaded) or not scenes:
-        if row is not None:  # the stored scenes are gone too: start again from the scenes there are now
-            with catalogue.transaction() as db:
-                db.execute("DELETE FROM baselines WHERE site = ? AND sensor = ?", (site.id, sensor))
-        return site_baseline(catalogue, config, site, sensor)
-    return _build(catalogue, config, site, sensor, scenes, version)
+        loaded = [load_crop(catalogue, site.id, c["scene_id"], c["crop"]) for c in candidates]
+        scenes = [s for s in loaded if s is not None]
+        if len(scenes) == len(candidates):  # else the lost ones are now failed: take the next ones
+            return _build(catalogue, config, site, sensor, scenes, version)
 
 
 def _build(

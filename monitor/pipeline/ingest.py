@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from monitor.archive import Catalogue, write_crop_file
-from monitor.archive.catalogue import iso
+from monitor.archive.catalogue import Catalogue, iso
+from monitor.archive.crops import write_crop_file
 from monitor.config import Config, SiteConfig, utc_since
 from monitor.errors import EmptySceneError, MonitorError, SceneError, SourceError
 from monitor.grid import SiteGrid
@@ -78,7 +78,6 @@ def ingest_one(
         if ref.problem:
             raise SceneError(ref.problem)
         scene = source.read(ref, grid)
-        crop = write_crop_file(crops_dir / f"{safe_name(ref.scene_id)}.tif", scene)
     except EmptySceneError as exc:
         record_unusable(catalogue, base_row, ref, masks, "empty", str(exc))
         summary.empty_scenes += 1
@@ -90,10 +89,14 @@ def ingest_one(
         log.warning("scene %s: failed: %s", ref.scene_id, exc)
         return
     except Exception as exc:  # a bug or an unforeseen library error must not stop the run
-        log.exception("scene %s: unexpected error", ref.scene_id)
+        log.error("scene %s: unexpected error: %r", ref.scene_id, exc)
+        log.debug("traceback", exc_info=True)
         record_unusable(catalogue, base_row, ref, masks, "failed", f"unexpected error: {exc!r}")
         summary.failed_scenes += 1
         return
+    # Our own archive failing (disk full, permissions) is the run's failure, not the scene's: nothing is
+    # recorded, the run exits 1, and the next run fetches the scene again.
+    crop = write_crop_file(crops_dir / f"{safe_name(ref.scene_id)}.tif", scene)
     rows = [
         score_row(site.id, z, scene.scene_id, iso(scene.acquired), scene.sensor, scene.usable_fraction(m), "pending")
         for z, m in masks.items()

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from monitor.archive import Catalogue
+from monitor.archive.catalogue import Catalogue
 from monitor.config import Config
 from monitor.notify import build_message, deliver_pending, enqueue
 from monitor.pipeline.summary import RunSummary

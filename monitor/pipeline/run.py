@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
-from monitor.archive import Catalogue, run_lock
-from monitor.archive.catalogue import utcnow
-from monitor.config import Config
+from monitor.archive.catalogue import Catalogue, utcnow
+from monitor.archive.lock import run_lock
+from monitor.config import Config, SiteConfig
 from monitor.errors import ConfigError, MonitorError
-from monitor.grid import site_grid
+from monitor.grid import SiteGrid, site_grid
 from monitor.pipeline.ingest import ingest_site
 from monitor.pipeline.notify import notify
 from monitor.pipeline.score import score_site
@@ -18,32 +19,57 @@ from monitor.sources import make_source
 log = logging.getLogger(__name__)
 
 
+def _site_key(index: int, site: SiteConfig, what: str = "footprint") -> str:
+    field = "resolution" if what == "resolution" else ("geometry" if site.geometry else "bbox")
+    return f"sites[{index} id={site.id}].{field}"
+
+
+def _grids(config: Config) -> dict[str, SiteGrid]:
+    """Every site's grid, before any work: an oversized site is a config error naming its key."""
+    grids = {}
+    for index, site in enumerate(config.sites):
+        try:
+            grids[site.id] = site_grid(site)
+        except ConfigError as exc:
+            raise ConfigError(str(exc), path=str(config.path or ""), key=_site_key(index, site)) from None
+    return grids
+
+
+def _check_grids(catalogue: Catalogue, config: Config, grids: dict[str, SiteGrid]) -> None:
+    """Each site's grid must be the one its archive was built on."""
+    for index, site in enumerate(config.sites):
+        grid = grids[site.id]
+        t = grid.transform
+        mismatch = catalogue.check_site_grid(
+            site.id, grid.crs.to_string(), (t.a, t.b, t.c, t.d, t.e, t.f), grid.width, grid.height
+        )
+        if mismatch:
+            stored = catalogue.query("SELECT transform FROM site_grids WHERE site = ?", (site.id,))[0]
+            what = "resolution" if json.loads(stored["transform"])[0] != round(t.a, 6) else "footprint"
+            raise ConfigError(
+                f"{mismatch}. Changing a site's {what} would mix grids in one archive: keep the old one, or give "
+                "the new one its own site id or data_dir",
+                path=str(config.path or ""),
+                key=_site_key(index, site, what),
+            )
+
+
 def run(config: Config, *, progress: bool = False) -> RunSummary:
     """One incremental, idempotent pass over every site and source.
 
-    Raises :class:`LockedError` if another run holds the lock and :class:`ConfigError` if a site's grid
-    no longer matches the archive. A site that fails is logged and listed in ``summary.errors`` (the CLI
-    then exits 1) while the other sites go on.
+    Raises :class:`LockedError` if another run holds the lock and :class:`ConfigError` if a site is too
+    large or its grid no longer matches the archive (checked for every site before any work). A site
+    that fails is logged and listed in ``summary.errors`` (the CLI then exits 1) while the others go on.
     """
     summary = RunSummary()
     origin = str(config.path or "")
     sources = [make_source(s, origin=origin, index=i) for i, s in enumerate(config.sources)]
+    grids = _grids(config)
     with run_lock(config.data_dir), Catalogue(config.data_dir) as catalogue:
         started = utcnow()
-        for index, site in enumerate(config.sites):
-            grid = site_grid(site)
-            t = grid.transform
-            mismatch = catalogue.check_site_grid(
-                site.id, grid.crs.to_string(), (t.a, t.b, t.c, t.d, t.e, t.f), grid.width, grid.height
-            )
-            if mismatch:
-                key = f"sites[{index} id={site.id}]." + ("geometry" if site.geometry else "bbox")
-                raise ConfigError(
-                    f"{mismatch}. Changing a site's footprint or resolution would mix grids in one archive: keep the "
-                    "old footprint, or give the new one its own site id or data_dir",
-                    path=origin,
-                    key=key,
-                )
+        _check_grids(catalogue, config, grids)
+        for site in config.sites:
+            grid = grids[site.id]
             try:
                 for source in sources:
                     ingest_site(catalogue, config, site, grid, source, summary, progress)

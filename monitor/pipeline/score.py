@@ -8,11 +8,11 @@ import numpy as np
 from tqdm import tqdm
 
 from monitor.alerts import AlertChange, Observation, is_late, kinds_for_zone, step
-from monitor.archive import Catalogue
-from monitor.archive.catalogue import iso
+from monitor.archive.catalogue import Catalogue, iso
 from monitor.config import Config, SiteConfig
 from monitor.detect.baseline import Baseline
 from monitor.detect.scoring import score_scene
+from monitor.errors import ArchiveError
 from monitor.grid import SiteGrid
 from monitor.pipeline.baselines import load_crop, site_baseline
 from monitor.pipeline.evidence import render_zone
@@ -60,8 +60,12 @@ def score_site(
             continue
         try:
             score_one(catalogue, config, site, grid, scene, baselines[row["sensor"]], masks, kinds, summary)
-        except Exception as exc:  # one scene must not stop the run, nor block every later run
-            log.exception("scene %s: scoring failed", scene.scene_id)
+        except (ArchiveError, OSError) as exc:  # our disk, not the scene: left unscored, retried next run
+            log.error("scene %s: scoring could not be stored: %s", scene.scene_id, exc)
+            summary.errors.append(f"scene {scene.scene_id}: scoring could not be stored: {exc}")
+        except Exception as exc:  # a bug must not stop the run, nor block every later run
+            log.error("scene %s: scoring failed: %r", scene.scene_id, exc)
+            log.debug("traceback", exc_info=True)
             _record_error(catalogue, site.id, scene, masks, f"error: {exc!r}")
             summary.errors.append(f"scene {scene.scene_id}: scoring failed: {exc!r}")
 

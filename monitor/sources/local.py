@@ -117,7 +117,8 @@ class LocalSource:
                 )
             elif scene_id in first_seen:
                 problem = f"{path} has the same scene id as {first_seen[scene_id]}: scene ids must be unique"
-                scene_id = printable(str(path.relative_to(self.path).with_suffix("")).replace("/", "__"))
+                digest = hashlib.sha256(str(path.relative_to(self.path)).encode("utf-8", "surrogateescape"))
+                scene_id = f"{scene_id}__duplicate-{digest.hexdigest()[:8]}"
             first_seen.setdefault(scene_id, path)
             refs.append(
                 SceneRef(

@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioError
+from rasterio.errors import CRSError, RasterioError
 from rasterio.warp import reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
@@ -38,7 +39,7 @@ def band_descriptions(href: str) -> tuple[str | None, ...]:
     try:
         with rasterio.open(href) as src:
             return tuple(src.descriptions)
-    except RasterioError as exc:
+    except (RasterioError, CPLE_BaseError, OSError) as exc:
         raise SourceError(f"cannot open {href}: {exc}") from exc
 
 
@@ -140,7 +141,7 @@ def read_crop(assets: Sequence[BandAsset], grid: SiteGrid) -> Crop:
             arr, file_tags, file_dtypes = _read_one(href, [assets[i] for i in idx], grid)
         except (SceneError, SourceError):
             raise
-        except (RasterioError, OSError) as exc:
+        except (RasterioError, CRSError, CPLE_BaseError, OSError) as exc:  # incl. a CRS GDAL cannot transform
             raise SourceError(f"cannot read {href}: {exc}") from exc
         data[idx] = arr
         for i, dt in zip(idx, file_dtypes, strict=True):
