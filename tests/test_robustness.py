@@ -250,3 +250,25 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
         result = run_cli(*args, cwd=tmp_path)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert result.stderr.startswith("monitor: usage error:")
+
+
+def test_a_zone_added_later_gets_every_scene(synthetic_site) -> None:  # type: ignore[no-untyped-def]
+    config = synthetic_site(quiet=6, formations=("crowd", "cloud"))
+    first = run(load_config(config))
+    assert first.errors == []
+    db = sqlite3.connect(config.parent / "data" / "catalogue.sqlite")
+    before = db.execute("SELECT * FROM scores ORDER BY scene_id, zone").fetchall()
+    alerts = db.execute("SELECT id, level, status, scene_ids FROM alerts").fetchall()
+    config.write_text(
+        config.read_text().replace(
+            "[detect]",
+            '  [[sites.zones]]\n  id = "whole"\n  kind = "any"\n  bbox = [125.8405, 39.0105, 125.8465, 39.015]\n\n[detect]',
+        )
+    )
+    second = run(load_config(config))
+    assert second.errors == [] and second.rescored_scenes == 8
+    rows = db.execute("SELECT scene_id, state FROM scores WHERE zone = 'whole'").fetchall()
+    assert len(rows) == 8 and {s for _, s in rows} == {"scored", "unusable"}
+    kept = db.execute("SELECT * FROM scores WHERE zone != 'whole' ORDER BY scene_id, zone").fetchall()
+    assert kept == before  # the old zones' rows come out the same
+    assert db.execute("SELECT id, level, status, scene_ids FROM alerts WHERE zone != 'whole'").fetchall() == alerts

@@ -64,7 +64,7 @@ def alert_id(site: str, zone: str, kind: str, first_seen: datetime) -> str:
 
 
 def is_late(obs: Observation, latest: dict[str, Any] | None) -> bool:
-    """True if ``obs`` predates what the latest alert of its zone and kind already accounts for.
+    """True if ``obs`` is not newer than what the latest alert of its zone and kind already accounts for.
 
     Scenes can arrive out of order (a provider publishes late, a failed scene succeeds on a retry).
     Such an observation still gets its scores, but replaying it into the alert state would reorder
@@ -74,7 +74,7 @@ def is_late(obs: Observation, latest: dict[str, Any] | None) -> bool:
         return False
     acquired = obs.acquired.astimezone(UTC).isoformat()
     horizon = max(v for v in (latest.get("last_observed"), latest["last_seen"], latest.get("resolved_at")) if v)
-    return bool(acquired < horizon)
+    return bool(acquired <= horizon)  # equal: the same scene again (a rescore), never counted twice
 
 
 def step(alert: dict[str, Any] | None, kind: Kind, obs: Observation, config: AlertsConfig) -> AlertChange | None:

@@ -35,6 +35,42 @@ def _pending(catalogue: Catalogue, site: str) -> list[dict[str, str]]:
     )
 
 
+def _cover_new_zones(catalogue: Catalogue, site: str, zones: list[str], summary: RunSummary) -> None:
+    """Zones added to the config after scenes were scored: every scene must appear in every zone, so
+    usable scenes are scored again (their existing rows come out the same) and unusable ones get rows."""
+    marks = ",".join("?" for _ in zones)
+    stale = catalogue.query(
+        f"SELECT s.scene_id, s.acquired, s.sensor, s.status FROM scenes s WHERE s.site = ? AND s.scored = 1 AND "
+        f"(SELECT COUNT(*) FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id AND c.zone IN ({marks})) "
+        "< ?",
+        (site, *zones, len(zones)),
+    )
+    if not stale:
+        return
+    log.info("site %s: %d scene(s) lack rows for a newly configured zone; scoring them again", site, len(stale))
+    with catalogue.transaction() as db:
+        for row in stale:
+            if row["status"] == "ok":
+                db.execute("UPDATE scenes SET scored = 0 WHERE site = ? AND scene_id = ?", (site, row["scene_id"]))
+                continue
+            have = {
+                r[0]
+                for r in db.execute("SELECT zone FROM scores WHERE site = ? AND scene_id = ?", (site, row["scene_id"]))
+            }
+            rows = [
+                score_row(site, z, row["scene_id"], row["acquired"], row["sensor"], 0.0, row["status"])
+                for z in zones
+                if z not in have
+            ]
+            for r in rows:
+                db.execute(
+                    "INSERT INTO scores (site, zone, scene_id, acquired, sensor, usable_fraction, state) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (r["site"], r["zone"], r["scene_id"], r["acquired"], r["sensor"], r["usable_fraction"], r["state"]),
+                )
+    summary.rescored_scenes += sum(1 for r in stale if r["status"] == "ok")
+
+
 def score_site(
     catalogue: Catalogue, config: Config, site: SiteConfig, grid: SiteGrid, summary: RunSummary, progress: bool
 ) -> None:
@@ -43,6 +79,8 @@ def score_site(
     A scene whose scoring fails (a bug, a full disk while rendering) is recorded with state
     ``error: ...`` and the run goes on.
     """
+    masks, kinds = zone_masks(site, grid), zone_kinds(site)
+    _cover_new_zones(catalogue, site.id, list(masks), summary)
     sensors = sorted({p["sensor"] for p in _pending(catalogue, site.id)})
     baselines: dict[str, Baseline] = {}
     for sensor in sensors:
@@ -52,7 +90,6 @@ def score_site(
             baselines[sensor] = baseline
             summary.baselines_built += int(not existed)
     todo = [p for p in _pending(catalogue, site.id) if p["sensor"] in baselines]  # again: crops may have been lost
-    masks, kinds = zone_masks(site, grid), zone_kinds(site)
     for row in tqdm(todo, desc=f"score {site.id}", unit="scene", disable=not progress, leave=False):
         scene = load_crop(catalogue, site.id, row["scene_id"], row["crop"])
         if scene is None:

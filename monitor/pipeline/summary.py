@@ -16,6 +16,7 @@ class RunSummary:
     empty_scenes: int = 0
     scored_scenes: int = 0
     baselines_built: int = 0
+    rescored_scenes: int = 0
     alert_changes: list[AlertChange] = field(default_factory=list)
     messages_queued: int = 0
     messages_delivered: int = 0
@@ -31,6 +32,7 @@ class RunSummary:
             or self.empty_scenes
             or self.scored_scenes
             or self.baselines_built
+            or self.rescored_scenes
             or self.alert_changes
             or self.messages_queued
             or self.messages_delivered
