@@ -15,7 +15,7 @@ from monitor.detect.change import bitemporal_change
 from monitor.detect.values import analysis_values
 from monitor.errors import SceneError, SourceError
 from monitor.grid import SiteGrid
-from monitor.sensors import AUX_BANDS, S2_SPECTRAL, SCL_CLEAR, is_radar, nodata_of, sensor_from_prefix
+from monitor.sensors import AUX_BANDS, S2_SPECTRAL, clear_mask, is_radar, nodata_of, sensor_from_prefix
 from monitor.sources.base import BandAsset
 from monitor.sources.local import time_from_name
 from monitor.sources.raster import read_crop
@@ -67,9 +67,8 @@ def _read(
     data = crop.data
     if "SCL" in wanted:
         scl = data[wanted.index("SCL")]
-        clear = np.isin(np.nan_to_num(scl, nan=0).astype(np.int16), SCL_CLEAR)
         data = np.delete(data, wanted.index("SCL"), axis=0)
-        data[:, ~clear] = np.nan
+        data[:, ~clear_mask(data, scl)] = np.nan
     return data, crop.tags
 
 

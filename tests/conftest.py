@@ -22,6 +22,9 @@ SITE_BBOX = (125.840, 39.010, 125.847, 39.0155)
 CROWD_BBOX = (125.8410, 39.0110, 125.8435, 39.0135)
 VEHICLE_BBOX = (125.8440, 39.0110, 125.8465, 39.0135)
 
+#: Band descriptions of a Sentinel-2 L2A file as the contract names them.
+S2_NAMES = ("B02", "B03", "B04", "B08", "SCL")
+
 CONFIG_TEMPLATE = """
 [monitor]
 data_dir = "data"
@@ -77,18 +80,19 @@ def site_grid_of(config_path: Path):  # type: ignore[no-untyped-def]
     return site_grid(load_config(config_path).sites[0])
 
 
-def write_s2(
+def write_geotiff(
     path: Path,
-    reflectance: np.ndarray,
+    data: np.ndarray,
     transform: Affine,
     crs: object,
-    scl: np.ndarray | None = None,
-    descriptions: tuple[str, ...] | None = ("B02", "B03", "B04", "B08", "SCL"),
+    *,
+    descriptions: tuple[str, ...] | None = S2_NAMES,
+    nodata: float | None = 0,
+    **options: object,
 ) -> Path:
-    """Write a Sentinel-2 L2A-like GeoTIFF: uint16 DN (reflectance x 1e4), nodata 0, band descriptions."""
-    dn = np.clip(np.round(reflectance * 10000), 1, 65535).astype(np.uint16)
-    layers = [dn] if scl is None else [dn, scl[None].astype(np.uint16)]
-    data = np.concatenate(layers, axis=0)
+    """A GeoTIFF of (bands, rows, cols) ``data`` as is (no scaling), bands named by ``descriptions``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profile = {"compress": "deflate", **options}
     with rasterio.open(
         path,
         "w",
@@ -96,17 +100,31 @@ def write_s2(
         width=data.shape[2],
         height=data.shape[1],
         count=data.shape[0],
-        dtype="uint16",
+        dtype=data.dtype,
         crs=crs,
         transform=transform,
-        nodata=0,
-        compress="deflate",
+        nodata=nodata,
+        **profile,
     ) as dst:
         dst.write(data)
-        if descriptions:
-            for i, name in enumerate(descriptions[: data.shape[0]], start=1):
-                dst.set_band_description(i, name)
+        for i, name in enumerate(descriptions or (), start=1):
+            dst.set_band_description(i, name)
     return path
+
+
+def write_s2(
+    path: Path,
+    reflectance: np.ndarray,
+    transform: Affine,
+    crs: object,
+    scl: np.ndarray | None = None,
+    descriptions: tuple[str, ...] | None = S2_NAMES,
+) -> Path:
+    """Write a Sentinel-2 L2A-like GeoTIFF: uint16 DN (reflectance x 1e4), nodata 0, band descriptions."""
+    dn = np.clip(np.round(reflectance * 10000), 1, 65535).astype(np.uint16)
+    data = np.concatenate([dn] if scl is None else [dn, scl[None].astype(np.uint16)], axis=0)
+    names = None if descriptions is None else descriptions[: data.shape[0]]
+    return write_geotiff(path, data, transform, crs, descriptions=names)
 
 
 @pytest.fixture

@@ -23,16 +23,19 @@ pytestmark = pytest.mark.slow
 FLANDERS = Path(__file__).resolve().parents[1] / "configs" / "flanders.toml"
 
 
+def flanders_config(folder: Path, imagery: Path) -> Path:
+    """configs/flanders.toml in ``folder``, reading ``imagery`` and archiving to ``folder/data``."""
+    config = folder / "monitor.toml"
+    text = FLANDERS.read_text().replace("../monitor-data/flanders", str(folder / "data"))
+    config.write_text(text.replace("../../shared/data/worldcereal-flanders/s2", str(imagery)))
+    return config
+
+
 @pytest.fixture(scope="module")
 def flanders(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shared_data("worldcereal-flanders", "s2")
     folder = tmp_path_factory.mktemp("flanders")
-    config = folder / "monitor.toml"
-    config.write_text(
-        FLANDERS.read_text()
-        .replace("../monitor-data/flanders", str(folder / "data"))
-        .replace("../../shared/data", str(SHARED_DATA))
-    )
+    config = flanders_config(folder, SHARED_DATA / "worldcereal-flanders" / "s2")
     result = run_cli("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -96,12 +99,7 @@ def test_sentinel1_20m_scenes_are_warped_and_scored_in_db(tmp_path: Path) -> Non
     imagery.mkdir()
     for path in sorted(s1.glob("S1_*.tif"))[:24]:
         shutil.copy(path, imagery / path.name)
-    config = tmp_path / "monitor.toml"
-    config.write_text(
-        FLANDERS.read_text()
-        .replace("../monitor-data/flanders", str(tmp_path / "data"))
-        .replace("../../shared/data/worldcereal-flanders/s2", str(imagery))
-    )
+    config = flanders_config(tmp_path, imagery)
     result = run_cli("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
     scores = _rows(run_cli("scores", "--config", str(config)).stdout)

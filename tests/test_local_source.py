@@ -22,9 +22,8 @@ from monitor.grid import SiteGrid, site_grid
 from monitor.scene import Scene
 from monitor.sensors import sensor_from_prefix
 from monitor.sources.local import LocalSource, time_from_name
-from tests.conftest import CROWD_BBOX, SITE_BBOX, VEHICLE_BBOX, write_s2
+from tests.conftest import CROWD_BBOX, S2_NAMES, SITE_BBOX, VEHICLE_BBOX, write_geotiff, write_s2
 
-S2_NAMES = ("B02", "B03", "B04", "B08", "SCL")
 SPECTRAL = S2_NAMES[:4]
 STAMP = "S2_20230115T021530"
 
@@ -41,38 +40,6 @@ def site() -> SiteConfig:
 @pytest.fixture(scope="module")
 def grid(site: SiteConfig) -> SiteGrid:
     return site_grid(site)
-
-
-def _write(
-    path: Path,
-    data: np.ndarray,
-    transform: Affine,
-    crs: object,
-    *,
-    descriptions: tuple[str, ...] | None = S2_NAMES,
-    nodata: float | None = 0,
-    **options: object,
-) -> Path:
-    """A GeoTIFF of (bands, rows, cols) ``data`` as is (no scaling), bands named by ``descriptions``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    profile = {"compress": "deflate", **options}
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=data.shape[2],
-        height=data.shape[1],
-        count=data.shape[0],
-        dtype=data.dtype,
-        crs=crs,
-        transform=transform,
-        nodata=nodata,
-        **profile,
-    ) as dst:
-        dst.write(data)
-        for i, name in enumerate(descriptions or (), start=1):
-            dst.set_band_description(i, name)
-    return path
 
 
 def _read(folder: Path, site: SiteConfig, grid: SiteGrid, scene_id: str = STAMP) -> Scene:
@@ -176,7 +143,7 @@ def test_aligned_file_reads_back_exact_reflectance(tmp_path: Path, site: SiteCon
     rng = np.random.default_rng(3)
     dn = _dn(rng, (4, *grid.shape))
     scl = np.full(grid.shape, 4, np.uint16)
-    _write(tmp_path / f"{STAMP}.tif", np.concatenate([dn, scl[None]]), grid.transform, grid.crs)
+    write_geotiff(tmp_path / f"{STAMP}.tif", np.concatenate([dn, scl[None]]), grid.transform, grid.crs)
     scene = _read(tmp_path, site, grid)
     assert scene.scene_id == STAMP and scene.sensor == "S2"
     assert scene.acquired == datetime(2023, 1, 15, 2, 15, 30, tzinfo=UTC)
@@ -196,7 +163,7 @@ def test_aligned_file_larger_than_the_grid(tmp_path: Path, site: SiteConfig, gri
     dn = _dn(rng, (4, rows, cols))
     scl = np.full((1, rows, cols), 5, np.uint16)
     transform = grid.transform @ Affine.translation(-c0, -r0)
-    _write(tmp_path / f"{STAMP}.tif", np.concatenate([dn, scl]), transform, grid.crs)
+    write_geotiff(tmp_path / f"{STAMP}.tif", np.concatenate([dn, scl]), transform, grid.crs)
     scene = _read(tmp_path, site, grid)
     expected = dn[:, r0 : r0 + grid.height, c0 : c0 + grid.width].astype(np.float32) * np.float32(1e-4)
     np.testing.assert_array_equal(scene.data, expected)
@@ -207,7 +174,7 @@ def test_scl_classes_decide_validity(tmp_path: Path, site: SiteConfig, grid: Sit
     dn = _dn(rng, (4, *grid.shape))
     classes = np.arange(12, dtype=np.uint16)
     scl = classes[np.arange(grid.width) % 12][None, :].repeat(grid.height, axis=0)
-    _write(tmp_path / f"{STAMP}.tif", np.concatenate([dn, scl[None]]), grid.transform, grid.crs)
+    write_geotiff(tmp_path / f"{STAMP}.tif", np.concatenate([dn, scl[None]]), grid.transform, grid.crs)
     scene = _read(tmp_path, site, grid)
     for k in range(12):
         column_valid = scene.valid[:, scl[0] == k]
@@ -223,7 +190,7 @@ def test_nodata_zero_is_invalid(tmp_path: Path, site: SiteConfig, grid: SiteGrid
     for b in range(4):
         dn[b][holes & (band == b)] = 0  # one band missing is enough to make the pixel invalid
     scl = np.full(grid.shape, 4, np.uint16)
-    _write(tmp_path / f"{STAMP}.tif", np.concatenate([dn, scl[None]]), grid.transform, grid.crs)
+    write_geotiff(tmp_path / f"{STAMP}.tif", np.concatenate([dn, scl[None]]), grid.transform, grid.crs)
     scene = _read(tmp_path, site, grid)
     np.testing.assert_array_equal(scene.valid, ~holes)
     assert np.isnan(scene.data[band[holes], *np.nonzero(holes)]).all()
@@ -234,7 +201,7 @@ def test_nan_is_invalid(tmp_path: Path, site: SiteConfig, grid: SiteGrid) -> Non
     refl = rng.uniform(0.02, 0.4, (4, *grid.shape)).astype(np.float32)
     holes = rng.random(grid.shape) < 0.1
     refl[2][holes] = np.nan
-    _write(tmp_path / f"{STAMP}.tif", refl, grid.transform, grid.crs, descriptions=SPECTRAL, nodata=None)
+    write_geotiff(tmp_path / f"{STAMP}.tif", refl, grid.transform, grid.crs, descriptions=SPECTRAL, nodata=None)
     scene = _read(tmp_path, site, grid)
     np.testing.assert_array_equal(scene.valid, ~holes)
     # float reflectance is already physical: no DN scaling
@@ -329,7 +296,7 @@ def test_a_coarse_geographic_file_is_interpolated(tmp_path: Path, site: SiteConf
 
 def test_a_file_without_band_descriptions(tmp_path: Path, site: SiteConfig, grid: SiteGrid) -> None:
     dn = _dn(np.random.default_rng(8), (5, *grid.shape))
-    _write(tmp_path / f"{STAMP}.tif", dn, grid.transform, grid.crs, descriptions=None)
+    write_geotiff(tmp_path / f"{STAMP}.tif", dn, grid.transform, grid.crs, descriptions=None)
     with pytest.raises(SceneError, match=f"{STAMP}.tif") as info:
         _read(tmp_path, site, grid)
     assert "description" in str(info.value)
@@ -337,7 +304,7 @@ def test_a_file_without_band_descriptions(tmp_path: Path, site: SiteConfig, grid
 
 def test_a_file_with_some_band_descriptions(tmp_path: Path, site: SiteConfig, grid: SiteGrid) -> None:
     dn = _dn(np.random.default_rng(8), (5, *grid.shape))
-    _write(tmp_path / f"{STAMP}.tif", dn, grid.transform, grid.crs, descriptions=("B02", "B03"))
+    write_geotiff(tmp_path / f"{STAMP}.tif", dn, grid.transform, grid.crs, descriptions=("B02", "B03"))
     with pytest.raises(SceneError, match=f"{STAMP}.tif"):
         _read(tmp_path, site, grid)
 
@@ -346,7 +313,7 @@ def test_a_file_with_some_band_descriptions(tmp_path: Path, site: SiteConfig, gr
 def test_a_truncated_file_is_a_source_error(tmp_path: Path, site: SiteConfig, grid: SiteGrid, keep: float) -> None:
     dn = _dn(np.random.default_rng(9), (4, *grid.shape))
     scl = np.full((1, *grid.shape), 4, np.uint16)
-    full = _write(tmp_path / "full" / "full.tif", np.concatenate([dn, scl]), grid.transform, grid.crs)
+    full = write_geotiff(tmp_path / "full" / "full.tif", np.concatenate([dn, scl]), grid.transform, grid.crs)
     # a cloud-optimised layout keeps the header in front, so a cut file still opens and fails when read
     cog = tmp_path / "cog.tif"
     rasterio.shutil.copy(full, cog, driver="COG", compress="deflate")
@@ -374,14 +341,14 @@ def test_a_file_elsewhere_is_an_empty_scene(tmp_path: Path, site: SiteConfig, gr
         transform = grid.transform @ Affine.translation(5000, 0)  # 50 km east
     dn = _dn(np.random.default_rng(10), (4, 64, 64))
     scl = np.full((1, 64, 64), 4, np.uint16)
-    _write(tmp_path / f"{STAMP}.tif", np.concatenate([dn, scl]), transform, crs)
+    write_geotiff(tmp_path / f"{STAMP}.tif", np.concatenate([dn, scl]), transform, crs)
     with pytest.raises(EmptySceneError):
         _read(tmp_path, site, grid)
 
 
 def test_a_file_of_nodata_over_the_site_is_an_empty_scene(tmp_path: Path, site: SiteConfig, grid: SiteGrid) -> None:
     data = np.zeros((5, *grid.shape), np.uint16)
-    _write(tmp_path / f"{STAMP}.tif", data, grid.transform, grid.crs)
+    write_geotiff(tmp_path / f"{STAMP}.tif", data, grid.transform, grid.crs)
     with pytest.raises(EmptySceneError):
         _read(tmp_path, site, grid)
 
@@ -392,7 +359,7 @@ def test_partial_overlap(tmp_path: Path, site: SiteConfig, grid: SiteGrid) -> No
     dn = _dn(np.random.default_rng(11), (4, grid.height + 20, half + 30))
     scl = np.full((1, grid.height + 20, half + 30), 4, np.uint16)
     transform = grid.transform @ Affine.translation(-30, -10)
-    _write(tmp_path / f"{STAMP}.tif", np.concatenate([dn, scl]), transform, grid.crs)
+    write_geotiff(tmp_path / f"{STAMP}.tif", np.concatenate([dn, scl]), transform, grid.crs)
     scene = _read(tmp_path, site, grid)
     assert scene.shape == grid.shape
     assert scene.valid[:, :half].all() and not scene.valid[:, half:].any()
@@ -426,7 +393,9 @@ def test_only_the_window_is_read(tmp_path: Path, site: SiteConfig, grid: SiteGri
     ii, jj = np.mgrid[0:size, 0:size]
     dn = (1000 + (ii + 2 * jj) % 3000).astype(np.uint16)
     data = np.concatenate([np.stack([dn + 100 * b for b in range(4)]), np.full((1, size, size), 4, np.uint16)])
-    path = _write(tmp_path / f"{STAMP}.tif", data, transform, grid.crs, tiled=True, blockxsize=tile, blockysize=tile)
+    path = write_geotiff(
+        tmp_path / f"{STAMP}.tif", data, transform, grid.crs, tiled=True, blockxsize=tile, blockysize=tile
+    )
     pad = 8  # the window the site needs, plus a few pixels
     rows = range((r0 - pad) // tile, (r0 + grid.height + pad) // tile + 1)
     cols = range((c0 - pad) // tile, (c0 + grid.width + pad) // tile + 1)
@@ -469,7 +438,7 @@ def _stac_catalog(root: Path, grid: SiteGrid, stamps: list[datetime]) -> tuple[P
         scl[:, : grid.width // 4] = 9  # a cloud strip in the west
         layers = {key: _dn(rng, grid.shape) for key in ("blue", "green", "red", "nir")} | {"scl": scl}
         for key, layer in layers.items():
-            tif = _write(folder / f"{key}.tif", layer[None], grid.transform, grid.crs, descriptions=None)
+            tif = write_geotiff(folder / f"{key}.tif", layer[None], grid.transform, grid.crs, descriptions=None)
             item.add_asset(key, pystac.Asset(href=str(tif), media_type=pystac.MediaType.GEOTIFF, roles=["data"]))
         item.add_asset("thumbnail", pystac.Asset(href=str(folder / "thumb.jpg"), roles=["thumbnail"]))
         catalog.add_item(item)

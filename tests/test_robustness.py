@@ -262,7 +262,8 @@ def test_a_zone_added_later_gets_every_scene(synthetic_site) -> None:  # type: i
     config.write_text(
         config.read_text().replace(
             "[detect]",
-            '  [[sites.zones]]\n  id = "whole"\n  kind = "any"\n  bbox = [125.8405, 39.0105, 125.8465, 39.015]\n\n[detect]',
+            '  [[sites.zones]]\n  id = "whole"\n  kind = "any"\n'
+            "  bbox = [125.8405, 39.0105, 125.8465, 39.015]\n\n[detect]",
         )
     )
     second = run(load_config(config))
