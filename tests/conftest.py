@@ -185,6 +185,9 @@ def synthetic_site(tmp_path: Path) -> Callable[..., Path]:
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m monitor ARGS`` as a subprocess, the way cron would."""
     full_env = {**os.environ, **(env or {})}
+    # import the package under test from this checkout, whatever the editable install points at
+    root = str(Path(__file__).resolve().parent.parent)
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (root, full_env.get("PYTHONPATH", "")) if p)
     full_env.pop("MONITOR_CONFIG", None) if env is None or "MONITOR_CONFIG" not in env else None
     return subprocess.run(
         [sys.executable, "-m", "monitor", *args],
