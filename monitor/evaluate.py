@@ -7,8 +7,9 @@ Rules (see ``docs/analysis.md``):
   ``max_lead_days`` later. Each alert predicts at most one parade, so two parades close together do not
   share an alert.
 - A parade is ``detected`` when at least one alert predicts it; ``missed`` when none does although the
-  archive holds scenes of the site in the ``max_lead_days`` before it; ``not covered`` when it holds none
-  (the monitor cannot be judged on it).
+  archive holds scenes from its rehearsal period (from the first publicly reported activity, or
+  ``REHEARSAL_DAYS`` before the parade when none is known, to the parade); ``not covered`` when it holds
+  none (the monitor cannot be judged on it).
 - An alert that predicts no parade is a false alarm, unless it was first seen within
   ``negative_window_days`` after a known hard negative's activity began: then it is reported against
   that negative (activity without a parade, which the monitor is not expected to tell apart).
@@ -26,6 +27,8 @@ from monitor.truth import Event
 
 DEFAULT_MAX_LEAD_DAYS = 180
 DEFAULT_NEGATIVE_WINDOW_DAYS = 90
+#: Rehearsal period assumed for coverage when a parade has no reported first activity, days.
+REHEARSAL_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class ParadeResult:
     first_reported_activity: date | None
     confidence: str
     status: str  # detected | missed | not covered
-    scenes_in_window: int
+    scenes_in_window: int  # readable scenes in the rehearsal period (see the module docstring)
     first_alert: date | None = None
     lead_days: int | None = None
     days_before_reporting: int | None = None
@@ -129,7 +132,7 @@ def evaluate(
     results = []
     for p in parades:
         assert p.parade_date is not None
-        start = p.parade_date - timedelta(days=max_lead_days)
+        start = p.first_reported_activity or p.parade_date - timedelta(days=REHEARSAL_DAYS)
         covered = sum(1 for d in days if start <= d <= p.parade_date)
         hits = tuple(predicted.get(p.parade_date, ()))
         if hits:
