@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-def open(path: str | os.PathLike[str], *, data_dir: str | os.PathLike[str] | None = None) -> Monitor:  # noqa: A001
+def open(path: str | os.PathLike[str], *, data_dir: str | os.PathLike[str] | None = None) -> Monitor:
     """Open an archive for analysis in Python or Jupyter: ``m = monitor.open("configs/pyongyang.toml")``.
 
     ``path`` is a config file, a ``monitor demo`` output folder, or a bare data_dir. Returns a

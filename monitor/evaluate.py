@@ -119,15 +119,20 @@ def evaluate(
         raise ValueError("max_lead_days must be at least 1")
     refs = alert_refs(alerts)
     days = sorted(_day(d) for d in scene_days)
-    parades = sorted((e for e in events if e.is_parade and e.parade_date is not None), key=lambda e: e.parade_date)
+    parades = sorted(
+        (e for e in events if e.is_parade and e.parade_date is not None), key=lambda e: e.parade_date or date.min
+    )
     predicted: dict[date, list[AlertRef]] = {}
     unmatched: list[UnmatchedAlert] = []
     for ref in refs:
         target = next((p for p in parades if p.parade_date is not None and p.parade_date >= ref.first_seen), None)
-        if target is not None and target.parade_date is not None:
-            if (target.parade_date - ref.first_seen).days <= max_lead_days:
-                predicted.setdefault(target.parade_date, []).append(ref)
-                continue
+        if (
+            target is not None
+            and target.parade_date is not None
+            and (target.parade_date - ref.first_seen).days <= max_lead_days
+        ):
+            predicted.setdefault(target.parade_date, []).append(ref)
+            continue
         unmatched.append(UnmatchedAlert(ref, _negative_for(ref.first_seen, events, negative_window_days)))
     results = []
     for p in parades:

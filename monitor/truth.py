@@ -22,6 +22,7 @@ One row per event. Columns, in this order (extra columns after them are kept in 
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -80,7 +81,7 @@ def parse_day(text: str, *, month_ok: bool = False) -> tuple[date | None, str]:
     raise ValueError(f"{text!r} is not a date of the form {wanted}")
 
 
-def read_truth(path: str | Path) -> list[Event]:
+def read_truth(path: str | os.PathLike[str]) -> list[Event]:
     """Read and validate a parades table; :class:`TruthTableError` names the file, line and column.
 
     Lines starting with ``#`` are comments. Rows are returned in file order.
@@ -102,7 +103,9 @@ def read_truth(path: str | Path) -> list[Event]:
     try:
         rows = list(reader)
     except csv.Error as exc:
-        raise TruthTableError(f"not valid CSV: {exc}", path=origin, key=f"line {lines[reader.line_num - 1][0]}") from None
+        raise TruthTableError(
+            f"not valid CSV: {exc}", path=origin, key=f"line {lines[reader.line_num - 1][0]}"
+        ) from None
     header = [h.strip() for h in rows[0]]
     header_line = lines[0][0]
     missing = [c for c in REQUIRED if c not in header]

@@ -14,8 +14,8 @@ detector's public entry point only, so either can change underneath it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -86,12 +86,12 @@ def run_trial(
     n = WINDOW_M // pixel_m
     spectrum = GROUNDS[ground]
     texture = rng.normal(0.0, 0.01, (4, n, n)).astype(np.float32)
-    ground = (np.asarray(spectrum, np.float32)[:, None, None] + texture).astype(np.float32)
-    stack = np.stack([_date(ground, rng) for _ in range(BASELINE_DATES)])
+    quiet = (np.asarray(spectrum, np.float32)[:, None, None] + texture).astype(np.float32)
+    stack = np.stack([_date(quiet, rng) for _ in range(BASELINE_DATES)])
     valid = np.ones((BASELINE_DATES, n, n), dtype=bool)
     median, sigma, counts = normalised_stats(stack, valid, normalise_linear)
     baseline = Baseline("S2", BANDS, median, sigma, counts, tuple(f"q{i}" for i in range(BASELINE_DATES)))
-    surface = ground
+    surface = quiet
     if count > 0:
         area = (float(WINDOW_M), float(WINDOW_M))
         if kind == "crowd":
@@ -101,7 +101,7 @@ def run_trial(
             footprints = vehicle_park(rng, area, count)
             target, fill = VEHICLE_REFLECTANCE, VEHICLE_FILL
         cover = cover_fraction(footprints, (n, n), pixel_m=pixel_m)
-        surface = mix(ground, cover, target, fill)
+        surface = mix(quiet, cover, target, fill)
     data = _date(surface, rng)
     scene = Scene(
         scene_id=f"sim-{kind}-{count}-{pixel_m}m-{seed}",

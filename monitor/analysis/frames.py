@@ -91,7 +91,9 @@ def typed_frame(rows: Iterable[Mapping[str, Any]], dtypes: Mapping[str, Any]) ->
     for name, dtype in dtypes.items():
         values: Sequence[Any] = [row.get(name) for row in rows]
         if dtype == "utc":
-            columns[name] = pd.Series(pd.to_datetime(list(values), utc=True, format="ISO8601"), dtype="datetime64[ns, UTC]")
+            columns[name] = pd.Series(
+                pd.to_datetime(list(values), utc=True, format="ISO8601"), dtype="datetime64[ns, UTC]"
+            )
         elif dtype == "object":
             series = pd.Series(values, dtype="object")
             columns[name] = series

@@ -52,7 +52,7 @@ def timeline(
         ax_list = list(fig.subplots(2, 1, sharex=True))
     else:
         ax_list = list(axes)
-        fig = ax_list[0].get_figure()  # type: ignore[assignment]
+        fig = ax_list[0].get_figure()
     colours = _zone_colours(scores)
     for ax, kind in zip(ax_list, KINDS, strict=True):
         column = f"{kind}_score"
@@ -89,8 +89,14 @@ def timeline(
     if parades is not None:
         extra.append(Line2D([], [], color="red", label="parade"))
         extra.append(Line2D([], [], color="red", linestyle=":", label="first reported activity"))
-    ax_list[0].legend(handles + extra, labels + [str(e.get_label()) for e in extra], loc="upper left", fontsize=7,
-                      ncol=2, framealpha=0.85)
+    ax_list[0].legend(
+        handles + extra,
+        labels + [str(e.get_label()) for e in extra],
+        loc="upper left",
+        fontsize=7,
+        ncol=2,
+        framealpha=0.85,
+    )
     ax_list[1].set_xlabel("acquisition date (UTC)")
     if title and axes is None:
         fig.suptitle(title)
@@ -130,8 +136,15 @@ def _mark_parades(axes: list[Axes], parades: pd.DataFrame, start: pd.Timestamp, 
             if pd.notna(when) and start <= when <= end:
                 for ax in axes:
                     ax.axvline(when, color="0.45", linestyle="-.", linewidth=1.0)
-                axes[0].annotate(f"no parade: {row['occasion']}", (when, 1.0), rotation=90, fontsize=6,
-                                 va="top", ha="right", color="0.35")
+                axes[0].annotate(
+                    f"no parade: {row['occasion']}",
+                    (when, 1.0),
+                    rotation=90,
+                    fontsize=6,
+                    va="top",
+                    ha="right",
+                    color="0.35",
+                )
             continue
         when = row["parade_date"]
         if pd.isna(when) or not (start <= when <= horizon):
@@ -143,8 +156,16 @@ def _mark_parades(axes: list[Axes], parades: pd.DataFrame, start: pd.Timestamp, 
             if pd.notna(reported) and reported >= start - pd.Timedelta(days=1):
                 ax.axvline(reported, color="red", linestyle=":", linewidth=1.2)
         label = f"{when:%Y-%m-%d} {row['occasion']}"
-        axes[0].annotate(label if len(label) <= 48 else label[:47] + "…", (when, 1.0), rotation=90, fontsize=7,
-                         va="top", ha="right", color="red", annotation_clip=False)
+        axes[0].annotate(
+            label if len(label) <= 48 else label[:47] + "…",
+            (when, 1.0),
+            rotation=90,
+            fontsize=7,
+            va="top",
+            ha="right",
+            color="red",
+            annotation_clip=False,
+        )
     return last
 
 
@@ -222,15 +243,23 @@ def panels(
                 continue
             half = max(det.length_m / res / 2.0, 1.5)
             for ax in axes[1:]:
-                ax.add_patch(Rectangle((c - half, r - half), 2 * half, 2 * half, fill=False, edgecolor="yellow", lw=0.8))
+                ax.add_patch(
+                    Rectangle((c - half, r - half), 2 * half, 2 * half, fill=False, edgecolor="yellow", lw=0.8)
+                )
     scores = ", ".join(
-        f"{z.zone}: crowd {_fmt(z.crowd_score)} vehicle {_fmt(z.vehicle_score)}" for z in change.zones
+        f"{z.zone}: crowd {_fmt(z.crowd_score)} vehicle {_fmt(z.vehicle_score)}"
+        for z in change.zones
         if zone is None or z.zone == zone
     )
     label = "SIMULATED - " if scene.simulated else ""
     fig.suptitle(f"{label}{site} {scene.sensor} {scene.acquired:%Y-%m-%d %H:%M} UTC\n{scores}", fontsize=10)
-    fig.text(0.01, 0.005, credit_line(scene.simulated, scene.acquired.year) + "   grey = no data / masked",
-             fontsize=8, color="dimgray")
+    fig.text(
+        0.01,
+        0.005,
+        credit_line(scene.simulated, scene.acquired.year) + "   grey = no data / masked",
+        fontsize=8,
+        color="dimgray",
+    )
     return fig
 
 

@@ -228,10 +228,14 @@ class Monitor:
         self._site_config(site)
         with self._catalogue() as cat:
             if sensor is None:
-                rows = cat.query("SELECT sensor FROM baselines WHERE site = ? ORDER BY created_at DESC LIMIT 1", (site,))
+                rows = cat.query(
+                    "SELECT sensor FROM baselines WHERE site = ? ORDER BY created_at DESC LIMIT 1", (site,)
+                )
                 if not rows:
-                    raise ArchiveError(f"site {site!r} has no baseline yet (the run builds one once it has "
-                                       f"{self.detect.warmup_scenes} usable scenes)")
+                    raise ArchiveError(
+                        f"site {site!r} has no baseline yet (the run builds one once it has "
+                        f"{self.detect.warmup_scenes} usable scenes)"
+                    )
                 sensor = str(rows[0]["sensor"])
             row = cat.baseline(site, sensor)
         if row is None:
