@@ -188,18 +188,21 @@ def format_text(result: Evaluation) -> str:
         + (f"; site {result.site}" if result.site else "")
         + "):",
         f"  {'parade':<10}  {'status':<11}  {'first alert':<11}  {'lead':>6}  {'reported':<10}  "
-        f"{'vs report':>9}  {'scenes':>6}  occasion",
+        f"{'vs report':>9}  {'conf':<6}  {'scenes':>6}  occasion",
     ]
     for p in result.parades:
         lead = f"{p.lead_days} d" if p.lead_days is not None else "-"
         vs = f"{p.days_before_reporting:+d} d" if p.days_before_reporting is not None else "-"
         lines.append(
             f"  {p.parade_date!s:<10}  {p.status:<11}  {_fmt(p.first_alert):<11}  {lead:>6}  "
-            f"{_fmt(p.first_reported_activity):<10}  {vs:>9}  {p.scenes_in_window:>6}  {p.occasion}"
+            f"{_fmt(p.first_reported_activity):<10}  {vs:>9}  {p.confidence:<6}  {p.scenes_in_window:>6}  {p.occasion}"
         )
     covered = [p for p in result.parades if p.status != "not covered"]
     detected = [p for p in covered if p.status == "detected"]
     lines.append(f"  {len(detected)} of {len(covered)} covered parade(s) detected")
+    lines.append("  lead: days from the first alert to the parade; vs report: days it came before (+) or after (-)")
+    lines.append("  the first public report; conf: how well that report is sourced; scenes: readable scenes of the")
+    lines.append("  rehearsal period (from the first report, or 30 days before the parade, to the parade)")
     lines.append("")
     lines.append(f"Alerts matching no parade ({len(result.unmatched)}, {len(result.false_alarms)} false alarm(s)):")
     for u in result.unmatched:

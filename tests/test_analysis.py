@@ -100,6 +100,12 @@ def test_tables_of_an_empty_archive_keep_their_dtypes(tmp_path: Path) -> None:
 def test_open_a_bare_data_dir_and_errors(m, demo_dir: Path) -> None:  # type: ignore[no-untyped-def]
     import monitor
 
+    by_config = monitor.open(demo_dir / "config.toml")
+    assert by_config.data_dir == m.data_dir
+    with pytest.raises(monitor.ArchiveError, match="no archive at"):
+        monitor.open(demo_dir / "config.toml", data_dir=demo_dir / "elsewhere")
+    with pytest.raises(monitor.ConfigError, match="not found"):
+        monitor.open(demo_dir / "missing.toml")
     bare = monitor.open(demo_dir / "monitor-data")
     assert bare.site_ids() == ["mirim"] and len(bare.scores()) == len(m.scores())
     with pytest.raises(monitor.ArchiveError, match="neither"):

@@ -37,7 +37,8 @@ def open_archive(path: str | os.PathLike[str], *, data_dir: str | os.PathLike[st
     ``path`` is a config file (``configs/pyongyang.toml``); or a folder holding ``config.toml`` (what
     ``monitor demo --out DIR`` leaves); or a bare ``data_dir`` holding ``catalogue.sqlite`` (then site
     names and zones are unknown: :meth:`Monitor.change` scores the whole crop as one zone, ``site``).
-    ``data_dir`` overrides the config's. :class:`ConfigError` / :class:`ArchiveError` name what is wrong.
+    ``data_dir`` overrides the config's (and ``$MONITOR_DATA_DIR``, which applies to a config file as in
+    the CLI). :class:`ConfigError` / :class:`ArchiveError` name what is wrong.
     """
     p = Path(path).expanduser()
     override = Path(data_dir).expanduser().resolve() if data_dir is not None else None
@@ -47,8 +48,8 @@ def open_archive(path: str | os.PathLike[str], *, data_dir: str | os.PathLike[st
         if (p / Catalogue.FILENAME).is_file():
             return Monitor(None, data_dir=override or p.resolve())
         raise ArchiveError(f"{p} holds neither {DEMO_CONFIG} nor an archive ({Catalogue.FILENAME})")
-    # env={} for the data_dir: a notebook must open the archive the config names, whatever the shell exports
-    return Monitor(load_config(p, data_dir=override, env={}))
+    # as the CLI: $MONITOR_DATA_DIR overrides the config's data_dir (never for the demo folder above)
+    return Monitor(load_config(p, data_dir=override))
 
 
 class Monitor:
