@@ -312,12 +312,14 @@ def test_evaluate_cli_on_demo(demo_dir: Path, tmp_path: Path) -> None:
 # -- detectability --------------------------------------------------------------------------------------
 
 
-def test_detectability_sees_a_large_lattice_and_nothing_in_an_empty_window() -> None:
+def test_detectability_sees_large_formations_and_nothing_in_an_empty_zone() -> None:
     from monitor.analysis.detectability import run_trial, smallest_seen
 
     assert run_trial("crowd", 8, 10, seed=1).crowd_score >= 0.5
-    assert run_trial("crowd", 0, 10, seed=1).crowd_score < 0.5
     assert run_trial("crowd", 1, 10, seed=1).crowd_score < 0.5
+    empty = run_trial("vehicle", 0, 10, seed=1)
+    assert empty.crowd_score < 0.5 and empty.vehicle_score < 0.5
+    assert run_trial("vehicle", 160, 10, seed=1).vehicle_score >= 0.5
     rows = [{"pixel_m": 10, "count": c, "rate": r} for c, r in ((0, 0.0), (2, 0.0), (4, 1.0), (8, 1.0))]
     assert smallest_seen(rows, 0.5) == {10: 4}
     with pytest.raises(ValueError, match="pixel_m"):

@@ -1,6 +1,6 @@
 """How small a formation the detector sees, by pixel size: Monte Carlo on simulated formations.
 
-Each trial renders a paved window (concrete for troops, asphalt for vehicles) with the simulator's
+Each trial renders a paved zone (concrete or asphalt) amid grass and soil, with the simulator's
 formation geometry and spectra (:mod:`monitor.simulate.formations`) and its sensor model (PSF, noise:
 :mod:`monitor.simulate.sensor`), builds a baseline from quiet dates the way the pipeline does, and scores
 the formation date with the production detector (:func:`monitor.detect.scoring.score_scene`) at a fixed
@@ -42,8 +42,15 @@ BANDS = ("B02", "B03", "B04", "B08")
 CONCRETE = (0.22, 0.24, 0.25, 0.28)
 ASPHALT = (0.07, 0.075, 0.08, 0.10)
 GROUNDS = {"concrete": CONCRETE, "asphalt": ASPHALT}
-#: Side of the simulated window, metres (a multiple of 3 and 10: 36 px at 10 m, 120 px at 3 m).
-WINDOW_M = 360
+#: Surroundings of the paved zone: grass and bare soil in 30 m patches, so the scene-wide radiometric match
+#: sees varied ground, as on a real site, and not only the pavement the formation stands on.
+GRASS = (0.04, 0.07, 0.05, 0.30)
+SOIL = (0.10, 0.12, 0.14, 0.20)
+PATCH_M = 30
+#: Side of the simulated scene and of the paved zone in its centre, metres (multiples of 3, 10 and 30:
+#: a 54 px scene and 24 px zone at 10 m, 180 px and 80 px at 3 m).
+WINDOW_M = 540
+ZONE_M = 240
 #: Quiet dates behind each trial's baseline (the pipeline's default warm-up).
 BASELINE_DATES = 10
 CRS_UTM = CRS.from_epsg(32651)
@@ -78,29 +85,35 @@ def run_trial(
     ``ground`` (concrete | asphalt) and score it with the production detector."""
     if kind not in ("crowd", "vehicle"):
         raise ValueError(f"kind must be crowd or vehicle, not {kind!r}")
-    if WINDOW_M % pixel_m:
-        raise ValueError(f"pixel_m must divide {WINDOW_M} m")
+    if pixel_m < 1 or any(size % pixel_m for size in (PATCH_M, ZONE_M, (WINDOW_M - ZONE_M) // 2)):
+        raise ValueError(f"pixel_m must divide {PATCH_M} m (1, 2, 3, 5, 6, 10, 15 or 30), not {pixel_m}")
     if ground not in GROUNDS:
         raise ValueError(f"ground must be one of {', '.join(GROUNDS)}, not {ground!r}")
     rng = np.random.default_rng(seed)
-    n = WINDOW_M // pixel_m
-    spectrum = GROUNDS[ground]
+    n, z0, nz = WINDOW_M // pixel_m, (WINDOW_M - ZONE_M) // 2 // pixel_m, ZONE_M // pixel_m
+    zone = np.zeros((n, n), dtype=bool)
+    zone[z0 : z0 + nz, z0 : z0 + nz] = True
+    patches = rng.random((WINDOW_M // PATCH_M, WINDOW_M // PATCH_M)) < 0.5
+    patches = np.repeat(np.repeat(patches, PATCH_M // pixel_m, axis=0), PATCH_M // pixel_m, axis=1)
+    spectra = np.asarray([GRASS, SOIL, GROUNDS[ground]], np.float32)  # (3, 4)
+    cover_class = np.where(zone, 2, patches.astype(np.int64))
     texture = rng.normal(0.0, 0.01, (4, n, n)).astype(np.float32)
-    quiet = (np.asarray(spectrum, np.float32)[:, None, None] + texture).astype(np.float32)
+    quiet = (np.moveaxis(spectra[cover_class], -1, 0) + texture).astype(np.float32)
     stack = np.stack([_date(quiet, rng) for _ in range(BASELINE_DATES)])
     valid = np.ones((BASELINE_DATES, n, n), dtype=bool)
     median, sigma, counts = normalised_stats(stack, valid, normalise_linear)
     baseline = Baseline("S2", BANDS, median, sigma, counts, tuple(f"q{i}" for i in range(BASELINE_DATES)))
     surface = quiet
     if count > 0:
-        area = (float(WINDOW_M), float(WINDOW_M))
+        area = (float(ZONE_M), float(ZONE_M))
         if kind == "crowd":
             footprints = troop_lattice(rng, area, count)
             target, fill = UNIFORM_REFLECTANCE, TROOP_FILL
         else:
             footprints = vehicle_park(rng, area, count)
             target, fill = VEHICLE_REFLECTANCE, VEHICLE_FILL
-        cover = cover_fraction(footprints, (n, n), pixel_m=pixel_m)
+        cover = np.zeros((n, n), dtype=np.float32)
+        cover[zone] = cover_fraction(footprints, (nz, nz), pixel_m=pixel_m).ravel()
         surface = mix(quiet, cover, target, fill)
     data = _date(surface, rng)
     scene = Scene(
@@ -113,9 +126,9 @@ def run_trial(
         transform=Affine(float(pixel_m), 0.0, 0.0, 0.0, -float(pixel_m), float(WINDOW_M)),
         crs=CRS_UTM,
     )
-    change = score_scene(scene, baseline, {"zone": np.ones((n, n), dtype=bool)}, false_alarm_rate, 0.0)
-    zone = change.zones[0]
-    return Trial(kind, count, pixel_m, float(zone.crowd_score or 0.0), float(zone.vehicle_score or 0.0))
+    change = score_scene(scene, baseline, {"zone": zone}, false_alarm_rate, 0.0)
+    scored = change.zones[0]
+    return Trial(kind, count, pixel_m, float(scored.crowd_score or 0.0), float(scored.vehicle_score or 0.0))
 
 
 def detection_rates(
