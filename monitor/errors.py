@@ -44,3 +44,7 @@ class LockedError(MonitorError, RuntimeError):
 
 class NotifyError(MonitorError, OSError):
     """A notification could not be delivered."""
+
+
+class TruthTableError(ConfigError):
+    """A ground-truth table (``configs/parades.csv``) is malformed: names the file, line and column."""
