@@ -44,3 +44,7 @@ class LockedError(MonitorError, RuntimeError):
 
 class NotifyError(MonitorError, OSError):
     """A notification could not be delivered."""
+
+
+class AlertNotFoundError(MonitorError, LookupError):
+    """No alert with the given id in the archive."""
