@@ -38,6 +38,9 @@ ALERT_FIELDS = (
     "score",
     "evidence",
     "resolved_at",
+    "acked_at",
+    "dismissed_at",
+    "dismiss_reason",
 )
 SCENE_COLUMNS = (
     "id",

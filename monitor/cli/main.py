@@ -86,9 +86,9 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 def _register() -> None:
-    from monitor.cli import alerts, demo, diff, run, scenes, scores
+    from monitor.cli import alerts, demo, diff, report, run, scenes, scores
 
-    for module in (run, scores, alerts, scenes, diff, demo):
+    for module in (run, scores, alerts, scenes, diff, demo, report):
         cli.add_command(module.command)
 
 

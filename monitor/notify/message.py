@@ -28,6 +28,8 @@ from typing import Any
 import jinja2
 from PIL import Image
 
+from monitor.render.names import newest, newest_of_each
+
 log = logging.getLogger(__name__)
 
 #: The word a notification uses for what happened to an alert since the last message.
@@ -86,14 +88,6 @@ def inline_image(path: Path, width: int) -> bytes:
     return buffer.getvalue()
 
 
-def _latest(paths: Sequence[str], suffix: str) -> Path | None:
-    for path in reversed(paths):
-        p = Path(path)
-        if p.suffix == suffix and p.is_file():
-            return p
-    return None
-
-
 def build_message(
     alerts: Sequence[dict[str, Any]],
     *,
@@ -120,7 +114,7 @@ def build_message(
     optional = {"acked_at": None, "resolved_at": None, "dismissed_at": None, "repeat": False}
     alerts = [{**optional, **a} for a in alerts]
     for index, alert in enumerate(alerts):
-        png = _latest(alert["evidence"], ".png")
+        png = newest(alert["evidence"], "phone") or newest(alert["evidence"], "png")
         cid = None
         if png is not None and len(images) < max_images:
             try:
@@ -128,7 +122,7 @@ def build_message(
             except OSError as exc:
                 log.warning("evidence %s not shown inline: %s", png, exc)
                 cid = None
-        geojson = _latest(alert["evidence"], ".geojson")
+        geojson = newest(alert["evidence"], "geojson")
         if geojson is not None:
             name = f"{alert['site']}-{alert['zone']}-{alert['kind']}-{geojson.stem}.geojson"
             attachments.append((name, geojson.read_bytes()))
@@ -140,6 +134,7 @@ def build_message(
                 "cid": cid,
                 "png": png,
                 "geojson_name": geojson and attachments[-1][0],
+                "latest": newest_of_each(alert["evidence"]),
             }
         )
     sites = sorted({a["site"] for a in alerts})

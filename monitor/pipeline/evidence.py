@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from monitor.detect.values import analysis_values
 from monitor.errors import ArchiveError
 from monitor.grid import SiteGrid
 from monitor.pipeline.rows import safe_name
+from monitor.render.names import SUFFIXES
 from monitor.scene import Scene
 from monitor.sensors import is_radar, rgb_bands
 
@@ -91,7 +92,8 @@ def render_zone(
     zone: str,
 ) -> list[Path]:
     """Write the zone's evidence for this scene and return the absolute paths: the PNG
-    (``evidence/<site>/<zone>/<scene>.png``) first, then the GIF, the change COG and the GeoJSON."""
+    (``evidence/<site>/<zone>/<scene>.png``) first, then the same stacked for a phone (``.phone.png``),
+    the GIF, the change COG and the GeoJSON."""
     from monitor.render.animation import write_animation  # matplotlib: only when drawing
     from monitor.render.evidence import credit_line, render_evidence
     from monitor.render.geo import detections_geojson, write_change_cog, write_geojson
@@ -117,8 +119,7 @@ def render_zone(
     folder = config.data_dir / "evidence" / site.id
     name = safe_name(scene.scene_id)
     zone_masks = {z: m[rows, cols] for z, m in masks.items()}
-    png = render_evidence(
-        folder / zone / f"{name}.png",
+    picture: dict[str, Any] = dict(
         baseline_rgb=base_rgb,
         scene_rgb=display_rgb(scene, baseline.bands, window),
         change=change.statistic[rows, cols],
@@ -132,8 +133,14 @@ def render_zone(
         baseline_label=_baseline_label(catalogue, site.id, baseline),
         scene_label=f"Scene: {scene.sensor} {scene.acquired:%Y-%m-%d %H:%M} UTC\n{scene.scene_id}",
     )
-    frames = _frames(catalogue, config, site.id, zone, scene, baseline.bands, window, zone_score.crowd_score)
-    gif = write_animation(folder / zone / f"{name}.gif", frames, percentile_limits(base_rgb), zone_masks, credit)
+
+    def target(kind: str) -> Path:
+        return folder / zone / f"{name}{SUFFIXES[kind]}"
+
+    png = render_evidence(target("png"), **picture)
+    phone = render_evidence(target("phone"), tall=True, **picture)
+    frames = _frames(catalogue, config, site.id, zone, scene, baseline.bands, window)
+    gif = write_animation(target("gif"), frames, percentile_limits(base_rgb), zone_masks, credit)
     tags = {
         "SCENE_ID": scene.scene_id,
         "SENSOR": scene.sensor,
@@ -142,7 +149,7 @@ def render_zone(
         "SIGNIFICANCE_THRESHOLD": f"{change.threshold:.6g}",
         "CREDIT": credit,
     }
-    cog = write_change_cog(folder / f"{name}-change.tif", change.statistic, grid.transform, grid.crs, tags)
+    cog = write_change_cog(folder / f"{name}{SUFFIXES['cog']}", change.statistic, grid.transform, grid.crs, tags)
     properties = {
         "site": site.id,
         "zone": zone,
@@ -161,8 +168,8 @@ def render_zone(
         resolution=grid.pixel_size_m,
         properties=properties,
     )
-    geojson = write_geojson(folder / zone / f"{name}.geojson", collection)
-    return [png, gif, cog, geojson]
+    geojson = write_geojson(target("geojson"), collection)
+    return [png, phone, gif, cog, geojson]
 
 
 def _frames(
@@ -173,7 +180,6 @@ def _frames(
     scene: Scene,
     bands: tuple[str, ...],
     window: tuple[slice, slice],
-    score: float | None,
 ) -> list[Frame]:
     """The zone's last usable scenes of the same sensor before ``scene`` (oldest first), then ``scene``."""
     from monitor.render.animation import Frame

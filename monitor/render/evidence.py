@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 from matplotlib.patheffects import withStroke
 
-from monitor.detect.formations import Detection
+from monitor.detect.formations import Detection, describe
 from monitor.files import atomic_path
 from monitor.render.outlines import detection_label, detection_outline
 from monitor.render.stretch import percentile_limits, to_display
@@ -26,6 +27,8 @@ ZONE_COLOUR = "#7CFC00"
 HALO = [withStroke(linewidth=2.2, foreground="black")]
 #: The colour map of change: perceptually uniform, readable in grey print, no red-green pair.
 CHANGE_CMAP = "magma"
+#: Up to this many formations are numbered on the scene panel and listed one by one.
+MAX_NUMBERED = 12
 
 
 def credit_line(simulated: bool, year: int) -> str:
@@ -73,20 +76,34 @@ def render_evidence(
     resolution: float,
     baseline_label: str = "Baseline",
     scene_label: str = "Scene",
+    tall: bool = False,
 ) -> Path:
-    """Write the three-panel evidence PNG.
+    """Write the three-panel evidence PNG: side by side, or stacked (``tall``, for a phone screen).
 
     ``baseline_rgb`` and ``scene_rgb`` are (3, rows, cols) true colour (or one band repeated) shown with
     the same stretch (percentiles of the baseline); ``change`` is the per-pixel change statistic, drawn on
     a log scale from a tenth of the significance ``threshold``; ``detections`` are (zone, detection) pairs
-    whose formations are outlined in every panel, numbered on the scene and listed with their class and
-    estimate under the panels. ``resolution`` is the pixel size in metres (for the scale bar).
+    whose formations are outlined in every panel, numbered on the scene (up to :data:`MAX_NUMBERED`) and
+    listed with their class and estimate under the panels. ``resolution`` is the pixel size in metres
+    (for the scale bar).
     """
     limits = percentile_limits(baseline_rgb)
-    fig = Figure(figsize=(15, 6.9), layout="constrained")
-    panels: Any = fig.subfigures(2, 1, height_ratios=[5.9, 1.0])
+    formations = [(z, d) for z, d in detections if d.cls in FORMATION_CLASSES]
+    entries, numbered = _key_entries(formations, len(detections) - len(formations))
+    columns = 1 if tall or not numbered else 3
+    rows, cols = change.shape
+    if tall:
+        width = 6.4
+        panel_h = width * 0.86 * rows / cols
+        key_h = 0.45 + 0.16 * len(entries)
+        fig = Figure(figsize=(width, 3 * panel_h + 1.8 + key_h), layout="constrained")
+        panels: Any = fig.subfigures(2, 1, height_ratios=[3 * panel_h + 1.8, key_h])
+        axes = panels[0].subplots(3, 1, sharex=True, sharey=True)
+    else:
+        fig = Figure(figsize=(15, 6.9), layout="constrained")
+        panels = fig.subfigures(2, 1, height_ratios=[5.9, 1.0])
+        axes = panels[0].subplots(1, 3, sharex=True, sharey=True)
     top, bottom = panels[0], panels[1]
-    axes = top.subplots(1, 3, sharex=True, sharey=True)
     axes[0].imshow(to_display(baseline_rgb, limits), interpolation="nearest")
     axes[0].set_title(baseline_label, fontsize=10)
     axes[1].imshow(to_display(scene_rgb, limits), interpolation="nearest")
@@ -97,44 +114,58 @@ def render_evidence(
     im = axes[2].imshow(shown, cmap=CHANGE_CMAP, norm=LogNorm(vmin=threshold / 10, vmax=vmax), interpolation="nearest")
     axes[2].set_title("Change against the baseline (white line: significant)", fontsize=10)
     axes[2].contour(np.nan_to_num(change, nan=0.0) > threshold, levels=[0.5], colors="white", linewidths=0.6)
-    cbar = top.colorbar(im, ax=axes[2], shrink=0.9, pad=0.01)
+    if tall:
+        cbar = top.colorbar(im, ax=axes[2], orientation="horizontal", shrink=0.9, pad=0.02, aspect=30)
+        cbar.ax.axvline(threshold, color="white", linewidth=2.0)
+    else:
+        cbar = top.colorbar(im, ax=axes[2], shrink=0.9, pad=0.01)
+        cbar.ax.axhline(threshold, color="white", linewidth=2.0)
     cbar.set_label("change statistic, log scale (white bar: significance threshold)", fontsize=8)
-    cbar.ax.axhline(threshold, color="white", linewidth=2.0)
     for ax in axes:
         ax.set_facecolor("#9a9a9a")  # no data: neutral grey, never mistaken for cloud white
         draw_zones(ax, zone_masks)
         ax.set_xticks([])
         ax.set_yticks([])
-    formations = [(z, d) for z, d in detections if d.cls in FORMATION_CLASSES]
     for number, (_zone, det) in enumerate(formations, start=1):
         ring = detection_outline(det, resolution)
         colour = CLASS_COLOURS[det.cls]
         for ax in axes:
             ax.add_patch(Polygon(ring, closed=True, fill=False, edgecolor=colour, linewidth=1.0))
-        right = float(ring[:, 0].max())
-        axes[1].text(right + 0.6, det.row, str(number), color=colour, fontsize=7, va="center", path_effects=HALO)
+        if numbered:
+            right = float(ring[:, 0].max())
+            axes[1].text(right + 0.6, det.row, str(number), color=colour, fontsize=7, va="center", path_effects=HALO)
     _scale_bar(axes[0], change.shape, resolution)
     _north_arrow(axes[0])
-    top.suptitle(f"{title}\n{subtitle}", fontsize=11)
-    _key(bottom, formations, len(detections) - len(formations), credit)
+    heading = f"{title}\n{subtitle}"
+    if tall:
+        heading = "\n".join(textwrap.fill(line, 62) for line in heading.splitlines())
+    top.suptitle(heading, fontsize=10 if tall else 11)
+    _key(bottom, entries, credit, columns)
     return save_figure(fig, path)
 
 
-def _key(fig: Any, formations: Sequence[tuple[str, Detection]], others: int, credit: str) -> None:
-    """Numbered list of the formations (class, area, estimate) in up to three columns, then the credit."""
-    entries = [f"{i}  {zone}: {detection_label(det)}" for i, (zone, det) in enumerate(formations, start=1)]
+def _key_entries(formations: Sequence[tuple[str, Detection]], others: int) -> tuple[list[str], bool]:
+    """The lines under the picture: the formations numbered (class, area, estimate) when there are at most
+    :data:`MAX_NUMBERED`, else one summary line per class; and whether they are numbered."""
+    numbered = len(formations) <= MAX_NUMBERED
+    if numbered:
+        entries = [f"{i}  {zone}: {detection_label(det)}" for i, (zone, det) in enumerate(formations, start=1)]
+    else:
+        entries = [f"{len(formations)} formations outlined (each one in the GeoJSON):"]
+        entries += [f"  {part}" for part in describe([d for _, d in formations]).split("; ")]
     if not entries:
         entries = ["no formation-like change outlined"]
     if others:
         entries.append(f"+ {others} other changed region(s) (vegetation, other; not outlined)")
-    per_column = max(1, -(-len(entries) // 3))
-    shown = entries[: per_column * 3]
-    if len(entries) > 12:
-        per_column = 4
-        shown = [*entries[:11], f"... and {len(entries) - 11} more (see the GeoJSON)"]
-    for column in range(3):
-        lines = shown[column * per_column : (column + 1) * per_column]
-        fig.text(0.01 + column * 0.33, 0.92, "\n".join(lines), fontsize=8, va="top", family="monospace")
+    return entries, numbered
+
+
+def _key(fig: Any, entries: Sequence[str], credit: str, columns: int) -> None:
+    """The key lines in ``columns`` columns, then the credit line."""
+    per_column = max(1, -(-len(entries) // columns))
+    for column in range(columns):
+        lines = entries[column * per_column : (column + 1) * per_column]
+        fig.text(0.01 + column * 0.33, 0.95, "\n".join(lines), fontsize=8, va="top", family="monospace")
     fig.text(0.01, 0.02, credit + "   |   grey: no data, cloud or masked", fontsize=8, color="dimgray")
 
 
