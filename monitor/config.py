@@ -342,6 +342,8 @@ def parse_config(
         raise ConfigError(msg + more, path=origin, key=key or None) from None
     _check_geometry_files(config, origin)
     _check_sources(config, origin)
+    if config.email.ca_file is not None and not config.email.ca_file.is_file():
+        raise ConfigError(f"{config.email.ca_file} does not exist", path=origin, key="email.ca_file")
     return config.model_copy(update={"credentials": _credentials(env), "path": Path(origin)})
 
 

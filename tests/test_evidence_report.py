@@ -100,3 +100,26 @@ def test_dismiss_then_report(archive: Path, tmp_path: Path) -> None:
         "report", "--config", str(archive), "--out", str(early), "--since", "2025-06-01", "--until", "2025-05-01"
     )
     assert bad.returncode == 2 and "--until" in bad.stderr
+
+
+def test_a_dismissed_pattern_does_not_realert_at_once(synthetic_site: Any, tmp_path: Path) -> None:
+    from monitor.pipeline.feedback import dismiss_alert
+
+    config_path = synthetic_site(formations=("crowd", "none", "crowd"))
+    imagery = config_path.parent / "imagery"
+    later = sorted(imagery.glob("S2_*.tif"))[-2:]
+    held = tmp_path / "held"
+    held.mkdir()
+    for path in later:
+        path.rename(held / path.name)
+    config = load_config(config_path, env={})
+    run(config)
+    (crowd,) = [a for a in _alerts(config_path) if a["kind"] == "crowd"]
+    dismiss_alert(config, crowd["id"], "parking lot painting")
+    for path in later:
+        (held / path.name).rename(path)
+    second = run(config)  # the same pattern ten days later: recorded on the dismissed alert, no new alert
+    assert second.scored_scenes == 2 and second.messages_queued == 0
+    (after,) = [a for a in _alerts(config_path) if a["kind"] == "crowd"]
+    assert after["id"] == crowd["id"] and after["status"] == "resolved"
+    assert after["scene_ids"] == [*crowd["scene_ids"], later[-1].stem]

@@ -295,3 +295,12 @@ def test_untrusted_certificate_is_refused(tmp_path: Path, smtp_server: Any) -> N
         assert deliver_pending(cat, config) == (0, 1)
         assert "CERTIFICATE_VERIFY_FAILED" in cat.query("SELECT last_error FROM outbox")[0]["last_error"]
     assert server.messages == []
+
+
+def test_ca_file_must_exist(tmp_path: Path) -> None:
+    from monitor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"email\.ca_file.*missing\.pem does not exist"):
+        _config(tmp_path, ca_file="missing.pem")
+    (tmp_path / "ca.pem").write_text("")
+    assert _config(tmp_path, ca_file="ca.pem").email.ca_file == (tmp_path / "ca.pem").resolve()

@@ -153,7 +153,8 @@ def corroborate(alert: dict[str, Any] | None, obs: Observation, config: AlertsCo
 
 def suppressed(alert: dict[str, Any] | None, obs: Observation, config: AlertsConfig) -> AlertChange | None:
     """If ``alert`` was dismissed and ``obs`` falls in its suppression window without scoring above the
-    dismissed level, the ``suppressed`` change recording ``obs`` on it; else None."""
+    level of the dismissed alert's best score, the ``suppressed`` change recording ``obs`` on it; else
+    None."""
     if alert is None or not alert.get("dismissed_at") or not alert.get("suppress_until"):
         return None
     if not _supporting(obs, config) or obs.scene_id in alert["scene_ids"]:
@@ -162,7 +163,8 @@ def suppressed(alert: dict[str, Any] | None, obs: Observation, config: AlertsCon
     acquired = obs.acquired.astimezone(UTC).isoformat()
     level = level_for(obs.score, config)
     assert level is not None
-    if acquired > alert["suppress_until"] or LEVELS.index(level) > LEVELS.index(alert["level"]):
+    dismissed_level = level_for(alert["score"], config) or "low"  # its best score's, uncapped
+    if acquired > alert["suppress_until"] or LEVELS.index(level) > LEVELS.index(dismissed_level):
         return None
     updated = dict(alert)
     updated["scene_ids"] = [*alert["scene_ids"], obs.scene_id]
