@@ -154,9 +154,7 @@ def score_one(
         )
         for kind in kinds_for_zone(kinds[zs.zone]):
             score = zs.crowd_score if kind == "crowd" else zs.vehicle_score
-            obs = Observation(
-                site.id, zs.zone, scene.scene_id, scene.acquired, zs.usable_fraction, score, scene.sensor
-            )
+            obs = Observation(site.id, zs.zone, scene.scene_id, scene.acquired, zs.usable_fraction, score, scene.sensor)
             result = advance(catalogue.latest_alert(site.id, zs.zone, kind), kind, obs, config.alerts)
             if result is not None:
                 changes.append((result, zs.zone))
