@@ -123,3 +123,35 @@ def test_a_dismissed_pattern_does_not_realert_at_once(synthetic_site: Any, tmp_p
     (after,) = [a for a in _alerts(config_path) if a["kind"] == "crowd"]
     assert after["id"] == crowd["id"] and after["status"] == "resolved"
     assert after["scene_ids"] == [*crowd["scene_ids"], later[-1].stem]
+
+
+def test_read_only_commands_on_an_archive_a_run_has_not_migrated_yet(tmp_path: Path) -> None:
+    import sqlite3
+
+    from monitor.archive.catalogue import MIGRATIONS
+
+    (tmp_path / "imagery").mkdir()
+    config = tmp_path / "monitor.toml"
+    config.write_text(
+        '[monitor]\ndata_dir = "data"\n[[sources]]\nkind = "local"\npath = "imagery"\n'
+        '[[sites]]\nid = "a"\nbbox = [125.84, 39.01, 125.847, 39.0155]\n'
+    )
+    (tmp_path / "data").mkdir()
+    db = sqlite3.connect(tmp_path / "data" / "catalogue.sqlite")
+    for version, script in enumerate(MIGRATIONS[:3], start=1):
+        db.executescript(script)
+        db.execute(f"PRAGMA user_version = {version}")
+    db.execute(
+        "INSERT INTO alerts (id, site, zone, kind, level, status, first_seen, last_seen, scene_ids, score) "
+        "VALUES ('a/site/crowd/x', 'a', 'site', 'crowd', 'low', 'firing', '2025-01-01T00:00:00+00:00', "
+        "'2025-01-01T00:00:00+00:00', '[]', 0.6)"
+    )
+    db.commit()
+    db.close()
+    listed = run_cli("alerts", "--config", str(config), "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    (alert,) = json.loads(listed.stdout)
+    assert alert["id"] == "a/site/crowd/x" and alert["acked_at"] is None
+    report = run_cli("report", "--config", str(config), "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    assert "a/site/crowd/x" in (tmp_path / "report" / "index.html").read_text()

@@ -104,6 +104,8 @@ def build_report(
     site_items = []
     total_alerts = total_scenes = 0
     with Catalogue(config.data_dir, readonly=True) as catalogue:
+        # an archive not yet migrated by a run (read-only users cannot migrate it) has no feedback history
+        history = bool(catalogue.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feedback'"))
         for s in sites:
             scenes = [r for r in catalogue.scenes(site=s.id) if r["acquired"] is None or lo <= r["acquired"] <= hi]
             scores = [r for r in catalogue.scores(site=s.id) if r["acquired"] and lo <= r["acquired"] <= hi]
@@ -131,13 +133,15 @@ def build_report(
                         "png": png and _copy(png, folder, out),
                         "gif": gif and _copy(gif, folder, out),
                         "geojson": geojson and _copy(geojson, folder, out),
-                        "feedback": catalogue.select("feedback", "at, id", alert_id=alert["id"]),
+                        "feedback": catalogue.select("feedback", "at, id", alert_id=alert["id"]) if history else [],
                         "notifications": catalogue.query(
                             "SELECT n.queued_at, n.action, n.level, n.status, o.status AS delivery, o.sent_at "
                             "FROM notifications n LEFT JOIN outbox o ON o.message_id = n.message_id "
                             "WHERE n.alert_id = ? ORDER BY n.id",
                             (alert["id"],),
-                        ),
+                        )
+                        if history
+                        else [],
                     }
                 )
             for scene in scenes:
