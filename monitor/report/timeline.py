@@ -27,7 +27,7 @@ def render_timeline(
 ) -> Path:
     """One panel per zone: crowd (blue circles) and vehicle (red squares) scores 0..1 by acquisition
     time, unusable observations as grey ticks at the bottom, the level thresholds as dashed lines and
-    each alert's span shaded by its level (hatched when dismissed)."""
+    each alert's span shaded by its level (hatched when dismissed), its observations ringed in black."""
     zones = sorted({r["zone"] for r in scores}) or ["(no scores)"]
     fig = Figure(figsize=(10, 1.9 * len(zones) + 0.9), layout="constrained")
     axes = fig.subplots(len(zones), 1, sharex=True, squeeze=False)[:, 0]
@@ -44,6 +44,11 @@ def render_timeline(
             ax.axhline(value, color="grey", lw=0.6, ls="--")
             ax.text(1.002, value, name, transform=ax.get_yaxis_transform(), fontsize=7, va="center", color="grey")
         for alert in (a for a in alerts if a["zone"] == zone):
+            support = set(alert["scene_ids"])
+            key = f"{alert['kind']}_score"
+            ringed = [(_t(r["acquired"]), r[key]) for r in rows if r["scene_id"] in support and r[key] is not None]
+            if ringed:
+                ax.plot(*zip(*ringed, strict=True), "o", ms=9, mfc="none", mec="black", mew=0.8)
             end = alert.get("resolved_at") or alert["last_seen"]
             ax.axvspan(
                 _t(alert["first_seen"]),
