@@ -140,6 +140,8 @@ class MonitorSection(_Strict):
 
 
 class EmailConfig(_Strict):
+    """How messages go out: ``enabled = false`` writes ``.eml`` files only; TLS unless ``security = "none"``."""
+
     enabled: bool = False
     smtp_host: str = "localhost"
     smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
@@ -147,6 +149,9 @@ class EmailConfig(_Strict):
     sender: str = "monitor@example.org"
     recipients: list[str] = Field(default_factory=lambda: ["analyst@example.org"])
     timeout: Annotated[float, Field(gt=0)] = 30.0
+    ca_file: Path | None = None
+    max_inline_images: Annotated[int, Field(ge=0, le=50)] = 6
+    inline_width: Annotated[int, Field(ge=200, le=4000)] = 800
 
 
 class AlertsConfig(_Strict):
@@ -157,6 +162,9 @@ class AlertsConfig(_Strict):
     high: Annotated[float, Field(gt=0.0, le=1.0)] = 0.85
     min_usable_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
     resolve_after: Annotated[int, Field(ge=1)] = 3
+    confirm_days: Annotated[float, Field(ge=0.0, le=60.0)] = 3.0
+    dismiss_suppress_days: Annotated[float, Field(ge=0.0)] = 14.0
+    repeat_interval_hours: Annotated[float, Field(ge=0.0)] = 168.0
 
     @model_validator(mode="after")
     def _ordered(self) -> AlertsConfig:
@@ -267,6 +275,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         monitor["data_dir"] = fix(monitor["data_dir"])
     elif monitor is None or isinstance(monitor, dict):
         raw.setdefault("monitor", {})["data_dir"] = str((base / "monitor-data").resolve())
+    email = raw.get("email")
+    if isinstance(email, dict) and "ca_file" in email:
+        email["ca_file"] = fix(email["ca_file"])
     for source in raw.get("sources", []) if isinstance(raw.get("sources"), list) else []:
         if isinstance(source, dict) and "path" in source:
             source["path"] = fix(source["path"])
@@ -331,6 +342,8 @@ def parse_config(
         raise ConfigError(msg + more, path=origin, key=key or None) from None
     _check_geometry_files(config, origin)
     _check_sources(config, origin)
+    if config.email.ca_file is not None and not config.email.ca_file.is_file():
+        raise ConfigError(f"{config.email.ca_file} does not exist", path=origin, key="email.ca_file")
     return config.model_copy(update={"credentials": _credentials(env), "path": Path(origin)})
 
 

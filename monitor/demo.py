@@ -57,6 +57,7 @@ class DemoResult:
             f"  monitor scores --config {cfg}",
             f"  monitor alerts --config {cfg} --format json",
             f"  monitor scenes --config {cfg}",
+            f"  monitor report --config {cfg} --out {self.folder / 'report'}",
         ]
         if os.environ.get("MONITOR_DATA_DIR"):
             lines.append("  (unset MONITOR_DATA_DIR first: it overrides the demo config's data_dir)")

@@ -48,3 +48,7 @@ class NotifyError(MonitorError, OSError):
 
 class TruthTableError(ConfigError):
     """A ground-truth table (``configs/parades.csv``) is malformed: names the file, line and column."""
+
+
+class AlertNotFoundError(MonitorError, LookupError):
+    """No alert with the given id in the archive."""

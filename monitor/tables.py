@@ -38,6 +38,9 @@ ALERT_FIELDS = (
     "score",
     "evidence",
     "resolved_at",
+    "acked_at",
+    "dismissed_at",
+    "dismiss_reason",
 )
 SCENE_COLUMNS = (
     "id",
@@ -60,7 +63,7 @@ def score_rows(catalogue: Catalogue, site: str | None = None, zone: str | None =
 
 def alert_rows(catalogue: Catalogue, site: str | None = None) -> list[dict[str, Any]]:
     """The alerts with the contract's fields."""
-    return [{f: a[f] for f in ALERT_FIELDS} for a in catalogue.alerts(site=site)]
+    return [{f: a.get(f) for f in ALERT_FIELDS} for a in catalogue.alerts(site=site)]  # .get: older schemas
 
 
 def scene_rows(catalogue: Catalogue, site: str | None = None, status: str | None = None) -> list[dict[str, Any]]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -198,3 +199,85 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         timeout=600,
         check=False,
     )
+
+
+# --- a real SMTP server on 127.0.0.1 (aiosmtpd), with TLS from a throwaway CA (trustme) -------------------
+
+
+def free_port() -> int:
+    """A local TCP port with nothing listening on it (bound once by the OS, then released)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SMTPServer:
+    """A running aiosmtpd server: ``messages`` (raw bytes), ``sessions`` (whether each used TLS, who logged in)."""
+
+    def __init__(self, port: int, mode: str, ca_file: Path, cert: object, users: dict[str, str] | None) -> None:
+        import ssl
+
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        self.port, self.mode, self.ca_file = port, mode, ca_file
+        self.messages: list[bytes] = []
+        self.sessions: list[dict[str, object]] = []
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, smtp, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802 (aiosmtpd's name)
+                server.messages.append(envelope.original_content or envelope.content)
+                tls = session.ssl is not None or smtp.transport.get_extra_info("ssl_object") is not None
+                server.sessions.append({"tls": tls, "user": session.auth_data, "rcpt": list(envelope.rcpt_tos)})
+                return "250 OK"
+
+        def authenticator(smtp, session, envelope, mechanism, data):  # type: ignore[no-untyped-def]
+            ok = isinstance(data, LoginPassword) and users is not None
+            ok = ok and users.get(data.login.decode()) == data.password.decode()  # type: ignore[union-attr]
+            return AuthResult(success=bool(ok), handled=False, auth_data=data.login.decode() if ok else None)
+
+        kwargs: dict[str, object] = {}
+        if mode in {"starttls", "tls"}:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            cert.configure_cert(context)  # type: ignore[attr-defined]
+            kwargs["ssl_context" if mode == "tls" else "tls_context"] = context
+            if mode == "starttls":
+                kwargs["require_starttls"] = True
+        if users is not None:
+            kwargs.update(authenticator=authenticator, auth_required=True)
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port, **kwargs)
+
+    def start(self) -> SMTPServer:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[Callable[..., SMTPServer]]:
+    """Start a real SMTP server: ``smtp_server(mode="none"|"starttls"|"tls", port=None, users=None,
+    start=True)``. TLS certificates come from a throwaway CA whose PEM is at ``server.ca_file``."""
+    trustme = pytest.importorskip("trustme")
+    pytest.importorskip("aiosmtpd")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca_file = tmp_path / "test-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    servers: list[SMTPServer] = []
+
+    def start(
+        mode: str = "none", port: int | None = None, users: dict[str, str] | None = None, start: bool = True
+    ) -> SMTPServer:
+        server = SMTPServer(port or free_port(), mode, ca_file, cert, users)
+        servers.append(server)
+        return server.start() if start else server
+
+    yield start
+    for server in servers:
+        with contextlib.suppress(AssertionError, RuntimeError):  # never started
+            server.stop()

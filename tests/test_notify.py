@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import socket
+import io
+import re
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -14,6 +15,7 @@ import pytest
 from monitor.archive import Catalogue
 from monitor.config import Config, parse_config
 from monitor.notify import build_message, deliver_pending, enqueue
+from tests.conftest import SMTPServer, free_port
 
 SENDER = "monitor@watch.example.org"
 RECIPIENTS = ["analyst@example.org", "desk@example.org"]
@@ -62,26 +64,35 @@ def _config(tmp_path: Path, **email: Any) -> Config:
     return parse_config(raw, base=tmp_path, env={})
 
 
-def _free_port() -> int:
-    """A local TCP port with nothing listening on it (bound once by the OS, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # --- the message --------------------------------------------------------------------------------------
 
 
-def test_message_is_text_and_html(tmp_path: Path) -> None:
+def _evidence(folder: Path, name: str = "S2_20250506T021530") -> list[str]:
+    """A real evidence PNG (1600 px wide) and a GeoJSON, as the pipeline writes them."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    png = folder / f"{name}.png"
+    Image.new("RGB", (1600, 600), (120, 30, 60)).save(png)
+    geojson = folder / f"{name}.geojson"
+    geojson.write_text('{"type": "FeatureCollection", "features": []}')
+    return [str(png), str(folder / f"{name}.gif"), str(geojson)]
+
+
+def _by_cid(msg: EmailMessage) -> dict[str, EmailMessage]:
+    return {str(p["Content-ID"]).strip("<>"): p for p in msg.walk() if p["Content-ID"]}  # type: ignore[misc]
+
+
+def test_message_is_text_and_html() -> None:
     msg = _message([_alert()])
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     text, html = _parts(msg)
     assert "[NEW] MEDIUM crowd at mirim/square score 0.83" in text
     assert "2025-05-01..2025-05-06" in text and "(2 scene(s))" in text
-    assert html.lstrip().startswith("<html>") and "mirim/square" in html
+    assert html.lstrip().startswith("<!DOCTYPE html>") and "mirim/square" in html
     assert msg["From"] == SENDER and msg["To"] == ", ".join(RECIPIENTS)
-    assert msg["Date"] and "1 alert change(s) at mirim" in msg["Subject"]
+    assert msg["Date"] and "1 new alert(s) at mirim" in msg["Subject"]
     assert not msg["Subject"].startswith("[SIMULATED]") and "SIMULATED" not in text + html
 
 
@@ -90,17 +101,32 @@ def test_action_words() -> None:
         _alert("a1"),
         _alert("a2", level="high", notified_status="firing"),
         _alert("a3", status="resolved", notified_status="firing"),
+        _alert("a4", status="resolved"),
+        {**_alert("a5", notified_status="firing"), "repeat": True},
     ]
-    text, _ = _parts(_message(alerts))
+    msg = _message(alerts)
+    text, _ = _parts(msg)
     lines = [line for line in text.splitlines() if line.startswith("[")]
-    assert [line.split("]")[0] + "]" for line in lines] == ["[NEW]", "[RAISED]", "[RESOLVED]"]
+    assert [line.split("]")[0] + "]" for line in lines] == [
+        "[NEW]",
+        "[RAISED]",
+        "[RESOLVED]",
+        "[NEW+RESOLVED]",
+        "[STILL FIRING]",
+    ]
+    assert "1 new, 1 raised, 1 resolved, 1 new+resolved, 1 still firing alert(s)" in msg["Subject"]
 
 
-def test_html_escapes_names() -> None:
-    msg = _message([_alert(site="<script>alert(1)</script>", zone='"q"&<b>')])
+def test_html_escapes_names(tmp_path: Path) -> None:
+    evil = "<script>alert(1)</script>"
+    alert = _alert(site=evil, zone='"q"&<b>', evidence=_evidence(tmp_path))
+    msg = build_message(
+        [alert], sender=SENDER, recipients=RECIPIENTS, simulated=False, site_names={evil: "<i>Mirim</i> & co"}
+    )
     _, html = _parts(msg)
-    assert "<script>" not in html and "<b>" not in html
+    assert "<script>" not in html and "<b>" not in html and "<i>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&amp;&lt;b&gt;" in html
+    assert "&lt;i&gt;Mirim&lt;/i&gt; &amp; co" in html
 
 
 def test_simulated_messages_say_so() -> None:
@@ -110,20 +136,33 @@ def test_simulated_messages_say_so() -> None:
     assert text.startswith("SIMULATED DATA") and "SIMULATED DATA" in html
 
 
-def test_evidence_is_attached(tmp_path: Path) -> None:
-    pngs = []
-    for i in range(4):
-        path = tmp_path / f"diff-{i}.png"
-        path.write_bytes(PNG)
-        pngs.append(str(path))
-    alerts = [_alert(f"a{i}", evidence=[str(tmp_path / "missing.png"), pngs[i]]) for i in range(4)]
-    msg = _message(alerts, max_images=3)
+def test_inline_images_resolve_by_content_id_and_geojson_is_attached(tmp_path: Path) -> None:
+    alerts = [_alert(f"a{i}", zone=f"z{i}", evidence=_evidence(tmp_path / f"z{i}")) for i in range(4)]
+    msg = _message(alerts, max_images=3, inline_width=640)
     assert msg.get_content_type() == "multipart/mixed"
-    attachments = list(msg.iter_attachments())
-    assert [a.get_filename() for a in attachments] == ["diff-0.png", "diff-1.png", "diff-2.png"]
-    assert all(a.get_content_type() == "image/png" and a.get_content() == PNG for a in attachments)
+    alternative = next(msg.iter_parts())
+    assert alternative.get_content_type() == "multipart/alternative"
+    plain, related = list(alternative.iter_parts())
+    assert plain.get_content_type() == "text/plain" and related.get_content_type() == "multipart/related"
+    _, html = _parts(msg)
+    cids = re.findall(r'src="cid:([^"]+)"', html)
+    parts = _by_cid(msg)
+    assert len(cids) == 3 and set(cids) == set(parts)  # every image referenced, every reference resolves
+    from PIL import Image
+
+    for cid in cids:
+        part = parts[cid]
+        assert part.get_content_type() == "image/jpeg"
+        with Image.open(io.BytesIO(part.get_content())) as im:  # type: ignore[attr-defined]
+            assert im.width == 640  # downscaled for a phone
+    attachments = [p for p in msg.iter_attachments() if p.get_content_type() == "application/geo+json"]
+    assert sorted(a.get_filename() for a in attachments) == [
+        f"mirim-z{i}-crowd-S2_20250506T021530.geojson" for i in range(4)
+    ]
     text, _ = _parts(msg)
-    assert all(p in text for p in pngs)  # every evidence path is listed, attached or not
+    newest = [p for a in alerts for p in a["evidence"] if not p.endswith(".gif")]  # the GIF was never written
+    assert all(p in text for p in newest)  # the newest evidence file of each kind is listed by path
+    assert len(msg.as_bytes()) < 400_000
 
 
 def test_message_id_is_stable_for_the_same_states() -> None:
@@ -135,8 +174,9 @@ def test_message_id_is_stable_for_the_same_states() -> None:
     raised = _message([_alert("a1", level="high"), _alert("a2", level="high")])
     resolved = _message([_alert("a1", status="resolved"), _alert("a2", level="high")])
     fewer = _message([_alert("a1")])
-    ids = {m["Message-ID"] for m in (first, raised, resolved, fewer)}
-    assert len(ids) == 4
+    reminder = _message([{**_alert("a1"), "repeat": True, "notified_at": "2025-05-07T00:00:00+00:00"}])
+    ids = {m["Message-ID"] for m in (first, raised, resolved, fewer, reminder)}
+    assert len(ids) == 5
 
 
 # --- the outbox ---------------------------------------------------------------------------------------
@@ -169,7 +209,7 @@ def test_deliver_with_email_disabled_marks_written(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("security", ["none", "starttls", "tls"])
 def test_an_unreachable_server_keeps_the_message_pending(tmp_path: Path, security: str) -> None:
-    port = _free_port()
+    port = free_port()
     config = _config(tmp_path, enabled=True, smtp_host="127.0.0.1", smtp_port=port, security=security, timeout=2)
     with Catalogue(config.data_dir) as cat:
         enqueue(cat, _message([_alert()]), config.data_dir / "outbox")
@@ -178,3 +218,89 @@ def test_an_unreachable_server_keeps_the_message_pending(tmp_path: Path, securit
             (row,) = cat.query("SELECT * FROM outbox")
             assert row["status"] == "pending" and row["attempts"] == attempt and row["sent_at"] is None
             assert f"127.0.0.1:{port}" in row["last_error"]
+
+
+# --- delivery to a real SMTP server on 127.0.0.1 ------------------------------------------------------
+
+
+def _received(server: SMTPServer) -> list[EmailMessage]:
+    out = []
+    for raw in server.messages:
+        msg = BytesParser(policy=policy.default).parsebytes(raw)
+        assert isinstance(msg, EmailMessage)
+        out.append(msg)
+    return out
+
+
+@pytest.mark.parametrize("security", ["none", "starttls", "tls"])
+def test_delivery_over_smtp(tmp_path: Path, smtp_server: Any, security: str) -> None:
+    server = smtp_server(security)
+    config = _config(
+        tmp_path,
+        enabled=True,
+        smtp_host="127.0.0.1",
+        smtp_port=server.port,
+        security=security,
+        timeout=5,
+        ca_file=str(server.ca_file),
+    )
+    with Catalogue(config.data_dir) as cat:
+        enqueue(cat, _message([_alert(evidence=_evidence(tmp_path / "ev"))]), config.data_dir / "outbox")
+        assert deliver_pending(cat, config) == (1, 0)
+        assert deliver_pending(cat, config) == (0, 0)
+        (row,) = cat.query("SELECT * FROM outbox")
+    assert row["status"] == "sent" and row["attempts"] == 1
+    (msg,) = _received(server)
+    assert msg["Message-ID"] == row["message_id"]
+    assert server.sessions[0]["tls"] is (security != "none")
+    assert sorted(server.sessions[0]["rcpt"]) == sorted(RECIPIENTS)  # type: ignore[call-overload]
+    text, html = _parts(msg)
+    assert "[NEW] MEDIUM crowd" in text and "cid:" in html
+
+
+def test_starttls_with_login_from_the_environment(tmp_path: Path, smtp_server: Any) -> None:
+    server = smtp_server("starttls", users={"watcher": "s3cret"})
+    raw = {
+        "sites": [{"id": "mirim", "bbox": [125.825, 39.005, 125.870, 39.035]}],
+        "email": {"enabled": True, "smtp_host": "127.0.0.1", "smtp_port": server.port, "ca_file": str(server.ca_file)},
+    }
+    good = parse_config(raw, base=tmp_path, env={"MONITOR_SMTP_USER": "watcher", "MONITOR_SMTP_PASSWORD": "s3cret"})
+    bad = parse_config(raw, base=tmp_path, env={"MONITOR_SMTP_USER": "watcher", "MONITOR_SMTP_PASSWORD": "wrong"})
+    with Catalogue(good.data_dir) as cat:
+        enqueue(cat, _message([_alert()]), good.data_dir / "outbox")
+        assert deliver_pending(cat, bad) == (0, 1)  # an auth failure keeps the message
+        assert "535" in cat.query("SELECT last_error FROM outbox")[0]["last_error"]
+        assert server.messages == []
+        assert deliver_pending(cat, good) == (1, 0)
+    assert server.sessions == [{"tls": True, "user": "watcher", "rcpt": RECIPIENTS}]
+
+
+def test_starttls_required_by_default(tmp_path: Path, smtp_server: Any) -> None:
+    """A server that does not offer STARTTLS gets nothing unless the config says security = "none"."""
+    server = smtp_server("none")
+    config = _config(tmp_path, enabled=True, smtp_host="127.0.0.1", smtp_port=server.port, timeout=5)
+    assert config.email.security == "starttls"
+    with Catalogue(config.data_dir) as cat:
+        enqueue(cat, _message([_alert()]), config.data_dir / "outbox")
+        assert deliver_pending(cat, config) == (0, 1)
+        assert "STARTTLS" in cat.query("SELECT last_error FROM outbox")[0]["last_error"]
+    assert server.messages == []
+
+
+def test_untrusted_certificate_is_refused(tmp_path: Path, smtp_server: Any) -> None:
+    server = smtp_server("tls")
+    config = _config(tmp_path, enabled=True, smtp_host="127.0.0.1", smtp_port=server.port, security="tls", timeout=5)
+    with Catalogue(config.data_dir) as cat:
+        enqueue(cat, _message([_alert()]), config.data_dir / "outbox")
+        assert deliver_pending(cat, config) == (0, 1)
+        assert "CERTIFICATE_VERIFY_FAILED" in cat.query("SELECT last_error FROM outbox")[0]["last_error"]
+    assert server.messages == []
+
+
+def test_ca_file_must_exist(tmp_path: Path) -> None:
+    from monitor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"email\.ca_file.*missing\.pem does not exist"):
+        _config(tmp_path, ca_file="missing.pem")
+    (tmp_path / "ca.pem").write_text("")
+    assert _config(tmp_path, ca_file="ca.pem").email.ca_file == (tmp_path / "ca.pem").resolve()

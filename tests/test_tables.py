@@ -76,6 +76,9 @@ ALERT = {
     "score": 0.9,
     "evidence": ["/data/renders/a.png", "/data/renders/b.png"],
     "resolved_at": None,
+    "acked_at": None,
+    "dismissed_at": None,
+    "dismiss_reason": None,
 }
 
 

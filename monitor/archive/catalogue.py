@@ -119,6 +119,34 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE alerts ADD COLUMN last_observed TEXT;
     """,
+    # 4: analyst feedback (ack, dismiss with a reason), notification history, repeat interval, sensors
+    """
+    ALTER TABLE alerts ADD COLUMN sensors TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE alerts ADD COLUMN notified_at TEXT;
+    ALTER TABLE alerts ADD COLUMN acked_at TEXT;
+    ALTER TABLE alerts ADD COLUMN dismissed_at TEXT;
+    ALTER TABLE alerts ADD COLUMN dismiss_reason TEXT;
+    ALTER TABLE alerts ADD COLUMN suppress_until TEXT;
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('ack', 'dismiss')),
+        reason TEXT,
+        at TEXT NOT NULL,
+        analyst TEXT
+    );
+    CREATE INDEX feedback_by_alert ON feedback (alert_id);
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        level TEXT NOT NULL,
+        status TEXT NOT NULL,
+        queued_at TEXT NOT NULL
+    );
+    CREATE INDEX notifications_by_alert ON notifications (alert_id);
+    """,
 )
 
 
@@ -322,12 +350,18 @@ class Catalogue:
         )
         return _decode_alert(rows[0]) if rows else None
 
+    def alert(self, alert_id: str) -> dict[str, Any] | None:
+        """One alert, decoded; None if there is no such id."""
+        rows = self.query("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        return _decode_alert(rows[0]) if rows else None
+
     def save_alert(self, db: sqlite3.Connection, alert: dict[str, Any]) -> None:
         """Insert or replace an alert row."""
         row = {
             **alert,
             "scene_ids": json.dumps(alert["scene_ids"]),
             "evidence": json.dumps(alert["evidence"]),
+            "sensors": json.dumps(alert.get("sensors") or []),
         }
         cols = ", ".join(row)
         db.execute(
@@ -337,7 +371,8 @@ class Catalogue:
 
 
 def _decode_alert(row: dict[str, Any]) -> dict[str, Any]:
-    """An alert row with its JSON columns (``scene_ids``, ``evidence``) decoded."""
+    """An alert row with its JSON columns (``scene_ids``, ``evidence``, ``sensors``) decoded."""
     row["scene_ids"] = json.loads(row["scene_ids"])
     row["evidence"] = json.loads(row["evidence"])
+    row["sensors"] = json.loads(row.get("sensors") or "[]")
     return row

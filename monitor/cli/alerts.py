@@ -1,4 +1,4 @@
-"""``monitor alerts``: the alerts."""
+"""``monitor alerts``: the alerts; ``monitor alerts ack ID`` and ``monitor alerts dismiss ID --reason``."""
 
 from __future__ import annotations
 
@@ -9,16 +9,22 @@ import click
 from monitor.cli.options import config_option, format_option, site_option
 
 
-@click.command("alerts")
+@click.group("alerts", invoke_without_command=True)
 @config_option
 @site_option
 @format_option
-def command(config_path: Path | None, site: str | None, fmt: str) -> None:
-    """Print the alerts, each with its evidence.
+@click.pass_context
+def command(ctx: click.Context, config_path: Path | None, site: str | None, fmt: str) -> None:
+    """Print the alerts, each with its evidence (or acknowledge / dismiss one).
 
     Fields: id, site, zone, kind, level, status, first_seen, last_seen, scene_ids, score, evidence (absolute
-    paths of the rendered pictures), resolved_at. CSV joins lists with ";"; JSON is an array of objects.
+    paths of the rendered pictures), resolved_at, acked_at, dismissed_at, dismiss_reason. CSV joins lists
+    with ";"; JSON is an array of objects.
     """
+    ctx.ensure_object(dict)
+    ctx.obj["alerts_config"] = config_path
+    if ctx.invoked_subcommand is not None:
+        return
     from monitor.archive.catalogue import Catalogue
     from monitor.config import load_config
     from monitor.tables import ALERT_FIELDS, alert_rows, format_rows
@@ -28,3 +34,48 @@ def command(config_path: Path | None, site: str | None, fmt: str) -> None:
         config.site(site)
     with Catalogue(config.data_dir, readonly=True) as catalogue:
         click.echo(format_rows(alert_rows(catalogue, site=site), ALERT_FIELDS, fmt), nl=False)
+
+
+def _config(ctx: click.Context, config_path: Path | None):  # type: ignore[no-untyped-def]
+    from monitor.config import load_config
+
+    return load_config(config_path or ctx.obj.get("alerts_config"))
+
+
+@command.command("ack")
+@click.argument("alert_id", metavar="ID")
+@config_option
+@click.pass_context
+def ack(ctx: click.Context, alert_id: str, config_path: Path | None) -> None:
+    """Acknowledge alert ID: it keeps firing but gets no more repeat reminders."""
+    from monitor.errors import AlertNotFoundError
+    from monitor.pipeline.feedback import acknowledge_alert
+
+    try:
+        alert = acknowledge_alert(_config(ctx, config_path), alert_id)
+    except AlertNotFoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="ID") from None
+    click.echo(f"{alert['id']} acknowledged ({alert['level']}, {alert['status']})")
+
+
+@command.command("dismiss")
+@click.argument("alert_id", metavar="ID")
+@click.option("--reason", required=True, help='Why it is not a formation, e.g. "construction site".')
+@config_option
+@click.pass_context
+def dismiss(ctx: click.Context, alert_id: str, reason: str, config_path: Path | None) -> None:
+    """Dismiss alert ID as not a formation.
+
+    The alert is closed without a message, its scenes stay out of the baseline, and the same site, zone
+    and kind do not alert again at the same or a lower level for [alerts] dismiss_suppress_days.
+    """
+    from monitor.errors import AlertNotFoundError
+    from monitor.pipeline.feedback import dismiss_alert
+
+    if not reason.strip():
+        raise click.BadParameter("must not be empty", param_hint="--reason")
+    try:
+        alert = dismiss_alert(_config(ctx, config_path), alert_id, reason)
+    except AlertNotFoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="ID") from None
+    click.echo(f"{alert['id']} dismissed; same pattern suppressed until {alert['suppress_until'][:10]}")

@@ -1,36 +1,91 @@
-"""Compose the alert notification as a standard-library :class:`email.message.EmailMessage`."""
+"""Compose the alert notification as a standard-library :class:`email.message.EmailMessage`.
+
+Structure (RFC 2046/2387)::
+
+    multipart/mixed
+      multipart/alternative
+        text/plain                 every alert, its scores, dates and evidence paths
+        multipart/related
+          text/html                the same, with <img src="cid:..."> pictures
+          image/jpeg ...           evidence pictures, downscaled for a phone
+      application/geo+json ...     the detections of each alert (full-resolution files are linked by path)
+
+Text that comes from the config or the data is escaped in the HTML (Jinja2 autoescape).
+"""
 
 from __future__ import annotations
 
 import hashlib
-import html
-import mimetypes
-from collections.abc import Sequence
+import io
+import logging
+from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-ACTION_WORDS = {"opened": "NEW", "raised": "RAISED", "resolved": "RESOLVED"}
+import jinja2
+from PIL import Image
+
+from monitor.render.names import newest, newest_of_each
+
+log = logging.getLogger(__name__)
+
+#: The word a notification uses for what happened to an alert since the last message.
+NOTICES = ("NEW", "RAISED", "RESOLVED", "NEW+RESOLVED", "STILL FIRING")
 
 
-def message_id(alert_states: Sequence[tuple[str, str, str]], domain: str) -> str:
-    """A stable Message-ID for a set of (alert id, level, status) states: resending makes the same id."""
+def notice(alert: Mapping[str, Any]) -> str:
+    """What this message says about the alert: ``NEW``, ``RAISED``, ``RESOLVED``, ``NEW+RESOLVED`` (opened
+    and resolved between two messages) or ``STILL FIRING`` (a repeat reminder, ``alert["repeat"]``)."""
+    announced = alert.get("notified_status") is not None
+    if alert["status"] == "resolved":
+        return "RESOLVED" if announced else "NEW+RESOLVED"
+    if alert.get("repeat"):
+        return "STILL FIRING"
+    return "RAISED" if announced else "NEW"
+
+
+def message_id(alert_states: Sequence[tuple[str, ...]], domain: str) -> str:
+    """A stable Message-ID for a set of alert states (id, level, status[, repeat marker]): building the
+    same notification again (a retry after a crash) gives the same id, so the outbox keeps it once."""
     digest = hashlib.sha256(repr(sorted(alert_states)).encode()).hexdigest()[:24]
     return f"<monitor-{digest}@{domain}>"
 
 
-def _line(alert: dict[str, Any]) -> str:
-    announced = alert.get("notified_status") is not None
-    if alert["status"] == "resolved":
-        word = "RESOLVED" if announced else "NEW+RESOLVED"
-    else:
-        word = "RAISED" if announced else "NEW"
-    return (
-        f"[{word}] {alert['level'].upper()} {alert['kind']} at {alert['site']}/{alert['zone']} "
-        f"score {alert['score']:.2f}, seen {alert['first_seen'][:10]}..{alert['last_seen'][:10]} "
-        f"({len(alert['scene_ids'])} scene(s))"
+def alert_state(alert: Mapping[str, Any]) -> tuple[str, ...]:
+    """The part of an alert that makes one notification differ from another."""
+    state = (alert["id"], alert["level"], alert["status"])
+    return (*state, f"repeat-after:{alert.get('notified_at')}") if alert.get("repeat") else state
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("monitor.notify", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render one of the package's templates (``*.html`` escaped, ``*.txt`` as is)."""
+    return _environment().get_template(name).render(**context)
+
+
+def inline_image(path: Path, width: int) -> bytes:
+    """A JPEG of the picture at most ``width`` pixels wide (quality 85): small enough for a phone."""
+    with Image.open(path) as source:
+        im = source.convert("RGB")
+    if im.width > width:
+        im = im.resize((width, round(im.height * width / im.width)), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    im.save(buffer, format="JPEG", quality=85, optimize=True)
+    return buffer.getvalue()
 
 
 def build_message(
@@ -40,38 +95,69 @@ def build_message(
     recipients: Sequence[str],
     simulated: bool,
     max_images: int = 6,
+    inline_width: int = 800,
+    site_names: Mapping[str, str] | None = None,
 ) -> EmailMessage:
-    """One message listing every alert change, plain text and HTML, with the evidence PNGs attached."""
-    prefix = "[SIMULATED] " if simulated else ""
+    """One message about every alert in ``alerts`` (new, raised, resolved, or reminders), text and HTML.
+
+    The latest evidence PNG of up to ``max_images`` alerts is shown inline (downscaled to
+    ``inline_width`` pixels), the latest detections GeoJSON of each alert is attached, and every
+    evidence file is listed by its absolute path.
+    """
+    site_names = site_names or {}
+    domain = sender.rpartition("@")[2] or "localhost"
+    msgid = message_id([alert_state(a) for a in alerts], domain)
+    token = msgid.strip("<>").split("@")[0]
+    items: list[dict[str, Any]] = []
+    images: list[tuple[str, bytes]] = []
+    attachments: list[tuple[str, bytes]] = []
+    optional = {"acked_at": None, "resolved_at": None, "dismissed_at": None, "repeat": False}
+    alerts = [{**optional, **a} for a in alerts]
+    for index, alert in enumerate(alerts):
+        png = newest(alert["evidence"], "phone") or newest(alert["evidence"], "png")
+        cid = None
+        if png is not None and len(images) < max_images:
+            try:
+                images.append((cid := f"{token}.{index}@{domain}", inline_image(png, inline_width)))
+            except OSError as exc:
+                log.warning("evidence %s not shown inline: %s", png, exc)
+                cid = None
+        geojson = newest(alert["evidence"], "geojson")
+        if geojson is not None:
+            name = f"{alert['site']}-{alert['zone']}-{alert['kind']}-{geojson.stem}.geojson"
+            attachments.append((name, geojson.read_bytes()))
+        items.append(
+            {
+                "alert": alert,
+                "notice": notice(alert),
+                "site_name": site_names.get(alert["site"]) or alert["site"],
+                "cid": cid,
+                "png": png,
+                "geojson_name": geojson and attachments[-1][0],
+                "latest": newest_of_each(alert["evidence"]),
+            }
+        )
     sites = sorted({a["site"] for a in alerts})
-    subject = f"{prefix}monitor: {len(alerts)} alert change(s) at {', '.join(sites)}"
-    lines = [_line(a) for a in alerts]
-    text = "\n".join(
-        (["SIMULATED DATA: these alerts come from the offline demo, not from real imagery.", ""] if simulated else [])
-        + lines
-        + ["", "Evidence:"]
-        + [f"  {p}" for a in alerts for p in a["evidence"]]
-    )
-    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
-    banner = "<p><strong>SIMULATED DATA</strong> (offline demo)</p>" if simulated else ""
-    body = f"<html><body>{banner}<ul>{items}</ul></body></html>"
+    counts: dict[str, int] = {}
+    for item in items:
+        word = str(item["notice"])
+        counts[word] = counts.get(word, 0) + 1
+    headline = ", ".join(f"{n} {word.lower()}" for word, n in counts.items())
+    subject = f"{'[SIMULATED] ' if simulated else ''}monitor: {headline} alert(s) at {', '.join(sites)}"
+    context = {"items": items, "simulated": simulated, "subject": subject}
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(usegmt=True)
-    domain = sender.rpartition("@")[2] or "localhost"
-    msg["Message-ID"] = message_id([(a["id"], a["level"], a["status"]) for a in alerts], domain)
-    msg.set_content(text)
-    msg.add_alternative(body, subtype="html")
-    attached = 0
-    for alert in alerts:
-        for path in alert["evidence"][-1:]:
-            p = Path(path)
-            if attached >= max_images or not p.is_file():
-                continue
-            ctype = mimetypes.guess_type(p.name)[0] or "application/octet-stream"
-            maintype, subtype = ctype.split("/", 1)
-            msg.add_attachment(p.read_bytes(), maintype=maintype, subtype=subtype, filename=p.name)
-            attached += 1
+    msg["Message-ID"] = msgid
+    msg.set_content(render_template("message.txt", **context))
+    msg.add_alternative(render_template("message.html", **context), subtype="html")
+    html_part = msg.get_body(preferencelist=("html",))
+    assert isinstance(html_part, EmailMessage)
+    for cid, payload in images:
+        name = cid.split("@")[0] + ".jpg"
+        html_part.add_related(payload, maintype="image", subtype="jpeg", cid=f"<{cid}>", filename=name)
+    for name, payload in attachments:
+        msg.add_attachment(payload, maintype="application", subtype="geo+json", filename=name)
     return msg

@@ -51,9 +51,15 @@ def enqueue(
 
 
 def _send(config: Config, msg: EmailMessage) -> None:
+    """Send one message: implicit TLS (``tls``) or STARTTLS (``starttls``, refused if the server does not
+    offer it) with certificate and host name checks (the system's CAs, or ``[email] ca_file``), plain
+    SMTP only with ``security = "none"``; login with ``MONITOR_SMTP_USER``/``MONITOR_SMTP_PASSWORD``."""
     email = config.email
     creds = config.credentials
-    context = ssl.create_default_context()
+    try:
+        context = ssl.create_default_context(cafile=str(email.ca_file) if email.ca_file else None)
+    except (ssl.SSLError, OSError) as exc:
+        raise NotifyError(f"cannot load the CA file {email.ca_file}: {exc}") from exc
     try:
         smtp: smtplib.SMTP
         if email.security == "tls":
@@ -65,7 +71,9 @@ def _send(config: Config, msg: EmailMessage) -> None:
                 smtp.starttls(context=context)
             if creds.smtp_user is not None and creds.smtp_password is not None:
                 smtp.login(creds.smtp_user.get_secret_value(), creds.smtp_password.get_secret_value())
-            smtp.send_message(msg)
+            refused = smtp.send_message(msg)
+            if refused:
+                log.warning("message %s: server refused recipient(s) %s", msg["Message-ID"], ", ".join(refused))
     except (smtplib.SMTPException, OSError) as exc:
         raise NotifyError(f"cannot send via {email.smtp_host}:{email.smtp_port}: {exc}") from exc
 

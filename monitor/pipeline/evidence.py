@@ -1,21 +1,40 @@
-"""The evidence picture of one zone in one scene, drawn from what the scorer saw."""
+"""The evidence of one zone in one scene, drawn from what the scorer saw.
+
+For every raising observation: the three-panel PNG, an animated GIF of the zone's last usable scenes,
+the site's change map as a Cloud-Optimized GeoTIFF and the zone's detections as GeoJSON, all under
+``data_dir/evidence/<site>/``.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from monitor.archive.catalogue import Catalogue, iso
+from monitor.archive.crops import read_crop_file
 from monitor.config import Config, SiteConfig
 from monitor.detect.baseline import Baseline
 from monitor.detect.formations import describe
 from monitor.detect.scoring import SceneChange
 from monitor.detect.values import analysis_values
+from monitor.errors import ArchiveError
 from monitor.grid import SiteGrid
 from monitor.pipeline.rows import safe_name
+from monitor.render.names import SUFFIXES
 from monitor.scene import Scene
 from monitor.sensors import is_radar, rgb_bands
+
+if TYPE_CHECKING:
+    from monitor.render.animation import Frame
+
+log = logging.getLogger(__name__)
+
+#: Scenes in the animation: the alerting one and up to this many usable ones before it.
+ANIMATION_HISTORY = 7
 
 
 def zone_window(mask: np.ndarray, pad: int = 20, minimum: int = 64) -> tuple[slice, slice]:
@@ -31,7 +50,38 @@ def zone_window(mask: np.ndarray, pad: int = 20, minimum: int = 64) -> tuple[sli
     return slices[0], slices[1]
 
 
+def display_rgb(scene: Scene, bands: tuple[str, ...], window: tuple[slice, slice]) -> np.ndarray:
+    """(3, rows, cols) of a scene in a window: true colour for optical scenes, the first analysis band
+    in grey for radar or when the bands hold no true colour; NaN where the scene is not clear."""
+    rows, cols = window
+    rgb = rgb_bands(bands)
+    if rgb is not None and not is_radar(scene.sensor, bands) and all(b in scene.bands for b in rgb):
+        out = scene.data[[scene.bands.index(b) for b in rgb]][:, rows, cols]
+    else:
+        out = np.repeat(analysis_values(scene.sensor, scene.bands, scene.data)[:1, rows, cols], 3, axis=0)
+    return np.where(scene.valid[rows, cols][None], out, np.nan)
+
+
+def _baseline_rgb(baseline: Baseline, window: tuple[slice, slice]) -> np.ndarray:
+    rows, cols = window
+    rgb = rgb_bands(baseline.bands)
+    if rgb is not None and not is_radar(baseline.sensor, baseline.bands):
+        return baseline.median[[baseline.bands.index(b) for b in rgb]][:, rows, cols]
+    return np.repeat(baseline.median[:1, rows, cols], 3, axis=0)
+
+
+def _baseline_label(catalogue: Catalogue, site: str, baseline: Baseline) -> str:
+    marks = ",".join("?" for _ in baseline.scene_ids) or "''"
+    span = catalogue.query(
+        f"SELECT MIN(acquired) AS a, MAX(acquired) AS b FROM scenes WHERE site = ? AND scene_id IN ({marks})",
+        (site, *baseline.scene_ids),
+    )[0]
+    dates = f"\n{span['a'][:10]} to {span['b'][:10]}" if span["a"] else ""
+    return f"Baseline: median of {len(baseline.scene_ids)} {baseline.sensor} scenes{dates}"
+
+
 def render_zone(
+    catalogue: Catalogue,
     config: Config,
     site: SiteConfig,
     grid: SiteGrid,
@@ -40,44 +90,115 @@ def render_zone(
     change: SceneChange,
     masks: dict[str, np.ndarray],
     zone: str,
-) -> Path:
-    """Write ``data_dir/evidence/<site>/<zone>/<scene>.png`` and return its absolute path."""
-    from monitor.render.evidence import credit_line, render_evidence  # matplotlib: only when drawing
+) -> list[Path]:
+    """Write the zone's evidence for this scene and return the absolute paths: the PNG
+    (``evidence/<site>/<zone>/<scene>.png``) first, then the same stacked for a phone (``.phone.png``),
+    the GIF, the change COG and the GeoJSON."""
+    from monitor.render.animation import write_animation  # matplotlib: only when drawing
+    from monitor.render.evidence import credit_line, render_evidence
+    from monitor.render.geo import detections_geojson, write_change_cog, write_geojson
+    from monitor.render.stretch import percentile_limits
 
-    rows, cols = zone_window(masks[zone])
-    rgb = rgb_bands(baseline.bands)
-    if rgb is not None and not is_radar(scene.sensor, baseline.bands):
-        idx = [baseline.bands.index(b) for b in rgb]
-        base_rgb = baseline.median[idx][:, rows, cols]
-        scene_rgb = scene.data[[scene.bands.index(b) for b in rgb]][:, rows, cols]
-    else:  # radar or no true colour: the first band, grey
-        base_rgb = np.repeat(baseline.median[:1, rows, cols], 3, axis=0)
-        scene_rgb = np.repeat(analysis_values(scene.sensor, scene.bands, scene.data)[:1, rows, cols], 3, axis=0)
-    scene_rgb = np.where(scene.valid[rows, cols][None], scene_rgb, np.nan)
+    window = zone_window(masks[zone])
+    rows, cols = window
+    base_rgb = _baseline_rgb(baseline, window)
     zone_score = next(z for z in change.zones if z.zone == zone)
     detections = [(zone, replace(d, row=d.row - rows.start, col=d.col - cols.start)) for d in zone_score.detections]
 
     def fmt(score: float | None) -> str:
         return "n/a" if score is None else f"{score:.2f}"
 
-    title = f"{site.name or site.id} / {zone}: {scene.sensor} {scene.acquired:%Y-%m-%d %H:%M} UTC ({scene.scene_id})"
+    simulated = "SIMULATED - " if scene.simulated else ""
+    title = f"{simulated}{site.name or site.id} / {zone}: {scene.sensor} {scene.acquired:%Y-%m-%d %H:%M} UTC"
     subtitle = (
-        f"crowd {fmt(zone_score.crowd_score)}, vehicle {fmt(zone_score.vehicle_score)}, "
-        f"change {100 * (zone_score.change_fraction or 0):.1f}% of compared pixels, usable "
-        f"{100 * zone_score.usable_fraction:.0f}%; baseline v{baseline.version} of {len(baseline.scene_ids)} scenes\n"
-        f"{describe(zone_score.detections)} (yellow boxes)"
+        f"crowd score {fmt(zone_score.crowd_score)}, vehicle score {fmt(zone_score.vehicle_score)}; "
+        f"{100 * (zone_score.change_fraction or 0):.1f}% of compared pixels changed, "
+        f"{100 * zone_score.usable_fraction:.0f}% of the zone usable\n{describe(zone_score.detections)}"
     )
-    path = config.data_dir / "evidence" / site.id / zone / f"{safe_name(scene.scene_id)}.png"
-    return render_evidence(
-        path,
+    credit = credit_line(scene.simulated, scene.acquired.year)
+    folder = config.data_dir / "evidence" / site.id
+    name = safe_name(scene.scene_id)
+    zone_masks = {z: m[rows, cols] for z, m in masks.items()}
+    picture: dict[str, Any] = dict(
         baseline_rgb=base_rgb,
-        scene_rgb=scene_rgb,
+        scene_rgb=display_rgb(scene, baseline.bands, window),
         change=change.statistic[rows, cols],
         threshold=change.threshold,
-        zone_masks={z: m[rows, cols] for z, m in masks.items()},
+        zone_masks=zone_masks,
         detections=detections,
-        title=("SIMULATED - " if scene.simulated else "") + title,
+        title=title,
         subtitle=subtitle,
-        credit=credit_line(scene.simulated, scene.acquired.year),
+        credit=credit,
         resolution=grid.pixel_size_m,
+        baseline_label=_baseline_label(catalogue, site.id, baseline),
+        scene_label=f"Scene: {scene.sensor} {scene.acquired:%Y-%m-%d %H:%M} UTC\n{scene.scene_id}",
     )
+
+    def target(kind: str) -> Path:
+        return folder / zone / f"{name}{SUFFIXES[kind]}"
+
+    png = render_evidence(target("png"), **picture)
+    phone = render_evidence(target("phone"), tall=True, **picture)
+    frames = _frames(catalogue, config, site.id, zone, scene, baseline.bands, window)
+    gif = write_animation(target("gif"), frames, percentile_limits(base_rgb), zone_masks, credit)
+    tags = {
+        "SCENE_ID": scene.scene_id,
+        "SENSOR": scene.sensor,
+        "ACQUIRED": scene.acquired.isoformat(),
+        "BASELINE_VERSION": str(baseline.version),
+        "SIGNIFICANCE_THRESHOLD": f"{change.threshold:.6g}",
+        "CREDIT": credit,
+    }
+    cog = write_change_cog(folder / f"{name}{SUFFIXES['cog']}", change.statistic, grid.transform, grid.crs, tags)
+    properties = {
+        "site": site.id,
+        "zone": zone,
+        "scene_id": scene.scene_id,
+        "acquired": iso(scene.acquired),
+        "sensor": scene.sensor,
+        "crowd_score": zone_score.crowd_score,
+        "vehicle_score": zone_score.vehicle_score,
+        "simulated": scene.simulated,
+        "credit": credit,
+    }
+    collection = detections_geojson(
+        zone_score.detections,
+        transform=grid.transform,
+        crs=grid.crs,
+        resolution=grid.pixel_size_m,
+        properties=properties,
+    )
+    geojson = write_geojson(target("geojson"), collection)
+    return [png, phone, gif, cog, geojson]
+
+
+def _frames(
+    catalogue: Catalogue,
+    config: Config,
+    site: str,
+    zone: str,
+    scene: Scene,
+    bands: tuple[str, ...],
+    window: tuple[slice, slice],
+) -> list[Frame]:
+    """The zone's last usable scenes of the same sensor before ``scene`` (oldest first), then ``scene``."""
+    from monitor.render.animation import Frame
+
+    earlier = catalogue.query(
+        "SELECT c.scene_id, c.acquired, c.crowd_score, c.vehicle_score, s.crop FROM scores c JOIN scenes s "
+        "ON s.site = c.site AND s.scene_id = c.scene_id WHERE c.site = ? AND c.zone = ? AND c.sensor = ? "
+        "AND c.state = 'scored' AND c.usable_fraction >= ? AND c.acquired < ? AND s.crop IS NOT NULL "
+        "ORDER BY c.acquired DESC LIMIT ?",
+        (site, zone, scene.sensor, config.alerts.min_usable_fraction, iso(scene.acquired), ANIMATION_HISTORY),
+    )
+    frames = []
+    for row in reversed(earlier):
+        try:
+            old = read_crop_file(Path(row["crop"]))
+        except (ArchiveError, KeyError, ValueError) as exc:
+            log.warning("animation of %s/%s: scene %s left out: %s", site, zone, row["scene_id"], exc)
+            continue
+        caption = f"{row['acquired'][:16].replace('T', ' ')} UTC {old.sensor}"
+        frames.append(Frame(display_rgb(old, bands, window), caption))
+    frames.append(Frame(display_rgb(scene, bands, window), f"{scene.acquired:%Y-%m-%d %H:%M} UTC {scene.sensor}", True))
+    return frames

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 from tqdm import tqdm
 
-from monitor.alerts import AlertChange, Observation, is_late, kinds_for_zone, step
+from monitor.alerts import AlertChange, Observation, advance, kinds_for_zone
 from monitor.archive.catalogue import Catalogue, iso
 from monitor.config import Config, SiteConfig
 from monitor.detect.baseline import Baseline
@@ -154,21 +154,17 @@ def score_one(
         )
         for kind in kinds_for_zone(kinds[zs.zone]):
             score = zs.crowd_score if kind == "crowd" else zs.vehicle_score
-            obs = Observation(site.id, zs.zone, scene.scene_id, scene.acquired, zs.usable_fraction, score)
-            latest = catalogue.latest_alert(site.id, zs.zone, kind)
-            if is_late(obs, latest):
-                log.info("scene %s is older than the %s alert of %s: alerts unchanged", scene.scene_id, kind, zs.zone)
-                continue
-            current = latest if latest is not None and latest["status"] == "firing" else None
-            result = step(current, kind, obs, config.alerts)
+            obs = Observation(site.id, zs.zone, scene.scene_id, scene.acquired, zs.usable_fraction, score, scene.sensor)
+            result = advance(catalogue.latest_alert(site.id, zs.zone, kind), kind, obs, config.alerts)
             if result is not None:
                 changes.append((result, zs.zone))
-    evidence: dict[str, str] = {}
+    evidence: dict[str, list[str]] = {}
     for result, zone in changes:
         if result.action in RAISING:
             if zone not in evidence:
-                evidence[zone] = str(render_zone(config, site, grid, scene, baseline, change, masks, zone))
-            result.alert["evidence"] = [*result.alert["evidence"], evidence[zone]]
+                paths = render_zone(catalogue, config, site, grid, scene, baseline, change, masks, zone)
+                evidence[zone] = [str(p) for p in paths]
+            result.alert["evidence"] = [*result.alert["evidence"], *evidence[zone]]
     with catalogue.transaction() as db:
         catalogue.replace_scores(db, site.id, scene.scene_id, rows)
         db.execute("UPDATE scenes SET scored = 1 WHERE site = ? AND scene_id = ?", (site.id, scene.scene_id))

@@ -1,0 +1,38 @@
+"""Analyst feedback on an alert, pure: acknowledge it, or dismiss it as not a formation.
+
+An acknowledged alert keeps firing and is still announced when its level rises or it resolves, but
+gets no repeat reminders. A dismissed alert is closed at once without a message (the analyst who
+dismissed it knows), keeps its ``scene_ids`` (so those scenes stay out of baselines as
+not-a-formation) and suppresses its site/zone/kind for ``alerts.dismiss_suppress_days`` after its last
+observation, unless a stronger pattern turns up (see :func:`monitor.alerts.engine.suppressed`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from monitor.config import AlertsConfig
+
+
+def acknowledged(alert: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """``alert`` acknowledged at ``at`` (the first acknowledgement's time is kept)."""
+    return {**alert, "acked_at": alert.get("acked_at") or at.astimezone(UTC).isoformat(timespec="seconds")}
+
+
+def dismissed(alert: dict[str, Any], reason: str, at: datetime, config: AlertsConfig) -> dict[str, Any]:
+    """``alert`` dismissed at ``at`` for ``reason``: resolved if it was firing, marked as notified in that
+    state, and suppressing its pattern until its last observation plus ``dismiss_suppress_days``."""
+    last = datetime.fromisoformat(alert.get("last_observed") or alert["last_seen"])
+    out = {
+        **alert,
+        "dismissed_at": at.astimezone(UTC).isoformat(timespec="seconds"),
+        "dismiss_reason": reason,
+        "suppress_until": (last + timedelta(days=config.dismiss_suppress_days)).astimezone(UTC).isoformat(),
+    }
+    if alert["status"] == "firing":
+        out["status"] = "resolved"
+        out["resolved_at"] = alert.get("last_observed") or alert["last_seen"]  # an acquisition time, as always
+    out["notified_status"] = out["status"]  # the analyst closed it: no message about it
+    out["notified_level"] = out["level"]
+    return out

@@ -1,0 +1,68 @@
+"""Analyst feedback stored in the archive: acknowledge or dismiss an alert (``monitor alerts ack|dismiss``).
+
+Each action updates the alert and appends a row to the ``feedback`` table (what, why, when, who) in one
+transaction, under the run lock, so that a run stepping the same alert never overwrites it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.alerts import acknowledged, dismissed
+from monitor.archive.catalogue import Catalogue
+from monitor.archive.lock import run_lock
+from monitor.config import Config
+from monitor.errors import AlertNotFoundError, ArchiveError
+
+log = logging.getLogger(__name__)
+
+
+def _analyst() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return None
+
+
+def _apply(config: Config, alert_id: str, action: str, reason: str | None, now: datetime | None) -> dict[str, Any]:
+    if not (config.data_dir / Catalogue.FILENAME).exists():
+        raise ArchiveError(f"no archive at {config.data_dir} (run `monitor run` first)")
+    at = (now or datetime.now(UTC)).astimezone(UTC)
+    with run_lock(config.data_dir), Catalogue(config.data_dir) as catalogue:
+        alert = catalogue.alert(alert_id)
+        if alert is None:
+            raise AlertNotFoundError(f"no alert {alert_id!r} in {config.data_dir} (see `monitor alerts`)")
+        if action == "ack":
+            updated = acknowledged(alert, at)
+        else:
+            assert reason is not None
+            updated = dismissed(alert, reason, at, config.alerts)
+        with catalogue.transaction() as db:
+            catalogue.save_alert(db, updated)
+            db.execute(
+                "INSERT INTO feedback (alert_id, action, reason, at, analyst) VALUES (?, ?, ?, ?, ?)",
+                (alert_id, action, reason, at.isoformat(timespec="seconds"), _analyst()),
+            )
+    log.info("alert %s: %s%s", alert_id, action, f" ({reason})" if reason else "")
+    return updated
+
+
+def acknowledge_alert(config: Config, alert_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """Acknowledge an alert: it keeps firing, without repeat reminders. Returns the updated alert."""
+    return _apply(config, alert_id, "ack", None, now)
+
+
+def dismiss_alert(config: Config, alert_id: str, reason: str, now: datetime | None = None) -> dict[str, Any]:
+    """Dismiss an alert as not a formation, for ``reason`` (required, shown in reports): it is closed
+    without a message, its scenes stay out of baselines, and its pattern does not re-alert at once."""
+    if not reason.strip():
+        raise ValueError("a dismissal needs a reason")
+    return _apply(config, alert_id, "dismiss", reason.strip(), now)
+
+
+def feedback_rows(catalogue: Catalogue, alert_id: str | None = None) -> list[dict[str, Any]]:
+    """The feedback history (all alerts, or one), oldest first."""
+    return catalogue.select("feedback", "at, id", alert_id=alert_id)

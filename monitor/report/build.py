@@ -1,0 +1,177 @@
+"""Build a report of a period from the archive: ``index.html`` (offline, no external assets; pictures are
+copied next to it and linked relatively) and ``summary.txt``.
+
+The report shows, per site: the score timeline of every zone, the alerts of the period with their
+evidence, feedback and notification history, and the scenes (ids, times, sensors, usable fractions,
+failures) that were used.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from monitor.archive.catalogue import Catalogue
+from monitor.config import Config
+from monitor.files import atomic_path
+from monitor.pipeline.rows import safe_name
+from monitor.render.names import newest
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Where the report went and what it holds."""
+
+    folder: Path
+    html: Path
+    text: Path
+    alerts: int
+    scenes: int
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("monitor.report", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _bounds(since: date | None, until: date | None) -> tuple[str, str]:
+    """The period as ISO-8601 UTC strings comparable with the archive's timestamps (until: inclusive)."""
+    lo = f"{since.isoformat()}T00:00:00+00:00" if since else ""
+    hi = f"{until.isoformat()}T23:59:59+00:00" if until else "9999"
+    return lo, hi
+
+
+def _in_period(alert: dict[str, Any], lo: str, hi: str) -> bool:
+    end = alert.get("resolved_at") or (alert["last_seen"] if alert["status"] == "resolved" else "9999")
+    return bool(alert["first_seen"] <= hi and end >= lo)
+
+
+def _copy(src: Path, folder: Path, out: Path) -> str | None:
+    """Copy an evidence file into the report and return its path relative to the report (None if lost)."""
+    if not src.is_file():
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    dst = folder / src.name
+    shutil.copyfile(src, dst)
+    return dst.relative_to(out).as_posix()
+
+
+def _credit(scenes: list[dict[str, Any]]) -> str:
+    from monitor.render.evidence import credit_line
+
+    simulated = any('"SIMULATED": "yes"' in (s.get("provenance") or "") for s in scenes)
+    years = sorted({int(s["acquired"][:4]) for s in scenes if s.get("acquired")})
+    if simulated:
+        return credit_line(True, 0)
+    if not years:
+        return credit_line(False, 0)
+    span = str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
+    return f"Contains modified Copernicus Sentinel data {span}"
+
+
+def build_report(
+    config: Config,
+    out: Path,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    site: str | None = None,
+    now: datetime | None = None,
+) -> ReportResult:
+    """Write the report of ``since``..``until`` (inclusive, UTC days; None: open) for one site or all
+    into ``out`` (created; existing report files are overwritten). Reads the archive only."""
+    from monitor.report.timeline import render_timeline
+
+    out = out.expanduser().resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    lo, hi = _bounds(since, until)
+    sites = [config.site(site)] if site is not None else list(config.sites)
+    generated = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+    site_items = []
+    total_alerts = total_scenes = 0
+    with Catalogue(config.data_dir, readonly=True) as catalogue:
+        # an archive not yet migrated by a run (read-only users cannot migrate it) has no feedback history
+        history = bool(catalogue.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feedback'"))
+        for s in sites:
+            scenes = [r for r in catalogue.scenes(site=s.id) if r["acquired"] is None or lo <= r["acquired"] <= hi]
+            scores = [r for r in catalogue.scores(site=s.id) if r["acquired"] and lo <= r["acquired"] <= hi]
+            alerts = [a for a in catalogue.alerts(site=s.id) if _in_period(a, lo, hi)]
+            baseline_ids = {
+                i for b in catalogue.select("baselines", "version", site=s.id) for i in json.loads(b["scene_ids"])
+            }
+            alert_scenes = {i for a in alerts for i in a["scene_ids"]}
+            credit = _credit(scenes)
+            timeline = render_timeline(
+                out / "img" / f"timeline-{safe_name(s.id)}.png",
+                f"{s.name or s.id}: formation scores per zone",
+                scores,
+                alerts,
+                config.alerts,
+                credit,
+            )
+            items = []
+            for alert in alerts:
+                folder = out / "evidence" / safe_name(alert["id"].replace("/", "_"))
+                png, gif, geojson = (newest(alert["evidence"], kind) for kind in ("png", "gif", "geojson"))
+                items.append(
+                    {
+                        "alert": {"acked_at": None, "dismissed_at": None, "dismiss_reason": None, **alert},
+                        "png": png and _copy(png, folder, out),
+                        "gif": gif and _copy(gif, folder, out),
+                        "geojson": geojson and _copy(geojson, folder, out),
+                        "feedback": catalogue.select("feedback", "at, id", alert_id=alert["id"]) if history else [],
+                        "notifications": catalogue.query(
+                            "SELECT n.queued_at, n.action, n.level, n.status, o.status AS delivery, o.sent_at "
+                            "FROM notifications n LEFT JOIN outbox o ON o.message_id = n.message_id "
+                            "WHERE n.alert_id = ? ORDER BY n.id",
+                            (alert["id"],),
+                        )
+                        if history
+                        else [],
+                    }
+                )
+            for scene in scenes:
+                scene["in_baseline"] = scene["scene_id"] in baseline_ids
+                scene["in_alert"] = scene["scene_id"] in alert_scenes
+            site_items.append(
+                {
+                    "site": s,
+                    "name": s.name or s.id,
+                    "timeline": timeline.relative_to(out).as_posix(),
+                    "alerts": items,
+                    "scenes": scenes,
+                    "counts": {k: sum(1 for x in scenes if x["status"] == k) for k in ("ok", "failed", "empty")},
+                    "credit": credit,
+                    "simulated": credit.startswith("Simulated"),
+                }
+            )
+            total_alerts += len(items)
+            total_scenes += len(scenes)
+    context = {
+        "sites": site_items,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "generated": generated,
+        "data_dir": str(config.data_dir),
+        "simulated": any(i["simulated"] for i in site_items),
+    }
+    html = out / "index.html"
+    text = out / "summary.txt"
+    for path, template in ((html, "report.html"), (text, "summary.txt")):
+        with atomic_path(path) as tmp:
+            tmp.write_text(_environment().get_template(template).render(**context), encoding="utf-8")
+    return ReportResult(folder=out, html=html, text=text, alerts=total_alerts, scenes=total_scenes)
