@@ -47,10 +47,7 @@ def search_start(
         return since
     now = now or datetime.now(UTC)
     last = catalogue.last_acquired(source.name, site.id)
-    if last is None:
-        start = since or now - source.first_run_history
-    else:
-        start = last - source.look_back
+    start = since or now - source.first_run_history if last is None else last - source.look_back
     retry = catalogue.oldest_retryable(site.id, source.name, config.detect.max_attempts)
     if retry is not None:
         start = min(start, retry)

@@ -30,16 +30,26 @@ def make_source(config: SourceConfig, *, origin: str = "", index: int = 0) -> So
     if config.kind == "planetary-computer":
         from monitor.sources.planetary_computer import PlanetaryComputerSource
 
-        return PlanetaryComputerSource(config)
+        try:
+            return PlanetaryComputerSource(config)
+        except ConfigError as exc:
+            raise _located(exc, origin, index) from None
     if config.kind == "sentinelhub":
         from monitor.sources.sentinelhub import SentinelHubSource
 
         try:
             return SentinelHubSource(config)
         except ConfigError as exc:
-            raise ConfigError(str(exc), path=origin or None, key=exc.key or f"sources[{index}]") from None
+            raise _located(exc, origin, index) from None
     raise ConfigError(
         f"unknown source kind {config.kind!r} (available: {', '.join(AVAILABLE)})",
         path=origin or None,
         key=f"sources[{index}].kind",
     )
+
+
+def _located(exc: ConfigError, origin: str, index: int) -> ConfigError:
+    """A source's ConfigError (key relative to its entry) placed at ``sources[index]`` of file ``origin``."""
+    message = str(exc).removeprefix(f"{exc.key}: ") if exc.key else str(exc)
+    key = f"sources[{index}].{exc.key}" if exc.key else f"sources[{index}]"
+    return ConfigError(message, path=origin or None, key=key)

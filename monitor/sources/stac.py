@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,7 +67,7 @@ def item_tile(item: Mapping[str, Any], bands: Sequence[str]) -> Tile | str:
     for key, asset in (item.get("assets") or {}).items():
         band = STAC_BAND_KEYS.get(key)
         href = asset.get("href") if isinstance(asset, Mapping) else None
-        if band in bands and band not in found and isinstance(href, str):
+        if band is not None and band in bands and band not in found and isinstance(href, str):
             found[band] = BandAsset(name=band, href=href, nodata=nodata_of(platform[:2], band))
     missing = [b for b in bands if b not in found]
     if missing:
@@ -152,8 +152,7 @@ class StacSource:
         self.gdal_options = {**self.default_gdal_options, **(gdal_options or {})}
 
     # -- search ---------------------------------------------------------------------------------------
-    def _client(self) -> Any:
-        from pystac_client import Client
+    def _stac_io(self) -> Any:
         from pystac_client.stac_api_io import StacApiIO
 
         retry = Retry(
@@ -164,10 +163,10 @@ class StacSource:
             respect_retry_after_header=True,
             raise_on_status=False,
         )
-        io = StacApiIO(max_retries=retry, timeout=self.timeout)
-        return Client.open(self.url, stac_io=io)
+        return StacApiIO(max_retries=retry, timeout=self.timeout)
 
     def _search_items(self, site: SiteConfig, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
+        from pystac_client import ItemSearch
         from pystac_client.exceptions import APIError
 
         bbox = footprint(site.bbox, site.geometry).bounds
@@ -176,8 +175,12 @@ class StacSource:
             end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if end else "..",
         ]
         try:
-            client = self._client()
-            search = client.search(
+            # the item-search endpoint directly: a cron run with nothing new costs one request, not three
+            # (landing page, conformance, search)
+            search = ItemSearch(
+                f"{self.url}/search",
+                stac_io=self._stac_io(),
+                method="POST",
                 collections=list(self.collections),
                 bbox=list(bbox),
                 datetime="/".join(window) if window != ["..", ".."] else None,
@@ -226,13 +229,20 @@ class StacSource:
         """The URL to read for an asset href (identity here; signed URLs in subclasses)."""
         return href
 
+    def read_failed(self, href: str, exc: SourceError) -> None:
+        """Called when a read of ``href`` failed, before it is retried (e.g. to drop an expired signature)."""
+
     def _read_band(self, asset: BandAsset, grid: SiteGrid) -> Crop:
         """One band's window, signed just before the read, retried; GDAL settings scoped to this thread."""
 
         def attempt() -> Crop:
             signed = BandAsset(asset.name, self.sign(asset.href), asset.index, asset.nodata)
-            with cog_env(ca_bundle=ca_bundle_from_env(), **self.gdal_options):
-                return read_crop([signed], grid)
+            try:
+                with cog_env(ca_bundle=ca_bundle_from_env(), **self.gdal_options):
+                    return read_crop([signed], grid)
+            except SourceError as exc:
+                self.read_failed(asset.href, exc)
+                raise
 
         return self.retry.call(f"read of {asset.href}", attempt)
 
@@ -312,4 +322,3 @@ class EarthSearchSource(StacSource):
     kind = "earth-search"
     default_url = EARTH_SEARCH_URL
     default_collections = ("sentinel-2-c1-l2a", "sentinel-2-l2a")
-

@@ -69,3 +69,38 @@ def s2_tile(
     classes = np.full((height_px // 2, width_px // 2), scl, np.uint8)
     out["SCL"] = cog_bytes(classes, crs=crs, transform=t20, blocksize=blocksize)
     return out
+
+
+def byte_floor(payload: bytes, grid: object) -> tuple[int, int]:
+    """(header bytes, compressed bytes of the full-resolution blocks a site grid's window touches) of a COG.
+
+    The header is everything before the first block of data (IFDs, tile offsets, ghost area); the floor
+    of a windowed read is their sum: no client can read the window with fewer bytes.
+    """
+    from monitor.sources.raster import _source_window
+
+    with MemoryFile(payload) as mem, mem.open() as src:
+        win = _source_window(src, grid)  # type: ignore[arg-type]
+        bh, bw = src.block_shapes[0]
+        offsets = []
+        touched = 0
+        for row in range(src.height // bh + (src.height % bh > 0)):
+            for col in range(src.width // bw + (src.width % bw > 0)):
+                offset = int(src.get_tag_item(f"BLOCK_OFFSET_{col}_{row}", "TIFF", bidx=1) or 0)
+                size = int(src.get_tag_item(f"BLOCK_SIZE_{col}_{row}", "TIFF", bidx=1) or 0)
+                offsets.append(offset)
+                if win is not None and (
+                    col * bw < win.col_off + win.width
+                    and (col + 1) * bw > win.col_off
+                    and row * bh < win.row_off + win.height
+                    and (row + 1) * bh > win.row_off
+                ):
+                    touched += size
+        levels = len(src.overviews(1))
+    header = min(o for o in offsets if o > 0)
+    for level in range(levels):  # overview blocks come before the full-resolution ones in a COG
+        with MemoryFile(payload) as mem, mem.open(overview_level=level) as ovr:
+            first = ovr.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1)
+            if first:
+                header = min(header, int(first))
+    return header, touched

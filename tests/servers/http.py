@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import ssl
@@ -105,10 +106,8 @@ class Handler(BaseHTTPRequestHandler):
     def reset(self) -> None:
         """Abort the connection (TCP RST) without an answer."""
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
         self.entry.status = -1
 
     def reply(

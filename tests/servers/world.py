@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from rasterio.warp import transform_bounds
@@ -31,8 +31,14 @@ def _tile(
 ) -> dict[str, bytes]:
     """Band COGs of one tile (cached: building them is the slow part of these tests)."""
     return s2_tile(
-        crs=crs, left=left, top=top, width_px=TILE_PX, height_px=TILE_PX, reflectance=dict(reflectance),
-        offset=offset, scl=scl,
+        crs=crs,
+        left=left,
+        top=top,
+        width_px=TILE_PX,
+        height_px=TILE_PX,
+        reflectance=dict(reflectance),
+        offset=offset,
+        scl=scl,
     )
 
 
@@ -50,7 +56,7 @@ class World:
         left, bottom, right, top = self.grid.bounds
         mid = math.floor((left + right) / 2 / 10) * 10
         self.tiles["51SYD"] = ("EPSG:32651", mid + 50 - TILE_PX * 10, math.ceil(top / 10) * 10 + 2000)
-        l52, b52, r52, t52 = transform_bounds(self.grid.crs, "EPSG:32652", mid, bottom, right, top)
+        l52, _b52, _r52, t52 = transform_bounds(self.grid.crs, "EPSG:32652", mid, bottom, right, top)
         self.tiles["52SBJ"] = ("EPSG:32652", math.floor(l52 / 10) * 10 - 50, math.ceil(t52 / 10) * 10 + 2000)
 
     def add_scene(

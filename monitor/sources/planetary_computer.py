@@ -1,0 +1,82 @@
+"""The ``planetary-computer`` source: Microsoft Planetary Computer's STAC API, assets signed per read.
+
+Assets live in Azure Blob Storage and are read with a shared access signature (SAS) token that the
+``planetary-computer`` package fetches from the SAS token endpoint (``PC_SDK_SAS_URL``; with
+``PC_SDK_SUBSCRIPTION_KEY`` when you have one) and caches until shortly before it expires. Every band
+read signs its href anew, and a read refused as forbidden (a token the service already considers
+expired) drops the cached token so the retry signs with a fresh one.
+
+Collections: ``sentinel-2-l2a``. Sentinel-1 on the Planetary Computer is either ``sentinel-1-rtc``
+(terrain-corrected gamma0, which needs a Planetary Computer account) or ``sentinel-1-grd`` (open, but
+Level-1 digital numbers in radar geometry located by ground control points, not calibrated
+backscatter); the monitor reads neither yet: use the ``sentinelhub`` source for Sentinel-1.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.config import PLANETARY_COMPUTER_URL, SourceConfig
+from monitor.errors import ConfigError, SourceError
+from monitor.sources.stac import StacSource
+
+log = logging.getLogger(__name__)
+
+#: Collections this source reads, and those it refuses with the reason.
+SUPPORTED = ("sentinel-2-l2a",)
+UNSUPPORTED = {
+    "sentinel-1-rtc": "needs a Planetary Computer account (and is gamma0, not the sigma0 the monitor compares)",
+    "sentinel-1-grd": "is uncalibrated Level-1 digital numbers in radar geometry; use the sentinelhub source for S1",
+}
+
+
+class PlanetaryComputerSource(StacSource):
+    """Sentinel-2 L2A from the Planetary Computer, COG reads signed with the ``planetary-computer`` package."""
+
+    kind = "planetary-computer"
+    default_url = PLANETARY_COMPUTER_URL
+    default_collections = SUPPORTED
+
+    def __init__(self, config: SourceConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        for collection in self.collections:
+            if collection in UNSUPPORTED:
+                raise ConfigError(f"collection {collection!r} {UNSUPPORTED[collection]}", key="collections")
+            if collection not in SUPPORTED:
+                raise ConfigError(
+                    f"unknown collection {collection!r} (known: {', '.join(SUPPORTED)})", key="collections"
+                )
+
+    def sign(self, href: str) -> str:
+        """``href`` signed with a SAS token (cached by the package until a minute before it expires)."""
+        import planetary_computer
+        import requests
+
+        try:
+            return str(planetary_computer.sign_url(href))
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            raise SourceError(f"cannot sign {href} at the SAS token endpoint: {exc}") from exc
+
+    def read_failed(self, href: str, exc: SourceError) -> None:
+        """A forbidden read means the signature expired early: forget the token so the retry gets a new one."""
+        if re.search(r"\b403\b|forbidden|AuthenticationFailed", str(exc), re.IGNORECASE):
+            dropped = drop_token(href)
+            log.info("%s: read of %s refused; dropped %d cached SAS token(s)", self.name, href, dropped)
+
+
+def drop_token(href: str, cache: Mapping[str, Any] | None = None) -> int:
+    """Remove the cached SAS token(s) of ``href``'s storage account and container; returns how many."""
+    from planetary_computer import sas
+
+    cache = sas.TOKEN_CACHE if cache is None else cache
+    parts = urlsplit(href)
+    account = parts.netloc.split(".")[0]
+    container = parts.path.lstrip("/").split("/")[0]
+    keys = [k for k in list(cache) if k.endswith(f"/{account}/{container}")]
+    for key in keys:
+        sas.TOKEN_CACHE.pop(key, None)
+    return len(keys)
