@@ -83,6 +83,8 @@ class Handler(BaseHTTPRequestHandler):
             path = f"/{parts.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
         self.entry = Logged(method, path, {k.lower(): v for k, v in self.headers.items()}, body=body)
         self.server.log.append(self.entry)
+        if self.server.latency:
+            time.sleep(self.server.latency)  # a distant server: every request costs a round trip
         fault = self.server.faults.take(path)
         if fault is not None and self._fault(fault):
             return
@@ -157,6 +159,7 @@ class Server(ThreadingHTTPServer):
         self.app = app
         self.faults = Faults()
         self.log: list[Logged] = []
+        self.latency = 0.0  # seconds added to every request
         self.tls = tls
         if tls is not None:
             self.socket = tls.wrap_socket(self.socket, server_side=True)
