@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +44,7 @@ class PlanetaryComputerSource(StacSource):
 
     def __init__(self, config: SourceConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
+        self._signing = threading.Lock()  # band files are read concurrently: fetch one token, not one each
         for collection in self.collections:
             if collection in UNSUPPORTED:
                 raise ConfigError(f"collection {collection!r} {UNSUPPORTED[collection]}", key="collections")
@@ -57,7 +59,8 @@ class PlanetaryComputerSource(StacSource):
         import requests
 
         try:
-            return str(planetary_computer.sign_url(href))
+            with self._signing:
+                return str(planetary_computer.sign_url(href))
         except (requests.RequestException, ValueError, KeyError) as exc:
             raise SourceError(f"cannot sign {href} at the SAS token endpoint: {exc}") from exc
 

@@ -43,6 +43,9 @@ class BlobStorage:
             token = f"st=2025-01-01T00%3A00%3A00Z&se={expiry}&sp=rl&sv=2021-06-08&sr=c&sig={sig}"
             handler.reply(200, json.dumps({"msft:expiry": expiry, "token": token}).encode())
             return
+        if ".blob.core.windows.net/" not in parts.path:  # not a blob: a plain public file
+            self.files(handler, method, parts.path, body)
+            return
         sig = parse_qs(parts.query).get("sig", [""])[0]
         with self._lock:
             ok = sig in self.valid
