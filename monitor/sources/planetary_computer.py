@@ -6,10 +6,11 @@ Assets live in Azure Blob Storage and are read with a shared access signature (S
 read signs its href anew, and a read refused as forbidden (a token the service already considers
 expired) drops the cached token so the retry signs with a fresh one.
 
-Collections: ``sentinel-2-l2a``. Sentinel-1 on the Planetary Computer is either ``sentinel-1-rtc``
-(terrain-corrected gamma0, which needs a Planetary Computer account) or ``sentinel-1-grd`` (open, but
-Level-1 digital numbers in radar geometry located by ground control points, not calibrated
-backscatter); the monitor reads neither yet: use the ``sentinelhub`` source for Sentinel-1.
+Collections: ``sentinel-2-l2a`` and ``sentinel-1-grd``. Of the two Sentinel-1 collections only
+``sentinel-1-grd`` is open without an account (``sentinel-1-rtc``, terrain-corrected gamma0, needs
+one). GRD holds Level-1 digital numbers in radar geometry located by ground control points: the
+source calibrates them to linear sigma0 with each product's calibration annotation and warps them onto
+the site grid through the GCPs (:mod:`monitor.sources.s1_grd`).
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from monitor.sources.stac import StacSource
 log = logging.getLogger(__name__)
 
 #: Collections this source reads, and those it refuses with the reason.
-SUPPORTED = ("sentinel-2-l2a",)
+SUPPORTED = ("sentinel-2-l2a", "sentinel-1-grd")
 UNSUPPORTED = {
-    "sentinel-1-rtc": "needs a Planetary Computer account (and is gamma0, not the sigma0 the monitor compares)",
-    "sentinel-1-grd": "is uncalibrated Level-1 digital numbers in radar geometry; use the sentinelhub source for S1",
+    "sentinel-1-rtc": "needs a Planetary Computer account (and is gamma0, not the sigma0 the monitor compares); "
+    "use sentinel-1-grd, which is open",
 }
 
 

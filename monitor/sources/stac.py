@@ -69,6 +69,11 @@ def item_tile(item: Mapping[str, Any], bands: Sequence[str]) -> Tile | str:
         href = asset.get("href") if isinstance(asset, Mapping) else None
         if band is not None and band in bands and band not in found and isinstance(href, str):
             found[band] = BandAsset(name=band, href=href, nodata=nodata_of(platform[:2], band))
+    calibration = {}  # Sentinel-1 GRD: the calibration annotation of each polarisation (to get sigma0)
+    for key, asset in (item.get("assets") or {}).items():
+        pol = key.removeprefix("schema-calibration-").upper()
+        if key.startswith("schema-calibration-") and isinstance(asset, Mapping) and isinstance(asset.get("href"), str):
+            calibration[pol] = asset["href"]
     missing = [b for b in bands if b not in found]
     if missing:
         return f"STAC item {item_id} has no asset for band(s) {', '.join(missing)}"
@@ -82,7 +87,7 @@ def item_tile(item: Mapping[str, Any], bands: Sequence[str]) -> Tile | str:
         grid_code=mgrs_code(props, item_id) if sensor == "S2" else item_id,
         assets=tuple(found[b] for b in bands),
         harmonisation=harmonise.harmonisation(props, acquired) if sensor == "S2" else "",
-        properties=dict(props),
+        properties={**props, "calibration": calibration} if calibration else dict(props),
     )
 
 
@@ -246,10 +251,42 @@ class StacSource:
 
         return self.retry.call(f"read of {asset.href}", attempt)
 
+    def _read_grd_band(self, asset: BandAsset, calibration_href: str, grid: SiteGrid) -> Crop:
+        """One polarisation of a Sentinel-1 GRD slice as linear sigma0 on the grid (see :mod:`s1_grd`)."""
+        import requests
+
+        from monitor.sources.s1_grd import parse_calibration, read_sigma0
+
+        def attempt() -> Crop:
+            try:
+                response = requests.get(self.sign(calibration_href), timeout=self.timeout)
+                response.raise_for_status()
+            except requests.RequestException as exc:
+                error = TransientError(f"cannot fetch calibration {calibration_href}: {exc}")
+                self.read_failed(calibration_href, error)
+                raise error from exc
+            calibration = parse_calibration(response.content)
+            try:
+                with cog_env(ca_bundle=ca_bundle_from_env(), **self.gdal_options):
+                    data = read_sigma0(self.sign(asset.href), calibration, grid)
+            except SourceError as exc:
+                self.read_failed(asset.href, exc)
+                raise
+            return Crop(names=(asset.name,), data=data[None], tags={}, dtypes=("float32",))
+
+        return self.retry.call(f"read of {asset.href}", attempt)
+
     def _read_tile(self, tile: Tile, grid: SiteGrid) -> Crop:
         """Every band of one tile, the band files read concurrently (each is its own COG)."""
+        calibration: Mapping[str, str] = tile.properties.get("calibration") or {}
         with ThreadPoolExecutor(max_workers=min(8, len(tile.assets)), thread_name_prefix="cog") as pool:
-            futures = [pool.submit(self._read_band, asset, grid) for asset in tile.assets]
+            if tile.sensor == "S1" and calibration:
+                missing = [a.name for a in tile.assets if a.name not in calibration]
+                if missing:
+                    raise SceneError(f"{tile.item_id}: no calibration annotation for {', '.join(missing)}")
+                futures = [pool.submit(self._read_grd_band, a, calibration[a.name], grid) for a in tile.assets]
+            else:
+                futures = [pool.submit(self._read_band, asset, grid) for asset in tile.assets]
             crops = [f.result() for f in futures]  # the first failure is raised; the others are dropped
         return Crop(
             names=tuple(c.names[0] for c in crops),
