@@ -58,6 +58,7 @@ def sh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Server
     monkeypatch.setenv("SH_CLIENT_SECRET", app.client_secret)
     monkeypatch.setattr(SentinelHubSource, "default_retry", FAST_RETRY)
     monkeypatch.setattr(SentinelHubSource, "download_sleep", 0.05)
+    monkeypatch.setattr(SentinelHubSource, "download_timeout", 1.0)
     with Server(app, tls=context) as server:
         yield server, app
 
@@ -221,7 +222,7 @@ def test_an_expired_token_is_renewed(sh: tuple[Server, SentinelHubStandIn], site
     assert len(server.requests("/oauth/token")) >= 2
 
 
-@pytest.mark.parametrize("kind", ["429", "503", "reset", "truncate"])
+@pytest.mark.parametrize("kind", ["429", "503", "reset", "truncate", "timeout"])
 def test_process_survives_a_fault(
     sh: tuple[Server, SentinelHubStandIn], site: SiteConfig, grid: SiteGrid, kind: str
 ) -> None:
@@ -229,7 +230,7 @@ def test_process_survives_a_fault(
     add_s2(app, grid, T0)
     source = _source(server, collections=["sentinel-2-l2a"])
     (ref,) = source.search(site, None, None)
-    server.faults.add(kind, match="/api/v1/process", retry_after=200)  # Sentinel Hub says milliseconds
+    server.faults.add(kind, match="/api/v1/process", retry_after=200, delay=2)  # Retry-After: milliseconds here
     scene = source.read(ref, grid)
     assert scene.valid[grid.site_mask].mean() == 1.0
     assert len(server.requests("/api/v1/process")) == 2

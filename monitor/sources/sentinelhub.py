@@ -152,6 +152,7 @@ class SentinelHubSource:
     #: sentinelhub's own download retries (its backoff multiplies the sleep by 3 each time)
     download_attempts = 3
     download_sleep = 1.0
+    download_timeout = 120.0
 
     def __init__(
         self,
@@ -172,6 +173,7 @@ class SentinelHubSource:
         _redact_in_logs(self.sh_config.sh_client_secret)
         self.sh_config.max_download_attempts = self.download_attempts
         self.sh_config.download_sleep_time = self.download_sleep
+        self.sh_config.download_timeout_seconds = self.download_timeout
         self.retry = retry or self.default_retry
 
     def __repr__(self) -> str:  # never show the credentials
