@@ -51,8 +51,9 @@ def _check_reflectance(scene, tol: float = 0.003) -> None:  # type: ignore[no-un
 # --- search, one scene per overpass, mosaic --------------------------------------------------------
 
 
-def test_two_tiles_of_one_overpass_are_one_scene_covering_the_site(stac_world: World) -> None:
-    stac_world.add_scene(T0)
+@pytest.mark.parametrize("collection", ["sentinel-2-l2a", "sentinel-2-c1-l2a"])
+def test_two_tiles_of_one_overpass_are_one_scene_covering_the_site(stac_world: World, collection: str) -> None:
+    stac_world.add_scene(T0, collection=collection)
     source = _source(stac_world)
     refs = source.search(_site(), None, None)
     assert [r.scene_id for r in refs] == ["S2B_20250501_R089"]
@@ -62,6 +63,7 @@ def test_two_tiles_of_one_overpass_are_one_scene_covering_the_site(stac_world: W
     _check_reflectance(scene)
     assert scene.provenance["harmonisation"] == harmonise.REMOVED
     assert scene.provenance["tiles_read"] == 2
+    assert scene.provenance["items"].startswith("S2B_51SYD")  # the tile in the grid's own UTM zone first
 
 
 def test_each_tile_alone_covers_only_part_of_the_site(stac_world: World) -> None:

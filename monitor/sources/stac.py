@@ -303,7 +303,7 @@ class StacSource:
         if not tiles:
             raise SceneError(f"{ref.scene_id}: no tiles to read")
         # a tile in the grid's own CRS first: its pixels land on the grid without resampling
-        ordered = sorted(tiles, key=lambda t: (t.properties.get("proj:epsg") != grid.crs.to_epsg(), t.grid_code))
+        ordered = sorted(tiles, key=lambda t: (_epsg(t.properties) != grid.crs.to_epsg(), t.grid_code))
         crops: list[Crop] = []
         used: list[Tile] = []
         for tile in ordered:
@@ -340,6 +340,17 @@ class StacSource:
             properties=properties,
         )
         return to_scene(used_ref, merged, grid)
+
+
+def _epsg(properties: Mapping[str, Any]) -> int | None:
+    """The EPSG code of an item: ``proj:epsg`` (projection extension v1) or ``proj:code`` (v2, ``EPSG:32651``)."""
+    value = properties.get("proj:epsg")
+    if isinstance(value, int):
+        return value
+    code = properties.get("proj:code")
+    if isinstance(code, str) and code.upper().startswith("EPSG:") and code[5:].isdigit():
+        return int(code[5:])
+    return None
 
 
 def _harmonised(crop: Crop, tile: Tile) -> Crop:

@@ -156,7 +156,8 @@ def earth_search_item(
         "constellation": "sentinel-2",
         "instruments": ["msi"],
         "eo:cloud_cover": 3.2,
-        "proj:epsg": epsg,
+        # projection extension v2 (proj:code) in the reprocessed collection, v1 (proj:epsg) in the old one
+        **({"proj:code": f"EPSG:{epsg}"} if "c1" in collection else {"proj:epsg": epsg}),
         "mgrs:utm_zone": int(zone),
         "mgrs:latitude_band": band,
         "mgrs:grid_square": square,
