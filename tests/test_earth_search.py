@@ -100,6 +100,20 @@ def test_reprocessed_collection_wins_and_duplicates_are_dropped(stac_world: Worl
     assert refs[0].properties["collections"] == "sentinel-2-c1-l2a"
 
 
+def test_an_unusable_item_is_reported_only_when_its_overpass_has_no_usable_one(stac_world: World) -> None:
+    stac_world.add_scene(T0, collection="sentinel-2-l2a")
+    (broken,) = stac_world.add_scene(T0, collection="sentinel-2-c1-l2a", tiles=("51SYD",))
+    del broken["assets"]["scl"]
+    (lonely,) = stac_world.add_scene(T0 + timedelta(days=5), platform="sentinel-2a", tiles=("51SYD",))
+    del lonely["assets"]["red"]
+    refs = _source(stac_world).search(_site(), None, None)
+    assert [(r.scene_id, r.problem is None) for r in refs] == [
+        ("S2B_20250501_R089", True),
+        ("S2A_51SYD_20250506_0_L2A", False),
+    ]
+    assert "B04" in (refs[1].problem or "")
+
+
 @pytest.mark.parametrize(
     ("baseline", "offset", "applied", "expected"),
     [

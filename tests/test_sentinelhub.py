@@ -201,6 +201,18 @@ def test_s1_is_sigma0_orthorectified(sh: tuple[Server, SentinelHubStandIn], site
     assert 0.2 < scene.valid[grid.site_mask].mean() < 1.0  # the raster covers part of the site only
 
 
+def test_s1_orbit_from_the_product_name_when_the_catalog_omits_it() -> None:
+    from monitor.sources.sentinelhub import catalog_tile
+
+    feature = {
+        "id": "S1A_IW_GRDH_1SDV_20230115T093419_20230115T093444_046771_059B5E_1F3A_COG.SAFE",
+        "properties": {"datetime": "2023-01-15T09:34:19Z", "platform": "sentinel-1a"},
+    }
+    tile = catalog_tile(feature, "sentinel-1-grd")
+    assert not isinstance(tile, str)
+    assert tile.orbit == s1_relative_orbit("S1A", 46771)
+
+
 def test_s1_relative_orbit() -> None:
     assert s1_relative_orbit("S1A", 73) == 1
     assert s1_relative_orbit("S1A", 73 + 175) == 1

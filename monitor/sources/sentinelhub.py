@@ -369,7 +369,10 @@ def catalog_tile(feature: Mapping[str, Any], collection: str) -> Tile | str:
         return f"catalog item {item_id}: unknown platform {props.get('platform')!r}"
     orbit = relative_orbit(props, item_id)
     absolute = props.get("sat:absolute_orbit")
-    if orbit is None and platform.startswith("S1") and isinstance(absolute, int):
+    if not isinstance(absolute, int):  # S1A_IW_GRDH_1SDV_<start>_<stop>_<absolute orbit>_<datatake>_...
+        match = re.search(r"_\d{8}T\d{6}_\d{8}T\d{6}_(\d{6})_[0-9A-F]{6}", item_id)
+        absolute = int(match.group(1)) if match else None
+    if orbit is None and platform.startswith("S1") and absolute is not None:
         orbit = s1_relative_orbit(platform, absolute)
     match = re.search(r"_T(\d{2}[A-Z]{3})_", item_id)
     return Tile(

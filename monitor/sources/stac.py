@@ -221,6 +221,9 @@ class StacSource:
                 tiles.append(tile)
         refs = [scene_ref(group, self.name) for group in group_overpasses(tiles, self.collections)]
         log.info("%s: %d item(s), %d overpass(es) over site %s", self.name, len(items), len(refs), site.id)
+        # an unusable item is reported only when no usable item of its overpass was found
+        found = {r.scene_id for r in refs}
+        problems = [p for p in problems if _overpass_of(p.scene_id, p.acquired, items) not in found]
         return refs + problems
 
     def _bands_for(self, item: Mapping[str, Any]) -> tuple[str, ...]:
@@ -340,6 +343,15 @@ class StacSource:
             properties=properties,
         )
         return to_scene(used_ref, merged, grid)
+
+
+def _overpass_of(item_id: str, acquired: datetime | None, items: Sequence[Mapping[str, Any]]) -> str | None:
+    """The scene id of the overpass an (unusable) item belongs to, when its platform and time are known."""
+    props = next((i.get("properties") or {} for i in items if i.get("id") == item_id), {})
+    platform = platform_code(props, item_id)
+    if platform is None or acquired is None:
+        return None
+    return scene_id(platform, relative_orbit(props, item_id), acquired)
 
 
 def _epsg(properties: Mapping[str, Any]) -> int | None:
