@@ -157,7 +157,6 @@ def _sigma0_field(base: float, row: np.ndarray, col: np.ndarray) -> np.ndarray:
 def _grd_tiff(grid: SiteGrid, value_sigma0: float) -> bytes:
     """A GRD-like measurement: uint16 DN in radar geometry (rows run south to north, as on an ascending
     pass), located only by a 6 x 6 grid of WGS84 GCPs."""
-    import rasterio
     from pyproj import Transformer
     from rasterio.control import GroundControlPoint
     from rasterio.io import MemoryFile
@@ -184,9 +183,10 @@ def _grd_tiff(grid: SiteGrid, value_sigma0: float) -> bytes:
             blockxsize=256,
             blockysize=256,
             compress="deflate",
+            gcps=gcps,
+            crs="EPSG:4326",
         ) as dst:
             dst.write(dn, 1)
-            dst.gcps = (gcps, rasterio.crs.CRS.from_epsg(4326))
         return bytes(mem.read())
 
 

@@ -234,6 +234,7 @@ def test_an_expired_token_is_renewed(sh: tuple[Server, SentinelHubStandIn], site
     assert len(server.requests("/oauth/token")) >= 2
 
 
+@pytest.mark.filterwarnings("ignore::sentinelhub.exceptions.SHRateLimitWarning")  # the 429 is the point
 @pytest.mark.parametrize("kind", ["429", "503", "reset", "truncate", "timeout"])
 def test_process_survives_a_fault(
     sh: tuple[Server, SentinelHubStandIn], site: SiteConfig, grid: SiteGrid, kind: str
