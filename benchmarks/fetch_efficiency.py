@@ -100,6 +100,7 @@ def main() -> int:
     parser.add_argument("--scenes", type=int, default=4)
     parser.add_argument("--tile-px", type=int, default=4096, help="tile width in 10 m pixels (real: 10980)")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every HTTP request")
+    parser.add_argument("--odc-pool", type=int, default=None, help="threads for odc.stac.load (default: its own)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -140,7 +141,8 @@ def main() -> int:
         import pystac
 
         odc.stac.configure_rio(cloud_defaults=True)
-        print("\nodc-stac (odc.stac.load, configure_rio(cloud_defaults=True), default pool)")
+        pool = f"pool={args.odc_pool}" if args.odc_pool else "default pool"
+        print(f"\nodc-stac (odc.stac.load, configure_rio(cloud_defaults=True), {pool})")
         print(f"{'scene':<22}{'requests':>9}{'MB':>9}{'floor MB':>10}{'x floor':>9}{'seconds':>9}")
         theirs = []
         for item in items:
@@ -153,6 +155,7 @@ def main() -> int:
                 crs=grid.crs.to_string(),
                 resolution=10.0,
                 resampling={"scl": "nearest"},
+                pool=args.odc_pool,
             )
             ds.load()
             wall = time.perf_counter() - start
