@@ -3,6 +3,7 @@ range server holding COGs built in the tests. Nothing is mocked."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from monitor.pipeline.run import run
 from monitor.sources import harmonise, make_source
 from monitor.sources.retry import RetryPolicy
 from monitor.sources.stac import EarthSearchSource, StacSource
-from tests.conftest import write_config
+from tests.conftest import run_cli, write_config
 from tests.servers.cogs import byte_floor
 from tests.servers.world import REFLECTANCE, World
 
@@ -265,3 +266,18 @@ def test_make_source_builds_earth_search_by_default() -> None:
     assert isinstance(source, EarthSearchSource)
     assert source.url == "https://earth-search.aws.element84.com/v1"
     assert source.collections == ("sentinel-2-c1-l2a", "sentinel-2-l2a")
+
+
+def test_cli_run_exits_0_with_a_scene_that_cannot_be_read(tmp_path: Path, stac_world: World) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    stac_world.add_scene(now - timedelta(days=30), tiles=("51SYD",))
+    stac_world.add_scene(now - timedelta(days=25), tiles=("51SYD",), platform="sentinel-2a")
+    gone = f"/sentinel-2-l2a/51SYD/{now - timedelta(days=25):%Y%m%d}/B08.tif"
+    del stac_world.store.files[gone]  # listed, but the file is missing (404)
+    path = _config(tmp_path, stac_world)
+    result = run_cli("run", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    listing = run_cli("scenes", "--config", str(path), "--status", "failed", "--format", "json")
+    assert listing.returncode == 0
+    (failed,) = json.loads(listing.stdout)
+    assert failed["id"] == f"S2A_{now - timedelta(days=25):%Y%m%d}_R089" and "B08" in failed["reason"]
