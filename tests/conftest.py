@@ -198,25 +198,3 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         timeout=600,
         check=False,
     )
-
-
-@pytest.fixture
-def stac_world(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A file server with range support and a STAC API on 127.0.0.1 over the synthetic site (no tiles yet)."""
-    from monitor.config import SiteConfig, ZoneConfig
-    from monitor.grid import site_grid
-    from tests.servers.http import Files, Server
-    from tests.servers.stac import StacApi
-    from tests.servers.world import World
-
-    site = SiteConfig(
-        id="test-site",
-        bbox=SITE_BBOX,
-        zones=[ZoneConfig(id="square", kind="crowd", bbox=CROWD_BBOX), ZoneConfig(id="parking", bbox=VEHICLE_BBOX)],
-    )
-    store, api = Files(), StacApi()
-    with Server(store) as files, Server(api) as stac:
-        api.base = stac.url
-        world = World(grid=site_grid(site), files=files, stac=stac, api=api, store=store)
-        world.layout()
-        yield world

@@ -4,6 +4,7 @@ range server holding COGs built in the tests. Nothing is mocked."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,11 +20,17 @@ from monitor.sources.retry import RetryPolicy
 from monitor.sources.stac import EarthSearchSource, StacSource
 from tests.conftest import run_cli, write_config
 from tests.servers.cogs import byte_floor
-from tests.servers.world import REFLECTANCE, World
+from tests.servers.world import REFLECTANCE, World, serve_world
 
 T0 = datetime(2025, 5, 1, 2, 25, 31, tzinfo=UTC)
 FAST_GDAL = {"GDAL_HTTP_RETRY_DELAY": "0.1", "GDAL_HTTP_TIMEOUT": "2", "GDAL_HTTP_CONNECTTIMEOUT": "2"}
 FAST_RETRY = RetryPolicy(attempts=3, backoff=0.05, max_wait=0.2)
+
+
+@pytest.fixture
+def stac_world() -> Iterator[World]:
+    with serve_world() as world:
+        yield world
 
 
 def _source(world: World, **kwargs: object) -> EarthSearchSource:

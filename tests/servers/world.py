@@ -7,6 +7,8 @@ so a scene only covers the whole site when both are mosaicked.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -14,7 +16,9 @@ from typing import Any
 
 from rasterio.warp import transform_bounds
 
-from monitor.grid import SiteGrid
+from monitor.config import SiteConfig, ZoneConfig
+from monitor.grid import SiteGrid, site_grid
+from tests.conftest import CROWD_BBOX, SITE_BBOX, VEHICLE_BBOX
 from tests.servers.cogs import s2_tile
 from tests.servers.http import Files, Server
 from tests.servers.stac import StacApi, earth_search_item
@@ -100,3 +104,19 @@ class World:
             )
         self.api.items.extend(items)
         return items
+
+
+@contextmanager
+def serve_world() -> Iterator[World]:
+    """A file server with range support and a STAC API on 127.0.0.1 over the synthetic site (no tiles yet)."""
+    site = SiteConfig(
+        id="test-site",
+        bbox=SITE_BBOX,
+        zones=[ZoneConfig(id="square", kind="crowd", bbox=CROWD_BBOX), ZoneConfig(id="parking", bbox=VEHICLE_BBOX)],
+    )
+    store, api = Files(), StacApi()
+    with Server(store) as files, Server(api) as stac:
+        api.base = stac.url
+        world = World(grid=site_grid(site), files=files, stac=stac, api=api, store=store)
+        world.layout()
+        yield world
