@@ -309,14 +309,17 @@ class StacSource:
         ordered = sorted(tiles, key=lambda t: (_epsg(t.properties) != grid.crs.to_epsg(), t.grid_code))
         crops: list[Crop] = []
         used: list[Tile] = []
-        for tile in ordered:
-            try:
-                crop = self._read_tile(tile, grid)
-            except EmptySceneError:
-                log.debug("%s: tile %s does not overlap the site", ref.scene_id, tile.item_id)
-                continue
-            crops.append(_harmonised(crop, tile))
-            used.append(tile)
+        # the tiles of a site that spans two are read at the same time; the mosaic keeps this order
+        with ThreadPoolExecutor(max_workers=len(ordered), thread_name_prefix="tile") as pool:
+            futures = [pool.submit(self._read_tile, tile, grid) for tile in ordered]
+            for tile, future in zip(ordered, futures, strict=True):
+                try:
+                    crop = future.result()
+                except EmptySceneError:
+                    log.debug("%s: tile %s does not overlap the site", ref.scene_id, tile.item_id)
+                    continue
+                crops.append(_harmonised(crop, tile))
+                used.append(tile)
         if not crops:
             raise EmptySceneError(f"{ref.scene_id}: no tile overlaps the site")
         names = crops[0].names
