@@ -149,11 +149,13 @@ def test_late_observations_do_not_rewrite_alert_history() -> None:
     assert not is_late(obs(0), None)
 
 
-def test_unknown_source_kind_at_run_time_names_the_key(tmp_path: Path) -> None:
+def test_unusable_source_at_run_time_names_the_key(tmp_path: Path) -> None:
     path = tmp_path / "monitor.toml"
-    path.write_text('[[sites]]\nid = "a"\nbbox = [0, 0, 0.01, 0.01]\n')  # the contract's default: earth-search
-    result = run_cli("run", "--config", str(path))
-    assert result.returncode == 2 and "sources[0].kind" in result.stderr and str(path) in result.stderr
+    path.write_text('[[sources]]\nkind = "sentinelhub"\n[[sites]]\nid = "a"\nbbox = [0, 0, 0.01, 0.01]\n')
+    result = run_cli(
+        "run", "--config", str(path), env={"SH_CLIENT_ID": "", "SH_CLIENT_SECRET": "", "HOME": str(tmp_path)}
+    )
+    assert result.returncode == 2 and "sources[0].profile" in result.stderr and str(path) in result.stderr
 
 
 def test_archive_folder_that_cannot_be_created(tmp_path: Path) -> None:

@@ -147,6 +147,22 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX notifications_by_alert ON notifications (alert_id);
     """,
+    # 5: remote sources: which overpass a scene is (platform, relative orbit), what was done to its values
+    # (Sentinel-2 offset), what it cost (Sentinel Hub processing units), and how far each source has been
+    # searched for each site (incremental search)
+    """
+    ALTER TABLE scenes ADD COLUMN platform TEXT;
+    ALTER TABLE scenes ADD COLUMN orbit INTEGER;
+    ALTER TABLE scenes ADD COLUMN harmonisation TEXT;
+    ALTER TABLE scenes ADD COLUMN processing_units REAL;
+    CREATE TABLE source_cursors (
+        source TEXT NOT NULL,
+        site TEXT NOT NULL,
+        last_acquired TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (source, site)
+    );
+    """,
 )
 
 
@@ -301,6 +317,31 @@ class Catalogue:
         for row in rows:
             row["detections"] = json.loads(row["detections"])
         return rows
+
+    # -- incremental search ------------------------------------------------------------------------------
+    def last_acquired(self, source: str, site: str) -> datetime | None:
+        """The newest acquisition ``source`` has returned for ``site`` so far, or None before its first search."""
+        rows = self.query("SELECT last_acquired FROM source_cursors WHERE source = ? AND site = ?", (source, site))
+        return datetime.fromisoformat(rows[0]["last_acquired"]) if rows else None
+
+    def set_last_acquired(self, db: sqlite3.Connection, source: str, site: str, acquired: datetime) -> None:
+        """Move the search cursor of ``source`` and ``site`` forward to ``acquired`` (never back)."""
+        db.execute(
+            "INSERT INTO source_cursors (source, site, last_acquired, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (source, site) DO UPDATE SET last_acquired = excluded.last_acquired, "
+            "updated_at = excluded.updated_at WHERE excluded.last_acquired > source_cursors.last_acquired",
+            (source, site, iso(acquired), utcnow()),
+        )
+
+    def oldest_retryable(self, site: str, source: str, max_attempts: int) -> datetime | None:
+        """The oldest acquisition of a failed scene of ``source`` with attempts left, or None."""
+        rows = self.query(
+            "SELECT MIN(acquired) AS t FROM scenes WHERE site = ? AND source = ? AND status = 'failed' "
+            "AND attempts < ? AND acquired IS NOT NULL",
+            (site, source, max_attempts),
+        )
+        value = rows[0]["t"] if rows else None
+        return datetime.fromisoformat(value) if value else None
 
     # -- baselines ------------------------------------------------------------------------------------
     def baseline(self, site: str, sensor: str) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from monitor.grid import SiteGrid
 from monitor.pipeline.rows import safe_name, score_row
 from monitor.pipeline.summary import RunSummary
 from monitor.pipeline.zones import zone_masks
-from monitor.sources import SceneRef, Source
+from monitor.sources import IncrementalSource, SceneRef, Source
 from monitor.sources.base import printable
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,28 @@ def needs_ingest(catalogue: Catalogue, site: str, ref: SceneRef, max_attempts: i
     return row["status"] == "failed" and row["attempts"] < max_attempts and ref.problem is None
 
 
+def search_start(
+    catalogue: Catalogue, config: Config, site: SiteConfig, source: Source, now: datetime | None = None
+) -> datetime | None:
+    """Where a search of ``source`` for ``site`` starts.
+
+    A local source lists everything since ``[monitor] since``. A remote source searches from the last
+    acquisition it returned minus its look-back window (providers publish late and reprocess), or from
+    ``first_run_history`` before now on its first run; never before ``since`` and never after the oldest
+    failed scene that still has attempts left (so it is found, and retried, again).
+    """
+    since = utc_since(config)
+    if not isinstance(source, IncrementalSource):
+        return since
+    now = now or datetime.now(UTC)
+    last = catalogue.last_acquired(source.name, site.id)
+    start = since or now - source.first_run_history if last is None else last - source.look_back
+    retry = catalogue.oldest_retryable(site.id, source.name, config.detect.max_attempts)
+    if retry is not None:
+        start = min(start, retry)
+    return max(start, since) if since is not None else start
+
+
 def ingest_site(
     catalogue: Catalogue,
     config: Config,
@@ -41,8 +64,9 @@ def ingest_site(
     progress: bool,
 ) -> None:
     """Search one source for one site and ingest what is new; a failed search is logged and counted."""
+    start = search_start(catalogue, config, site, source)
     try:
-        refs = source.search(site, utc_since(config), None)
+        refs = source.search(site, start, None)
     except (SourceError, SceneError) as exc:
         log.error("site %s: search of source %s failed: %s", site.id, source.name, exc)
         summary.errors.append(f"site {site.id}: source {source.name}: {exc}")
@@ -53,6 +77,11 @@ def ingest_site(
     crops_dir = config.data_dir / "crops" / site.id
     for ref in tqdm(todo, desc=f"fetch {site.id}", unit="scene", disable=not progress, leave=False):
         ingest_one(catalogue, site, grid, source, ref, masks, crops_dir, summary)
+    # only once every scene found is recorded: a run that stops half-way searches the same range again
+    newest = max((r.acquired for r in refs if r.acquired is not None), default=None)
+    if isinstance(source, IncrementalSource) and newest is not None:
+        with catalogue.transaction() as db:
+            catalogue.set_last_acquired(db, source.name, site.id, newest)
 
 
 def ingest_one(
@@ -73,6 +102,8 @@ def ingest_one(
         "acquired": iso(ref.acquired),
         "sensor": ref.sensor,
         "href": ",".join(sorted({printable(a.href) for a in ref.assets})),
+        "platform": ref.properties.get("platform"),
+        "orbit": ref.properties.get("orbit"),
     }
     try:
         if ref.problem:
@@ -108,6 +139,8 @@ def ingest_one(
             {
                 **base_row,
                 "checksum": scene.provenance.get("checksum"),
+                "harmonisation": scene.provenance.get("harmonisation") or None,
+                "processing_units": scene.provenance.get("processing_units"),
                 "status": "ok",
                 "reason": None,
                 "crop": str(crop),

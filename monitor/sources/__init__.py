@@ -4,24 +4,52 @@ from __future__ import annotations
 
 from monitor.config import SourceConfig
 from monitor.errors import ConfigError
-from monitor.sources.base import BandAsset, SceneRef, Source
+from monitor.sources.base import BandAsset, IncrementalSource, SceneRef, Source
 
-__all__ = ["BandAsset", "SceneRef", "Source", "make_source"]
+__all__ = ["AVAILABLE", "BandAsset", "IncrementalSource", "SceneRef", "Source", "make_source"]
 
 
-#: Source kinds this version can read; the others are in the contract and arrive with the sources issue.
-AVAILABLE = ("local",)
+#: Source kinds this version can read.
+AVAILABLE = ("local", "earth-search", "sentinelhub", "planetary-computer")
 
 
 def make_source(config: SourceConfig, *, origin: str = "", index: int = 0) -> Source:
-    """The :class:`Source` for the ``index``-th ``[[sources]]`` entry of the config file ``origin``."""
+    """The :class:`Source` for the ``index``-th ``[[sources]]`` entry of the config file ``origin``.
+
+    Raises :class:`ConfigError` naming the entry when it cannot be used (e.g. Sentinel Hub credentials
+    missing from the environment and from the named profile).
+    """
     if config.kind == "local":
         from monitor.sources.local import LocalSource
 
         return LocalSource(config)
+    if config.kind == "earth-search":
+        from monitor.sources.stac import EarthSearchSource
+
+        return EarthSearchSource(config)
+    if config.kind == "planetary-computer":
+        from monitor.sources.planetary_computer import PlanetaryComputerSource
+
+        try:
+            return PlanetaryComputerSource(config)
+        except ConfigError as exc:
+            raise _located(exc, origin, index) from None
+    if config.kind == "sentinelhub":
+        from monitor.sources.sentinelhub import SentinelHubSource
+
+        try:
+            return SentinelHubSource(config)
+        except ConfigError as exc:
+            raise _located(exc, origin, index) from None
     raise ConfigError(
-        f"source kind {config.kind!r} is not available in this version yet (available: {', '.join(AVAILABLE)}); "
-        'add a [[sources]] entry with kind = "local" and a path',
+        f"unknown source kind {config.kind!r} (available: {', '.join(AVAILABLE)})",
         path=origin or None,
         key=f"sources[{index}].kind",
     )
+
+
+def _located(exc: ConfigError, origin: str, index: int) -> ConfigError:
+    """A source's ConfigError (key relative to its entry) placed at ``sources[index]`` of file ``origin``."""
+    message = str(exc).removeprefix(f"{exc.key}: ") if exc.key else str(exc)
+    key = f"sources[{index}].{exc.key}" if exc.key else f"sources[{index}]"
+    return ConfigError(message, path=origin or None, key=key)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
 
 from monitor.config import SiteConfig
 from monitor.grid import SiteGrid
@@ -55,3 +55,13 @@ class Source(Protocol):
     def read(self, ref: SceneRef, grid: SiteGrid) -> Scene:
         """The scene's crop on ``grid``. Raises SourceError, SceneError or EmptySceneError."""
         ...
+
+
+@runtime_checkable
+class IncrementalSource(Protocol):
+    """A remote source searched incrementally: the first run goes ``first_run_history`` back from now;
+    later runs search from the last acquisition seen minus ``look_back`` (providers publish late)."""
+
+    name: str
+    first_run_history: timedelta
+    look_back: timedelta

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,10 @@ from monitor.grid import SiteGrid, pixel_size_m
 from monitor.scene import Scene
 from monitor.sensors import AUX_BANDS, clear_mask, scale_of
 from monitor.sources.base import BandAsset, SceneRef
+
+#: rasterio's in-memory warp of numpy arrays is not safe from several threads at once (the sources read
+#: band files concurrently); warps are small next to the reads, so they take turns.
+_WARP_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -108,18 +113,25 @@ def _read_one(href: str, bands: Sequence[BandAsset], grid: SiteGrid) -> tuple[np
             return out, tags, dtypes
         src_res = pixel_size_m(src.crs, win_transform, int(win.height))
         for i, asset in enumerate(bands):
-            reproject(
-                source=raw[i],
-                destination=out[i],
-                src_transform=win_transform,
-                src_crs=src.crs,
-                src_nodata=np.nan,
-                dst_transform=grid.transform,
-                dst_crs=grid.crs,
-                dst_nodata=np.nan,
-                resampling=_resampling(asset.name, src_res, grid.pixel_size_m),
-            )
+            with _WARP_LOCK:
+                _reproject_band(raw[i], out[i], win_transform, src.crs, grid, asset.name, src_res)
     return out, tags, dtypes
+
+
+def _reproject_band(
+    raw: np.ndarray, out: np.ndarray, transform: Affine, crs: CRS, grid: SiteGrid, name: str, src_res: float
+) -> None:
+    reproject(
+        source=raw,
+        destination=out,
+        src_transform=transform,
+        src_crs=crs,
+        src_nodata=np.nan,
+        dst_transform=grid.transform,
+        dst_crs=grid.crs,
+        dst_nodata=np.nan,
+        resampling=_resampling(name, src_res, grid.pixel_size_m),
+    )
 
 
 def read_crop(assets: Sequence[BandAsset], grid: SiteGrid) -> Crop:
