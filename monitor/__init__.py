@@ -37,6 +37,7 @@ def open(path: str | os.PathLike[str], *, data_dir: str | os.PathLike[str] | Non
 
     return open_archive(path, data_dir=data_dir)
 
+
 __all__ = [
     "ArchiveError",
     "ConfigError",

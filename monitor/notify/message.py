@@ -21,7 +21,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import jinja2
 from PIL import Image
 
 from monitor.render.names import newest, newest_of_each
+from monitor.templating import environment
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +60,8 @@ def alert_state(alert: Mapping[str, Any]) -> tuple[str, ...]:
     return (*state, f"repeat-after:{alert.get('notified_at')}") if alert.get("repeat") else state
 
 
-@cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("monitor.notify", "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return environment("monitor.notify")
 
 
 def render_template(name: str, **context: Any) -> str:

@@ -12,7 +12,6 @@ import json
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from monitor.config import Config
 from monitor.files import atomic_path
 from monitor.pipeline.rows import safe_name
 from monitor.render.names import newest
+from monitor.templating import environment
 
 
 @dataclass(frozen=True)
@@ -36,16 +36,8 @@ class ReportResult:
     scenes: int
 
 
-@cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("monitor.report", "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return environment("monitor.report")
 
 
 def _bounds(since: date | None, until: date | None) -> tuple[str, str]:

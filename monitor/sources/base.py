@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from monitor.config import SiteConfig
@@ -65,3 +65,17 @@ class IncrementalSource(Protocol):
     name: str
     first_run_history: timedelta
     look_back: timedelta
+
+
+def parse_utc(value: Any) -> datetime | None:
+    """An ISO-8601 time from STAC metadata as an aware UTC datetime; None when missing or unreadable.
+
+    ``Z`` is accepted, and a time without a zone is read as UTC (STAC requires UTC).
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -14,7 +14,7 @@ from monitor.errors import SceneError, SourceError
 from monitor.grid import SiteGrid
 from monitor.scene import Scene
 from monitor.sensors import nodata_of, sensor_from_prefix
-from monitor.sources.base import BandAsset, SceneRef, printable
+from monitor.sources.base import BandAsset, SceneRef, parse_utc, printable
 from monitor.sources.raster import band_descriptions, read_crop, to_scene
 
 log = logging.getLogger(__name__)
@@ -51,18 +51,6 @@ def time_from_name(name: str) -> datetime | None:
             except ValueError:
                 return None
     return None
-
-
-def _start_datetime(props: dict[str, Any]) -> datetime | None:
-    """A STAC item's ``start_datetime`` (used when ``datetime`` is null), as aware UTC."""
-    value = props.get("start_datetime")
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def file_checksum(path: Path, chunk: int = 1 << 20) -> str:
@@ -156,12 +144,12 @@ class LocalSource:
             if len(data) == 1:
                 assets.append(BandAsset(name="*", href=data[0].get_absolute_href() or data[0].href))
         problem = None if assets else f"STAC item {item.id} has no band assets the monitor knows"
-        if item.datetime is None and _start_datetime(props) is None:
+        if item.datetime is None and parse_utc(props.get("start_datetime")) is None:
             problem = f"STAC item {item.id} has neither datetime nor start_datetime"
         return SceneRef(
             scene_id=item.id,
             source=self.name,
-            acquired=item.datetime or _start_datetime(props),
+            acquired=item.datetime or parse_utc(props.get("start_datetime")),
             sensor=sensor,
             assets=tuple(assets),
             problem=problem,

@@ -65,22 +65,35 @@ class PlanetaryComputerSource(StacSource):
         except (requests.RequestException, ValueError, KeyError) as exc:
             raise SourceError(f"cannot sign {href} at the SAS token endpoint: {exc}") from exc
 
-    def read_failed(self, href: str, exc: SourceError) -> None:
-        """A forbidden read means the signature expired early: forget the token so the retry gets a new one."""
+    def read_failed(self, href: str, exc: SourceError, signed: str | None = None) -> None:
+        """A forbidden read means the signature expired early: forget the token so the retry gets a new one.
+
+        Only the token that ``signed`` carried is dropped: when several band reads fail with one expired
+        token at once, the first drops it, the others find a fresh one already cached and keep it.
+        """
         if re.search(r"\b403\b|forbidden|AuthenticationFailed", str(exc), re.IGNORECASE):
-            dropped = drop_token(href)
+            with self._signing:
+                dropped = drop_token(href, signed=signed)
             log.info("%s: read of %s refused; dropped %d cached SAS token(s)", self.name, href, dropped)
 
 
-def drop_token(href: str, cache: Mapping[str, Any] | None = None) -> int:
-    """Remove the cached SAS token(s) of ``href``'s storage account and container; returns how many."""
+def drop_token(href: str, cache: Mapping[str, Any] | None = None, signed: str | None = None) -> int:
+    """Remove the cached SAS token(s) of ``href``'s storage account and container; returns how many.
+
+    With ``signed`` (the URL that was refused), only a cached token that URL carries is removed.
+    """
     from planetary_computer import sas
 
     cache = sas.TOKEN_CACHE if cache is None else cache
     parts = urlsplit(href)
     account = parts.netloc.split(".")[0]
     container = parts.path.lstrip("/").split("/")[0]
-    keys = [k for k in list(cache) if k.endswith(f"/{account}/{container}")]
+    keys = [
+        k
+        for k in list(cache)
+        if k.endswith(f"/{account}/{container}")
+        and (signed is None or str(getattr(cache[k], "token", "")) in signed)
+    ]
     for key in keys:
         sas.TOKEN_CACHE.pop(key, None)
     return len(keys)

@@ -27,7 +27,7 @@ from monitor.grid import SiteGrid
 from monitor.scene import Scene
 from monitor.sensors import AUX_BANDS, S2_SPECTRAL, nodata_of
 from monitor.sources import harmonise
-from monitor.sources.base import BandAsset, SceneRef
+from monitor.sources.base import BandAsset, SceneRef, parse_utc
 from monitor.sources.gdal_env import cog_env
 from monitor.sources.local import STAC_BAND_KEYS
 from monitor.sources.raster import Crop, read_crop, to_scene
@@ -43,21 +43,11 @@ DEFAULT_S1_BANDS = ("VV", "VH")
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def item_tile(item: Mapping[str, Any], bands: Sequence[str]) -> Tile | str:
     """The :class:`Tile` of a STAC item (a dict as the API returns it), or why it cannot be used."""
     item_id = str(item.get("id", ""))
     props: Mapping[str, Any] = item.get("properties") or {}
-    acquired = _parse_time(props.get("datetime")) or _parse_time(props.get("start_datetime"))
+    acquired = parse_utc(props.get("datetime")) or parse_utc(props.get("start_datetime"))
     if acquired is None:
         return f"STAC item {item_id} has neither datetime nor start_datetime"
     platform = platform_code(props, item_id)
@@ -211,7 +201,7 @@ class StacSource:
             tile = item_tile(item, self._bands_for(item))
             if isinstance(tile, str):
                 log.warning("%s: %s", self.name, tile)
-                acquired = _parse_time((item.get("properties") or {}).get("datetime"))
+                acquired = parse_utc((item.get("properties") or {}).get("datetime"))
                 problems.append(
                     SceneRef(
                         scene_id=str(item.get("id", "?")), source=self.name, acquired=acquired, sensor="?", problem=tile
@@ -237,8 +227,9 @@ class StacSource:
         """The URL to read for an asset href (identity here; signed URLs in subclasses)."""
         return href
 
-    def read_failed(self, href: str, exc: SourceError) -> None:
-        """Called when a read of ``href`` failed, before it is retried (e.g. to drop an expired signature)."""
+    def read_failed(self, href: str, exc: SourceError, signed: str | None = None) -> None:
+        """Called when a read of ``href`` (as ``signed``) failed, before it is retried (e.g. to drop an
+        expired signature)."""
 
     def _read_band(self, asset: BandAsset, grid: SiteGrid) -> Crop:
         """One band's window, signed just before the read, retried; GDAL settings scoped to this thread."""
@@ -249,7 +240,7 @@ class StacSource:
                 with cog_env(ca_bundle=ca_bundle_from_env(), **self.gdal_options):
                     return read_crop([signed], grid)
             except SourceError as exc:
-                self.read_failed(asset.href, exc)
+                self.read_failed(asset.href, exc, signed.href)
                 raise
 
         return self.retry.call(f"read of {asset.href}", attempt)
@@ -261,19 +252,21 @@ class StacSource:
         from monitor.sources.s1_grd import parse_calibration, read_sigma0
 
         def attempt() -> Crop:
+            signed_calibration = self.sign(calibration_href)
             try:
-                response = requests.get(self.sign(calibration_href), timeout=self.timeout)
+                response = requests.get(signed_calibration, timeout=self.timeout)
                 response.raise_for_status()
             except requests.RequestException as exc:
                 error = TransientError(f"cannot fetch calibration {calibration_href}: {exc}")
-                self.read_failed(calibration_href, error)
+                self.read_failed(calibration_href, error, signed_calibration)
                 raise error from exc
             calibration = parse_calibration(response.content)
+            signed = self.sign(asset.href)
             try:
                 with cog_env(ca_bundle=ca_bundle_from_env(), **self.gdal_options):
-                    data = read_sigma0(self.sign(asset.href), calibration, grid)
+                    data = read_sigma0(signed, calibration, grid)
             except SourceError as exc:
-                self.read_failed(asset.href, exc)
+                self.read_failed(asset.href, exc, signed)
                 raise
             return Crop(names=(asset.name,), data=data[None], tags={}, dtypes=("float32",))
 
