@@ -119,6 +119,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE alerts ADD COLUMN last_observed TEXT;
     """,
+    # 4: detection: each scene's co-registration (shift applied, px east / south, and whether it could be
+    # registered), and how each baseline was composed (which rule chose its scenes, which were kept out)
+    """
+    ALTER TABLE scenes ADD COLUMN shift_dx REAL;
+    ALTER TABLE scenes ADD COLUMN shift_dy REAL;
+    ALTER TABLE scenes ADD COLUMN registration TEXT;
+    ALTER TABLE baselines ADD COLUMN composition TEXT NOT NULL DEFAULT '{}';
+    """,
 )
 
 

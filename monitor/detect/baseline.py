@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
+
 #: MAD -> standard deviation for normally distributed data.
 MAD_TO_SIGMA = 1.4826
 
@@ -67,3 +69,26 @@ def normalised_stats(
         [match(stack[i], median, valid[i] & np.all(np.isfinite(median), axis=0)) for i in range(stack.shape[0])]
     )
     return robust_stats(matched, valid)
+
+
+def register_stack(
+    stack: np.ndarray, valid: np.ndarray, pixel_size_m: float
+) -> tuple[np.ndarray, np.ndarray, list[Registration]]:
+    """Co-register the observations of a baseline stack with their own median, before the statistics.
+
+    ``stack`` is (observations, bands, rows, cols) in analysis units, ``valid`` (observations, rows,
+    cols). Misregistered observations would otherwise smear every edge of the site into the median and
+    inflate the spread along it. An observation that cannot be registered is kept out (its ``valid`` is
+    all False). Returns the shifted stack, its validity and one :class:`Registration` per observation.
+    """
+    median, _, _ = robust_stats(stack, valid)
+    reference = registration_image(median)
+    out, out_valid, regs = stack.copy(), valid.copy(), []
+    for i in range(stack.shape[0]):
+        reg = estimate_shift(reference, registration_image(stack[i]), valid[i], None, pixel_size_m)
+        regs.append(reg)
+        if not reg.ok:
+            out_valid[i] = False
+            continue
+        out[i], out_valid[i], _ = apply_shift(stack[i], valid[i], reg.shift)
+    return out, out_valid, regs

@@ -23,6 +23,7 @@ from monitor.detect.formations import (
     find_regions,
     vehicle_score,
 )
+from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
 from monitor.detect.validity import cloud_margin
 from monitor.detect.values import analysis_values, noise_floor
 from monitor.scene import Scene
@@ -52,6 +53,9 @@ class SceneChange:
     compared: np.ndarray
     threshold: float
     zones: list[ZoneScore]
+    registration: Registration | None = None  # None: not attempted (radar)
+    haze_offset: float | None = None  # scene-wide blue offset against the baseline, reflectance
+    state: str = "scored"  # scored | unregistered | hazy: why the zones hold scores or not
 
 
 def _ndvi(values: np.ndarray, bands: tuple[str, ...]) -> np.ndarray | None:
@@ -82,10 +86,27 @@ def score_scene(
     else:
         data = scene.data
     values = analysis_values(scene.sensor, baseline.bands, data)
-    margin_px = round(cloud_margin_m / float(scene.transform.a))
-    usable = cloud_margin(scene.valid, scene.aux.get("SCL"), margin_px)
-    compared = usable & baseline.valid & np.all(np.isfinite(values), axis=0)
+    res = float(scene.transform.a)
     radar = is_radar(scene.sensor, baseline.bands)
+    scene_valid, scl = scene.valid, scene.aux.get("SCL")
+    registration = None
+    if not radar:
+        # Radar is not registered: GRD speckle defeats phase correlation at 20 m over a small site.
+        registration = estimate_shift(
+            registration_image(baseline.median),
+            registration_image(values),
+            scene_valid,
+            baseline.valid,
+            res,
+        )
+        if not registration.ok:
+            return _unscored(scene, zone_masks, registration, "unregistered")
+        aux = {"SCL": scl} if scl is not None else {}
+        values, scene_valid, aux = apply_shift(values, scene_valid, registration.shift, aux)
+        scl = aux.get("SCL")
+    margin_px = round(cloud_margin_m / res)
+    usable = cloud_margin(scene_valid, scl, margin_px)
+    compared = usable & baseline.valid & np.all(np.isfinite(values), axis=0)
     if compared.any():
         values = (normalise_offset if radar else normalise_linear)(values, baseline.median, compared)
     floor = noise_floor(scene.sensor, baseline.bands, baseline.median)
@@ -102,7 +123,6 @@ def score_scene(
     db_diff = np.mean(values - baseline.median, axis=0) if radar else None
 
     context = PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff)
-    res = float(scene.transform.a)
     zones = []
     for zone_id, mask in zone_masks.items():
         zone_usable = scene.usable_fraction(mask)
@@ -134,4 +154,28 @@ def score_scene(
                 detections=detections,
             )
         )
-    return SceneChange(statistic=stat, significant=significant, compared=compared, threshold=threshold, zones=zones)
+    return SceneChange(
+        statistic=stat,
+        significant=significant,
+        compared=compared,
+        threshold=threshold,
+        zones=zones,
+        registration=registration,
+    )
+
+
+def _unscored(
+    scene: Scene, zone_masks: Mapping[str, np.ndarray], registration: Registration | None, state: str
+) -> SceneChange:
+    """A scene that must not be compared at all (it could not be registered, or is hazy): every zone gets
+    its usable fraction and no score, so it neither raises nor quiets an alert."""
+    nothing = np.zeros(scene.shape, dtype=bool)
+    return SceneChange(
+        statistic=np.full(scene.shape, np.nan, dtype=np.float32),
+        significant=nothing,
+        compared=nothing,
+        threshold=float("nan"),
+        zones=[ZoneScore(z, scene.usable_fraction(m), None, None, None) for z, m in zone_masks.items()],
+        registration=registration,
+        state=state,
+    )

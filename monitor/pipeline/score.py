@@ -137,7 +137,7 @@ def score_one(
     rows = []
     changes: list[tuple[AlertChange, str]] = []
     for zs in change.zones:
-        state = "scored" if zs.change_fraction is not None else "unusable"
+        state = change.state if change.state != "scored" else "scored" if zs.change_fraction is not None else "unusable"
         acquired = iso(scene.acquired)
         rows.append(
             score_row(
@@ -172,6 +172,17 @@ def score_one(
     with catalogue.transaction() as db:
         catalogue.replace_scores(db, site.id, scene.scene_id, rows)
         db.execute("UPDATE scenes SET scored = 1 WHERE site = ? AND scene_id = ?", (site.id, scene.scene_id))
+        reg = change.registration
+        db.execute(
+            "UPDATE scenes SET shift_dx = ?, shift_dy = ?, registration = ? WHERE site = ? AND scene_id = ?",
+            (
+                None if reg is None else round(reg.dx_px, 3),
+                None if reg is None else round(reg.dy_px, 3),
+                "skipped: radar" if reg is None else reg.status,
+                site.id,
+                scene.scene_id,
+            ),
+        )
         for result, _ in changes:
             catalogue.save_alert(db, result.alert)
     summary.scored_scenes += 1
