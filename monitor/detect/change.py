@@ -22,12 +22,17 @@ def normalise_gain(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -> 
     is robust to the few pixels that really changed. Bands with no usable pixel are left as they are.
     """
     out = x.copy()
+    stride = max(1, int(usable.sum()) // QUANTILE_SAMPLES)
     for b in range(x.shape[0]):
-        xs, rs = x[b][usable], reference[b][usable]
+        xs, rs = x[b][usable][::stride], reference[b][usable][::stride]
         mx, mr = _nanmedian(xs), _nanmedian(rs)
         if np.isfinite(mx) and np.isfinite(mr) and mx > 0 and mr > 0:
             out[b] *= np.float32(mr / mx)
     return out
+
+
+#: Quantiles for the radiometric match are taken on at most about this many pixels (an even stride).
+QUANTILE_SAMPLES = 20_000
 
 
 def normalise_linear(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -> np.ndarray:
@@ -39,21 +44,24 @@ def normalise_linear(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -
     gain would. Quantiles are robust to the few percent of pixels that really changed. Falls back to
     :func:`normalise_gain` for a band with too few usable pixels or a degenerate fit.
     """
-    out = normalise_gain(x, reference, usable)
     if int(usable.sum()) < 50:
-        return out
+        return normalise_gain(x, reference, usable)
+    out = x.copy()
     qs = np.linspace(5.0, 95.0, 19)
+    stride = max(1, int(usable.sum()) // QUANTILE_SAMPLES)
     for b in range(x.shape[0]):
-        xs, rs = x[b][usable], reference[b][usable]
+        xs, rs = x[b][usable][::stride], reference[b][usable][::stride]
         ok = np.isfinite(xs) & np.isfinite(rs)
-        if ok.sum() < 50:
-            continue
-        px, pr = np.percentile(xs[ok], qs), np.percentile(rs[ok], qs)
-        if np.ptp(px) <= 0:
-            continue
-        gain, offset = np.polyfit(px, pr, 1)
-        if np.isfinite(gain) and np.isfinite(offset) and 0.2 < gain < 5.0:
-            out[b] = (x[b] * np.float32(gain) + np.float32(offset)).astype(np.float32)
+        fitted = False
+        if ok.sum() >= 50:
+            px, pr = np.percentile(xs[ok], qs), np.percentile(rs[ok], qs)
+            if np.ptp(px) > 0:
+                gain, offset = np.polyfit(px, pr, 1)
+                if np.isfinite(gain) and np.isfinite(offset) and 0.2 < gain < 5.0:
+                    out[b] = (x[b] * np.float32(gain) + np.float32(offset)).astype(np.float32)
+                    fitted = True
+        if not fitted:
+            out[b] = normalise_gain(x[b : b + 1], reference[b : b + 1], usable)[0]
     return out
 
 
@@ -95,6 +103,11 @@ DIFF_SCALES_M = (0.0, 10.0, 20.0)
 NO_CHANGE_QUANTILE = 0.95
 
 
+#: Robust covariances are estimated on at most this many pixels (an even stride through the image):
+#: ten thousand samples pin a 4 x 4 covariance to about 1 %, and keep the cost independent of site size.
+COVARIANCE_SAMPLES = 10_000
+
+
 def robust_covariance(d: np.ndarray, iterations: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Centre and covariance of the no-change population of difference vectors ``d`` (pixels, bands).
 
@@ -104,6 +117,8 @@ def robust_covariance(d: np.ndarray, iterations: int = 5) -> tuple[np.ndarray, n
     illumination, haze and phenology move bands together, so their differences are correlated, and a
     change that breaks that correlation stands out more than a per-band z-score would show.
     """
+    if len(d) > COVARIANCE_SAMPLES:
+        d = d[:: -(-len(d) // COVARIANCE_SAMPLES)]
     k = d.shape[1]
     keep = np.ones(len(d), dtype=bool)
     limit = float(chdtri(k, 1.0 - NO_CHANGE_QUANTILE))
@@ -130,7 +145,7 @@ def mahalanobis(d: np.ndarray, centre: np.ndarray, cov: np.ndarray) -> np.ndarra
     cov = cov + np.eye(k) * (1e-9 * max(float(np.trace(cov)), 1e-12))
     inv = np.linalg.inv(cov)
     x = d - centre
-    return np.einsum("ij,jk,ik->i", x, inv, x)
+    return np.sum((x @ inv) * x, axis=1)
 
 
 def bitemporal_change(

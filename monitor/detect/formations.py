@@ -45,6 +45,10 @@ VEGETATED_NDVI = 0.4
 #: A crowd block darkens bright pavement in the visible by at least this much reflectance (troops in dark
 #: uniforms over concrete); a region that brightens is something else.
 CROWD_MAX_VISIBLE_CHANGE = -0.015
+#: Painted military vehicles (olive, visible reflectance 0.055-0.07) are no brighter than asphalt and
+#: much darker than concrete in the visible; a change that brightens the visible by more than this
+#: (reflectance) is a new roof, slab or sand, not vehicles.
+VEHICLE_MAX_VISIBLE_CHANGE = 0.02
 #: Radar sees parked vehicles as new bright targets (metal, corner reflectors): at least this mean
 #: backscatter increase (dB). Soil moisture and crop growth change fields by 1-3 dB.
 RADAR_MIN_BRIGHTENING_DB = 3.0
@@ -123,7 +127,8 @@ def classify(
         darker = visible_change is None or visible_change <= CROWD_MAX_VISIBLE_CHANGE
         return "crowd-block" if darker else "other"
     if length_m >= ROW_MIN_LENGTH_M and elongation >= ROW_MIN_ELONGATION:
-        return "vehicle-row"
+        brighter = visible_change is not None and visible_change > VEHICLE_MAX_VISIBLE_CHANGE
+        return "other" if brighter else "vehicle-row"
     return "other"
 
 
@@ -216,10 +221,13 @@ def find_parks(
 ) -> tuple[list[Detection], np.ndarray]:
     """Vehicle parks: patchy fields of changed pixels, bridged over gaps of :data:`PARK_GAP_M` metres.
 
-    ``candidates`` are the significant pixels not already explained (e.g. by crowd blocks). Returns the
+    ``candidates`` are the significant pixels not already explained (e.g. by crowd blocks); pixels whose
+    visible reflectance rose by more than :data:`VEHICLE_MAX_VISIBLE_CHANGE` are not vehicles. Returns the
     park detections (their ``area_m2`` counts the changed pixels only, not the gaps) and the mask of
     the bridged park areas.
     """
+    if context.visible_diff is not None:
+        candidates = candidates & ~(np.nan_to_num(context.visible_diff) > VEHICLE_MAX_VISIBLE_CHANGE)
     radius = max(1, round(PARK_GAP_M / resolution))
     padded = np.pad(candidates, radius)
     closed = binary_closing(padded, structure=disk(radius).astype(bool))[radius:-radius, radius:-radius]

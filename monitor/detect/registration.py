@@ -4,21 +4,23 @@ Sentinel-2 scenes are geolocated to about 1 pixel (the multi-temporal registrati
 2 sigma since 2019, worse before and across relative orbits). Half a pixel of shift turns every sharp
 edge of a site (kerbs, roofs, field boundaries) into a line of "change"; aligning each scene with the
 baseline before comparing removes that. The shift is measured by phase correlation upsampled to
-1/20 px (scikit-image), trusted only when the correlation peak stands well clear of chance, and applied
+1/10 px (scikit-image), trusted only when the correlation peak stands well clear of chance, and applied
 by bilinear interpolation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+from scipy.fft import fft2, ifft2, next_fast_len
 from scipy.ndimage import shift as nd_shift
 from skimage.filters import window
 from skimage.registration import phase_cross_correlation
 
-#: Phase-correlation peak located to 1/UPSAMPLE px.
-UPSAMPLE = 20
+#: Phase-correlation peak located to 1/UPSAMPLE px (0.1 px: a tenth of the residual that matters).
+UPSAMPLE = 10
 #: A shift larger than this (metres) is not a geolocation error of Sentinel-2 (spec: ~11 m at 2 sigma)
 #: but a failed match (clouds, snow, a scene of another place).
 MAX_SHIFT_M = 30.0
@@ -73,15 +75,26 @@ def _prepare(image: np.ndarray, clear: np.ndarray) -> np.ndarray:
     return np.where(clear, image - fill, 0.0).astype(np.float64)
 
 
+@lru_cache(maxsize=8)
+def _taper(shape: tuple[int, int]) -> np.ndarray:
+    """Tukey window (30 % taper) of an image shape; cached, sites keep their shape."""
+    return np.asarray(window(("tukey", 0.3), shape), dtype=np.float64)
+
+
 def _pcc(reference: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, float]:
     """Shift (rows, cols) and peak strength (sigma above the correlation surface) of the phase correlation
     of two mean-free images, each tapered to zero at its border first: the FFT treats an image as
     periodic, and the wrap-around edge, identical in both, would otherwise pull the peak to zero shift."""
-    taper = window(("tukey", 0.3), reference.shape)
-    ref, mov = reference * taper, moving * taper
-    shift, _, _ = phase_cross_correlation(ref, mov, upsample_factor=UPSAMPLE, normalization="phase")
-    cross = np.fft.fft2(ref) * np.conj(np.fft.fft2(mov))
-    surface = np.real(np.fft.ifft2(cross / np.maximum(np.abs(cross), 1e-12)))
+    taper = _taper(reference.shape)
+    # tapered to zero at the border, the images can be zero-padded to sizes the FFT is fast for
+    # (a 347 px side is prime); the padding adds no edge
+    fast = (next_fast_len(reference.shape[0], real=True), next_fast_len(reference.shape[1], real=True))
+    ref_f, mov_f = fft2(reference * taper, s=fast), fft2(moving * taper, s=fast)
+    shift, _, _ = phase_cross_correlation(
+        ref_f, mov_f, upsample_factor=UPSAMPLE, normalization="phase", space="fourier"
+    )
+    cross = ref_f * np.conj(mov_f)
+    surface = np.real(ifft2(cross / np.maximum(np.abs(cross), 1e-12)))
     spread = float(surface.std())
     peak = float((surface.max() - surface.mean()) / spread) if spread > 0 else 0.0
     return np.asarray(shift, dtype=np.float64), peak
@@ -126,6 +139,27 @@ def estimate_shift(
     return Registration((float(whole[0]), float(whole[1])), "ok")
 
 
+def bilinear_shift(image: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
+    """``image`` (..., rows, cols) moved by ``shift`` px with bilinear interpolation, 0 outside.
+
+    The same result as ``scipy.ndimage.shift(order=1, mode="constant")`` on the last two axes, written
+    as four weighted integer shifts: ten times faster on a site crop, and every band moves at once.
+    """
+    out = np.zeros(image.shape, dtype=np.float64)
+    iy, ix = int(np.floor(shift[0])), int(np.floor(shift[1]))
+    fy, fx = shift[0] - iy, shift[1] - ix
+    rows, cols = image.shape[-2:]
+    for dy, wy in ((iy, 1.0 - fy), (iy + 1, fy)):
+        for dx, wx in ((ix, 1.0 - fx), (ix + 1, fx)):
+            w = wy * wx
+            if w == 0.0 or abs(dy) >= rows or abs(dx) >= cols:
+                continue
+            dst = (..., slice(max(dy, 0), rows + min(dy, 0)), slice(max(dx, 0), cols + min(dx, 0)))
+            src = (..., slice(max(-dy, 0), rows + min(-dy, 0)), slice(max(-dx, 0), cols + min(-dx, 0)))
+            out[dst] += w * image[src]
+    return out
+
+
 def apply_shift(
     data: np.ndarray, valid: np.ndarray, shift: tuple[float, float], aux: dict[str, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -139,12 +173,12 @@ def apply_shift(
     if max(abs(shift[0]), abs(shift[1])) < MIN_APPLIED_PX:
         return data, valid, aux
     filled = np.where(valid[None] & np.isfinite(data), data, 0.0)
-    moved = np.stack([nd_shift(b, shift, order=1, mode="constant", cval=0.0) for b in filled]).astype(np.float32)
-    weight = nd_shift(valid.astype(np.float32), shift, order=1, mode="constant", cval=0.0)
-    new_valid = weight > 0.999
+    moved = bilinear_shift(filled, shift).astype(np.float32)
+    new_valid = bilinear_shift(valid.astype(np.float64), shift) > 0.999
     moved[:, ~new_valid] = np.nan
+    nearest = (round(shift[0]), round(shift[1]))
     moved_aux = {
-        k: nd_shift(np.nan_to_num(v, nan=0), shift, order=0, mode="constant", cval=0).astype(v.dtype)
+        k: nd_shift(np.nan_to_num(v, nan=0), nearest, order=0, mode="constant", cval=0).astype(v.dtype)
         for k, v in aux.items()
     }
     return moved, new_valid, moved_aux

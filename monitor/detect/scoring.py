@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+from skimage.filters import apply_hysteresis_threshold
 
 from monitor.detect.baseline import Baseline
 from monitor.detect.change import (
+    QUANTILE_SAMPLES,
     change_statistic,
     chi2_threshold,
+    mahalanobis,
     normalise_linear,
     normalise_offset,
+    robust_covariance,
     robust_z,
 )
 from monitor.detect.formations import (
+    PARK_GAP_M,
     Detection,
     PixelContext,
     crowd_score,
@@ -30,6 +35,27 @@ from monitor.scene import Scene
 from monitor.sensors import is_radar
 
 VISIBLE = ("B02", "B03", "B04")
+#: Haze that the scorer refuses to see through: a rise of the blue band's dark end of more than this
+#: (reflectance). Thin haze (0.01-0.04) is absorbed by the radiometric match; above it the contrast of
+#: a dark formation on pavement is washed out and shadows of haze banks read as change.
+MAX_HAZE_BLUE = 0.06
+#: Pixels around a significant one join it when they pass this looser false-alarm rate (hysteresis):
+#: the PSF and the pixel grid spread a 20 m block over up to 9 pixels, most of them partly covered;
+#: alone they would not pass, next to a sure one they are its edge, not chance.
+GROW_FALSE_ALARM_RATE = 0.01
+#: A zone-wide change is grey (wetness, illumination) when its per-band gains agree within this share.
+GREY_TOLERANCE = 0.1
+#: A zone whose unchanged pixels are at least this share of it is rescaled on them alone.
+MIN_INVARIANT_SHARE = 0.3
+#: Pixels the global comparison finds unchanged at this false-alarm rate are a zone's invariant pixels.
+INVARIANT_FALSE_ALARM_RATE = 0.05
+ZONE_MATCH = True
+BAND_COVARIANCE = True
+#: The scene's own no-change spread of z may tighten the noise model by at most this factor (the floor
+#: is a guess at unmodelled residuals; a clean scene shows they are smaller, but never 0).
+MIN_Z_SPREAD = 0.5
+#: A zone needs this many compared pixels for its own radiometric gain.
+MIN_ZONE_PIXELS = 20
 
 
 @dataclass(frozen=True)
@@ -107,14 +133,23 @@ def score_scene(
     margin_px = round(cloud_margin_m / res)
     usable = cloud_margin(scene_valid, scl, margin_px)
     compared = usable & baseline.valid & np.all(np.isfinite(values), axis=0)
+    haze = None if radar else blue_offset(values, baseline, compared)
+    if haze is not None and haze > MAX_HAZE_BLUE:
+        return _unscored(scene, zone_masks, registration, "hazy", haze)
     if compared.any():
         values = (normalise_offset if radar else normalise_linear)(values, baseline.median, compared)
     floor = noise_floor(scene.sensor, baseline.bands, baseline.median)
+    if compared.any() and not radar and ZONE_MATCH:
+        first = change_statistic(robust_z(values, baseline.median, baseline.sigma, floor))
+        invariant = first < chi2_threshold(len(baseline.bands), INVARIANT_FALSE_ALARM_RATE)
+        values = normalise_zones(values, baseline.median, compared, zone_masks, invariant)
     z = robust_z(values, baseline.median, baseline.sigma, floor)
-    stat = change_statistic(z)
+    stat = covariance_statistic(z, compared) if BAND_COVARIANCE else change_statistic(z)
     stat[~compared] = np.nan
     threshold = chi2_threshold(len(baseline.bands), false_alarm_rate)
-    significant = compared & (stat > threshold)
+    significant = grow_significant(
+        stat, compared, threshold, chi2_threshold(len(baseline.bands), GROW_FALSE_ALARM_RATE)
+    )
 
     vis_idx = [baseline.bands.index(b) for b in VISIBLE if b in baseline.bands]
     visible_diff = np.mean(values[vis_idx] - baseline.median[vis_idx], axis=0) if vis_idx and not radar else None
@@ -132,18 +167,23 @@ def score_scene(
             zones.append(ZoneScore(zone_id, zone_usable, None, None, None))
             continue
         zone_m2 = float(mask.sum()) * res**2
-        regions, blobs = find_regions(significant & mask, context, res, zone_m2)
+        box = zone_box(mask, round(PARK_GAP_M / res) + 1)
+        sig = significant[box] & mask[box]
+        local = crop_context(context, box)
+        regions, blobs = find_regions(sig, local, res, zone_m2)
         # Radar passes at dawn and dusk and rarely sees troops: no crowd score from it, not a zero.
         crowd = None if radar else crowd_score(regions, res)
         # Pixels explained by a recognised troop formation are not counted again as a vehicle park.
         explained = (
             np.isin(blobs, [d.region for d in regions if d.cls == "crowd-block"])
             if crowd is not None and crowd >= 0.5
-            else np.zeros_like(mask)
+            else np.zeros_like(sig)
         )
-        parks, park_mask = find_parks(significant & mask & ~explained, context, res, zone_m2)
+        parks, park_mask = find_parks(sig & ~explained, local, res, zone_m2)
         detections = [d for d in regions if not (d.cls == "vehicle-row" and park_mask[round(d.row), round(d.col)])]
         detections += parks
+        r0, c0 = box[0].start, box[1].start
+        detections = [replace(d, row=d.row + r0, col=d.col + c0) for d in detections]
         zones.append(
             ZoneScore(
                 zone=zone_id,
@@ -161,11 +201,149 @@ def score_scene(
         threshold=threshold,
         zones=zones,
         registration=registration,
+        haze_offset=haze,
     )
 
 
+def covariance_statistic(z: np.ndarray, compared: np.ndarray) -> np.ndarray:
+    """Mahalanobis statistic of the per-band z-scores under their no-change covariance in this scene.
+
+    What is left after the radiometric match still moves the bands together (residual illumination,
+    haze, BRDF): the z-scores of unchanged pixels are correlated across bands. Their centre and
+    covariance, estimated robustly on the scene's compared pixels (:func:`robust_covariance`, changed
+    pixels excluded), turn z into a statistic that follows a chi-square law with one degree of freedom
+    per band for unchanged pixels, so that :func:`chi2_threshold` keeps meaning a false-alarm rate; a
+    change that breaks the usual band correlation (vehicles brighten asphalt's NIR alone) stands out more
+    than in the sum of squared z. A band's spread is never taken below 1 (the baseline's spread with its
+    noise floor), so a scene cleaner than the floor gains nothing. Falls back to the sum of squared z
+    with fewer than 50 compared pixels per band.
+    """
+    k = z.shape[0]
+    n = int(compared.sum())
+    if n < 50 * k:
+        return change_statistic(z)
+    d = z[:, compared].T.astype(np.float64)
+    centre, cov = robust_covariance(d)
+    # keep the correlation, never shrink a band's spread below the baseline's own (z = 1): a scene cleaner
+    # than the noise floor must not make every residual edge significant
+    spread = np.sqrt(np.maximum(np.diag(cov), 1e-12))
+    corr = cov / np.outer(spread, spread)
+    spread = np.maximum(spread, MIN_Z_SPREAD)
+    cov = corr * np.outer(spread, spread)
+    out = np.full(z.shape[1:], np.nan, dtype=np.float32)
+    ok = np.all(np.isfinite(z), axis=0)
+    out[ok] = mahalanobis(z[:, ok].T.astype(np.float64), centre, cov).astype(np.float32)
+    return out
+
+
+def zone_box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The bounding box of a zone mask grown by ``margin`` pixels: regions, watersheds and closings run on
+    it instead of the whole site (a zone is often a tenth of a site)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return (slice(0, 0), slice(0, 0))
+    return (
+        slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, mask.shape[0])),
+        slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, mask.shape[1])),
+    )
+
+
+def crop_context(context: PixelContext, box: tuple[slice, slice]) -> PixelContext:
+    """The layers of a :class:`PixelContext` cut to ``box`` (views, not copies)."""
+    return PixelContext(
+        change=context.change[box],
+        visible_diff=_cut(context.visible_diff, box),
+        ndvi_diff=_cut(context.ndvi_diff, box),
+        baseline_ndvi=_cut(context.baseline_ndvi, box),
+        db_diff=_cut(context.db_diff, box),
+    )
+
+
+def _cut(layer: np.ndarray | None, box: tuple[slice, slice]) -> np.ndarray | None:
+    return None if layer is None else layer[box]
+
+
+def grow_significant(stat: np.ndarray, compared: np.ndarray, threshold: float, low: float) -> np.ndarray:
+    """Hysteresis: pixels above ``threshold``, plus the pixels above ``low`` connected (8-neighbours) to them."""
+    strong = compared & (stat > threshold)
+    if not strong.any() or low >= threshold:
+        return strong
+    weak = compared & (stat > low)
+    return (
+        np.asarray(apply_hysteresis_threshold(np.where(weak, np.nan_to_num(stat), 0.0), low, threshold), bool)
+        & compared
+    )
+
+
+def blue_offset(values: np.ndarray, baseline: Baseline, compared: np.ndarray) -> float | None:
+    """Scene-wide haze as the rise of the dark end of the blue band: the 5th percentile of B02 over the
+    compared pixels minus the baseline's, in reflectance (None without B02 or pixels).
+
+    Haze adds path radiance, most in the blue and the same over every surface, so it lifts the darkest
+    pixels (water, shade, asphalt) that carry almost no surface signal of their own (the dark-object
+    principle). Sen2Cor misses thin, uniform haze.
+    """
+    if "B02" not in baseline.bands or int(compared.sum()) < 50:
+        return None
+    b = baseline.bands.index("B02")
+    stride = max(1, int(compared.sum()) // QUANTILE_SAMPLES)
+    scene_blue, base_blue = values[b][compared][::stride], baseline.median[b][compared][::stride]
+    return float(np.percentile(scene_blue, 5) - np.percentile(base_blue, 5))
+
+
+def normalise_zones(
+    values: np.ndarray,
+    reference: np.ndarray,
+    compared: np.ndarray,
+    zone_masks: Mapping[str, np.ndarray],
+    invariant: np.ndarray,
+) -> np.ndarray:
+    """Each zone's bands rescaled to the baseline on the zone's own unchanged pixels.
+
+    The global match fits the whole site; a zone can still differ as a whole: wet pavement reflects about
+    a quarter less, a paved square does not follow the season of the fields around it, haze is thicker
+    over one corner. Per zone and band, the gain is the ratio of the baseline's median to the scene's
+    over the zone's ``invariant`` pixels (those the global comparison found unchanged): a formation's
+    pixels are not among them, so it is not absorbed. When fewer than :data:`MIN_INVARIANT_SHARE` of the
+    zone is invariant, the whole zone changed: that is taken as wetness or light only if it is grey
+    (per-band gains over all its pixels agree within :data:`GREY_TOLERANCE`: a water film and the sun
+    darken every band alike, a formation does not: olive vehicles darken concrete's visible bands four
+    times more than its NIR); otherwise the zone keeps the global match. Gains are clipped to 0.5..2;
+    zones with fewer than :data:`MIN_ZONE_PIXELS` compared pixels keep the global match; where zones
+    overlap, the later one wins.
+    """
+    out = values.copy()
+    for mask in zone_masks.values():
+        zc = compared & mask
+        n = int(zc.sum())
+        if n < MIN_ZONE_PIXELS:
+            continue
+        still = zc & invariant
+        grey_only = int(still.sum()) < max(MIN_ZONE_PIXELS, MIN_INVARIANT_SHARE * n)
+        use = zc if grey_only else still
+        stride = max(1, int(use.sum()) // QUANTILE_SAMPLES)
+        ratios = []
+        for b in range(values.shape[0]):
+            mv = float(np.median(values[b][use][::stride]))
+            mr = float(np.median(reference[b][use][::stride]))
+            ratios.append(mr / mv if mv > 0 and mr > 0 else float("nan"))
+        r = np.asarray(ratios)
+        if not np.all(np.isfinite(r)):
+            continue
+        if grey_only:
+            if r.max() / r.min() > 1.0 + GREY_TOLERANCE:
+                continue
+            r = np.full_like(r, np.median(r))
+        out[:, mask] = values[:, mask] * np.clip(r, 0.5, 2.0).astype(np.float32)[:, None]
+    return out
+
+
 def _unscored(
-    scene: Scene, zone_masks: Mapping[str, np.ndarray], registration: Registration | None, state: str
+    scene: Scene,
+    zone_masks: Mapping[str, np.ndarray],
+    registration: Registration | None,
+    state: str,
+    haze: float | None = None,
 ) -> SceneChange:
     """A scene that must not be compared at all (it could not be registered, or is hazy): every zone gets
     its usable fraction and no score, so it neither raises nor quiets an alert."""
@@ -177,5 +355,6 @@ def _unscored(
         threshold=float("nan"),
         zones=[ZoneScore(z, scene.usable_fraction(m), None, None, None) for z, m in zone_masks.items()],
         registration=registration,
+        haze_offset=haze,
         state=state,
     )

@@ -6,18 +6,13 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from monitor.archive.baselines import read_baseline_file, write_baseline_file
 from monitor.archive.catalogue import Catalogue, utcnow
 from monitor.archive.crops import read_crop_file
 from monitor.config import Config, SiteConfig
-from monitor.detect.baseline import Baseline, normalised_stats, register_stack
-from monitor.detect.change import normalise_linear, normalise_offset
-from monitor.detect.values import analysis_values
+from monitor.detect.baseline import Baseline, baseline_from_scenes
 from monitor.errors import ArchiveError
 from monitor.scene import Scene
-from monitor.sensors import is_radar
 
 log = logging.getLogger(__name__)
 
@@ -122,31 +117,15 @@ def _build(
 ) -> Baseline:
     bands = scenes[0].bands
     scenes = [s for s in scenes if s.bands == bands]
-    stack = np.stack([analysis_values(s.sensor, bands, s.data) for s in scenes])
-    valid = np.stack([s.valid for s in scenes])
-    radar = is_radar(sensor, bands)
+    baseline, regs = baseline_from_scenes(scenes, config.detect.min_observations, version)
     composition: dict[str, object] = {
         "rule": f"first {config.detect.warmup_scenes} scenes with usable fraction >= {config.detect.min_scene_usable}",
         "kept_out_alerted": alerted or [],
+        "shifts_px": {
+            s.scene_id: [round(r.dx_px, 3), round(r.dy_px, 3)] for s, r in zip(scenes, regs, strict=True) if r and r.ok
+        },
+        "unregistered": [s.scene_id for s, r in zip(scenes, regs, strict=True) if r is not None and not r.ok],
     }
-    if not radar:
-        stack, valid, regs = register_stack(stack, valid, float(scenes[0].transform.a))
-        composition["shifts_px"] = {
-            s.scene_id: [round(r.dx_px, 3), round(r.dy_px, 3)] for s, r in zip(scenes, regs, strict=True) if r.ok
-        }
-        composition["unregistered"] = [s.scene_id for s, r in zip(scenes, regs, strict=True) if not r.ok]
-    match = normalise_offset if radar else normalise_linear
-    median, sigma, count = normalised_stats(stack, valid, match)
-    baseline = Baseline(
-        sensor=sensor,
-        bands=bands,
-        median=median,
-        sigma=sigma,
-        count=count,
-        scene_ids=tuple(s.scene_id for s in scenes),
-        version=version,
-        min_observations=config.detect.min_observations,
-    )
     path = config.data_dir / "baselines" / site.id / f"{sensor}-v{version}.tif"
     write_baseline_file(path, baseline, scenes[0].transform, scenes[0].crs)
     with catalogue.transaction() as db:
