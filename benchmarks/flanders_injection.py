@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,7 +31,9 @@ from scipy.stats import rankdata
 from monitor.alerts import Observation, step
 from monitor.config import AlertsConfig
 from monitor.detect.baseline import baseline_from_scenes
+from monitor.detect.formations import crowd_score, vehicle_score
 from monitor.detect.scoring import score_scene
+from monitor.detect.tracking import TRACKED, Past, track
 from monitor.scene import Scene
 from monitor.simulate.clouds import apply_clouds, make_clouds
 from monitor.simulate.formations import (
@@ -211,9 +213,22 @@ def evaluate(scenes: list[Scene], plans: list[Plan]) -> list[Result]:
     masks["vehicle"][VEHICLE[0].start + 1 : VEHICLE[0].stop - 1, VEHICLE[1].start + 1 : VEHICLE[1].stop - 1] = True
     out = []
     start = scenes.index(warm[-1]) + 1
+    history: dict[str, list[Past]] = {"crowd": [], "vehicle": []}
+    config = AlertsConfig()
     for scene, plan in zip(scenes[start:], plans[start:], strict=True):
         change = score_scene(scene, baseline, masks)
         for zs in change.zones:
+            if zs.change_fraction is not None:  # as monitor.pipeline.score: track against earlier observations
+                detections = track(zs.detections, history[zs.zone], scene.acquired, 10.0)
+                zs = replace(
+                    zs,
+                    detections=detections,
+                    crowd_score=None if zs.crowd_score is None else crowd_score(detections, 10.0),
+                    vehicle_score=vehicle_score(detections),
+                )
+                if zs.usable_fraction >= config.min_usable_fraction:
+                    centres = tuple((d.row, d.col) for d in detections if d.cls in (*TRACKED, "persistent-change"))
+                    history[zs.zone].append(Past(scene.acquired, centres))
             kind_score = zs.crowd_score if zs.zone == "crowd" else zs.vehicle_score
             truth = plan.crowd is not None if zs.zone == "crowd" else plan.park is not None
             out.append(

@@ -39,9 +39,12 @@ ROW_MIN_ELONGATION = 3.0
 PARK_MIN_AREA_M2 = 2500.0
 PARK_GAP_M = 15.0
 PARK_MIN_DENSITY = 0.25
-#: Baseline NDVI at or above which the ground is vegetated: change there is phenology, not a formation.
-#: Formations are watched on paved or bare ground; olive vehicles on grass are nearly invisible at 10 m.
-VEGETATED_NDVI = 0.4
+#: Baseline NDVI at or above which the ground is (partly) vegetated: change there is phenology, not a
+#: formation. Concrete and asphalt have an NDVI below 0.15, bare soil below 0.25; at 0.3 a pixel is a
+#: quarter or more green and spring greening darkens its visible bands as troops would (Flanders, late
+#: February: NDVI +0.2, visible -0.02 on ground of NDVI 0.35). Formations are watched on paved or bare
+#: ground; olive vehicles on grass are nearly invisible at 10 m.
+VEGETATED_NDVI = 0.3
 #: A crowd block darkens bright pavement in the visible by at least this much reflectance (troops in dark
 #: uniforms over concrete); a region that brightens is something else.
 CROWD_MAX_VISIBLE_CHANGE = -0.015
@@ -76,7 +79,7 @@ class PixelContext:
 class Detection:
     """One connected region of significant change inside a zone, with the reasons for its class."""
 
-    cls: str  # crowd-block | vehicle-row | vehicle-park | vegetation | other
+    cls: str  # crowd-block | vehicle-row | vehicle-park | persistent-change | vegetation | other
     area_m2: float
     length_m: float
     width_m: float
@@ -92,6 +95,7 @@ class Detection:
     estimate: str | None = None
     db_change: float | None = None  # radar: mean backscatter change over bands, dB
     region: int = 0  # label of the connected component in the zone's significant-pixel map (0: none)
+    persistence: str | None = None  # transient | recurring | persistent (None: not tracked)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict with rounded values."""
