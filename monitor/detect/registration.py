@@ -58,6 +58,11 @@ class Registration:
         return not self.status.startswith("unregistered")
 
     @property
+    def cloudy(self) -> bool:
+        """True when the scene could not be registered because too little of it was clear."""
+        return self.status.startswith("unregistered: too cloudy")
+
+    @property
     def dx_px(self) -> float:
         """Applied eastward shift, px."""
         return self.shift[1]
@@ -122,7 +127,7 @@ def estimate_shift(
     clear = moving_clear & np.isfinite(moving) & ref_clear
     share = float(clear.mean())
     if share < MIN_CLEAR_SHARE:
-        return Registration((0.0, 0.0), f"unregistered: only {share:.0%} of the image is clear")
+        return Registration((0.0, 0.0), f"unregistered: too cloudy, only {share:.0%} of the image is clear")
     ref, mov = _prepare(reference, ref_clear), _prepare(moving, moving_clear)
     whole, peak = _pcc(ref, mov)
     near = float(np.hypot(*whole)) * pixel_size_m <= NEAR_SHIFT_M

@@ -81,7 +81,7 @@ class SceneChange:
     zones: list[ZoneScore]
     registration: Registration | None = None  # None: not attempted (radar)
     haze_offset: float | None = None  # scene-wide blue offset against the baseline, reflectance
-    state: str = "scored"  # scored | unregistered | hazy: why the zones hold scores or not
+    state: str = "scored"  # scored | unusable (too cloudy to register) | unregistered | hazy
 
 
 def _ndvi(values: np.ndarray, bands: tuple[str, ...]) -> np.ndarray | None:
@@ -126,7 +126,8 @@ def score_scene(
             res,
         )
         if not registration.ok:
-            return _unscored(scene, zone_masks, registration, "unregistered")
+            # too cloudy to register is the clouds' fault: the zones are unusable, as without registration
+            return _unscored(scene, zone_masks, registration, "unusable" if registration.cloudy else "unregistered")
         aux = {"SCL": scl} if scl is not None else {}
         values, scene_valid, aux = apply_shift(values, scene_valid, registration.shift, aux)
         scl = aux.get("SCL")
@@ -139,25 +140,16 @@ def score_scene(
     if compared.any():
         values = (normalise_offset if radar else normalise_linear)(values, baseline.median, compared)
     floor = noise_floor(scene.sensor, baseline.bands, baseline.median)
-    if compared.any() and not radar and ZONE_MATCH:
-        first = change_statistic(robust_z(values, baseline.median, baseline.sigma, floor))
-        invariant = first < chi2_threshold(len(baseline.bands), INVARIANT_FALSE_ALARM_RATE)
-        values = normalise_zones(values, baseline.median, compared, zone_masks, invariant)
     z = robust_z(values, baseline.median, baseline.sigma, floor)
-    stat = covariance_statistic(z, compared) if BAND_COVARIANCE else change_statistic(z)
+    model = no_change_model(z, compared) if BAND_COVARIANCE else None
+    stat = model_statistic(z, model)
     stat[~compared] = np.nan
-    threshold = chi2_threshold(len(baseline.bands), false_alarm_rate)
-    significant = grow_significant(
-        stat, compared, threshold, chi2_threshold(len(baseline.bands), GROW_FALSE_ALARM_RATE)
-    )
+    k = len(baseline.bands)
+    threshold, low = chi2_threshold(k, false_alarm_rate), chi2_threshold(k, GROW_FALSE_ALARM_RATE)
+    significant = grow_significant(stat, compared, threshold, low)
+    invariant = compared & (stat < chi2_threshold(k, INVARIANT_FALSE_ALARM_RATE))
 
-    vis_idx = [baseline.bands.index(b) for b in VISIBLE if b in baseline.bands]
-    visible_diff = np.mean(values[vis_idx] - baseline.median[vis_idx], axis=0) if vis_idx and not radar else None
-    ndvi_now, ndvi_base = _ndvi(values, baseline.bands), _ndvi(baseline.median, baseline.bands)
-    ndvi_diff = ndvi_now - ndvi_base if ndvi_now is not None and ndvi_base is not None else None
-    db_diff = np.mean(values - baseline.median, axis=0) if radar else None
-
-    context = PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff)
+    context = _context(stat, values, baseline.median, baseline.bands, radar)
     zones = []
     for zone_id, mask in zone_masks.items():
         zone_usable = scene.usable_fraction(mask)
@@ -168,8 +160,24 @@ def score_scene(
             continue
         zone_m2 = float(mask.sum()) * res**2
         box = zone_box(mask, round(PARK_GAP_M / res) + 1)
-        sig = significant[box] & mask[box]
-        local = crop_context(context, box)
+        gains = None if radar or not ZONE_MATCH else zone_gains(values, baseline.median, compared, mask, invariant)
+        if gains is None:
+            zone_sig, local = significant[box], crop_context(context, box)
+        else:
+            # the zone's own radiometric match (section 4 of docs/detection.md), on its box only, so that
+            # a zone's score never depends on the other zones
+            scaled = values[(slice(None), *box)] * gains[:, None, None]
+            median = baseline.median[(slice(None), *box)]
+            zstat = model_statistic(
+                robust_z(scaled, median, baseline.sigma[(slice(None), *box)], floor[(slice(None), *box)]), model
+            )
+            zstat[~compared[box]] = np.nan
+            zone_sig = grow_significant(zstat, compared[box], threshold, low)
+            local = _context(zstat, scaled, median, baseline.bands, radar)
+            inside = mask[box]
+            stat[box][inside] = zstat[inside]  # the maps shown are the zone's (where zones overlap: the last)
+            significant[box][inside] = zone_sig[inside]
+        sig = zone_sig & mask[box]
         regions, blobs = find_regions(sig, local, res, zone_m2)
         # Radar passes at dawn and dusk and rarely sees troops: no crowd score from it, not a zero.
         crowd = None if radar else crowd_score(regions, res)
@@ -188,7 +196,7 @@ def score_scene(
             ZoneScore(
                 zone=zone_id,
                 usable_fraction=zone_usable,
-                change_fraction=float((significant & mask).sum()) / n,
+                change_fraction=float(sig.sum()) / n,
                 crowd_score=crowd,
                 vehicle_score=vehicle_score(detections),
                 detections=detections,
@@ -205,35 +213,56 @@ def score_scene(
     )
 
 
-def covariance_statistic(z: np.ndarray, compared: np.ndarray) -> np.ndarray:
-    """Mahalanobis statistic of the per-band z-scores under their no-change covariance in this scene.
+def _context(
+    stat: np.ndarray, values: np.ndarray, median: np.ndarray, bands: tuple[str, ...], radar: bool
+) -> PixelContext:
+    """The per-pixel layers that describe a change (direction, ground) for :func:`find_regions`."""
+    vis_idx = [bands.index(b) for b in VISIBLE if b in bands]
+    visible_diff = np.mean(values[vis_idx] - median[vis_idx], axis=0) if vis_idx and not radar else None
+    ndvi_now, ndvi_base = _ndvi(values, bands), _ndvi(median, bands)
+    ndvi_diff = ndvi_now - ndvi_base if ndvi_now is not None and ndvi_base is not None else None
+    db_diff = np.mean(values - median, axis=0) if radar else None
+    return PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff)
+
+
+def no_change_model(z: np.ndarray, compared: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Centre and covariance of the per-band z-scores of the scene's unchanged pixels, or None with fewer
+    than 50 compared pixels per band (then the plain sum of squared z is used).
 
     What is left after the radiometric match still moves the bands together (residual illumination,
-    haze, BRDF): the z-scores of unchanged pixels are correlated across bands. Their centre and
-    covariance, estimated robustly on the scene's compared pixels (:func:`robust_covariance`, changed
-    pixels excluded), turn z into a statistic that follows a chi-square law with one degree of freedom
-    per band for unchanged pixels, so that :func:`chi2_threshold` keeps meaning a false-alarm rate; a
-    change that breaks the usual band correlation (vehicles brighten asphalt's NIR alone) stands out more
-    than in the sum of squared z. A band's spread is never taken below 1 (the baseline's spread with its
-    noise floor), so a scene cleaner than the floor gains nothing. Falls back to the sum of squared z
-    with fewer than 50 compared pixels per band.
+    haze, BRDF): the z-scores of unchanged pixels are correlated across bands. They are estimated robustly
+    on the compared pixels (:func:`robust_covariance`, changed pixels excluded). A band's spread is never
+    taken below :data:`MIN_Z_SPREAD` (the floor is a guess at unmodelled residuals; a clean scene shows
+    they are smaller, but not zero).
     """
     k = z.shape[0]
-    n = int(compared.sum())
-    if n < 50 * k:
-        return change_statistic(z)
-    d = z[:, compared].T.astype(np.float64)
-    centre, cov = robust_covariance(d)
-    # keep the correlation, never shrink a band's spread below the baseline's own (z = 1): a scene cleaner
-    # than the noise floor must not make every residual edge significant
+    if int(compared.sum()) < 50 * k:
+        return None
+    centre, cov = robust_covariance(z[:, compared].T.astype(np.float64))
     spread = np.sqrt(np.maximum(np.diag(cov), 1e-12))
     corr = cov / np.outer(spread, spread)
     spread = np.maximum(spread, MIN_Z_SPREAD)
-    cov = corr * np.outer(spread, spread)
+    return centre, corr * np.outer(spread, spread)
+
+
+def model_statistic(z: np.ndarray, model: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """The change statistic of z: Mahalanobis under ``model`` (centre, covariance), else the sum of squares.
+
+    Either way, unchanged pixels follow a chi-square law with one degree of freedom per band, so that
+    :func:`chi2_threshold` means a false-alarm rate; under the model, a change that breaks the usual band
+    correlation (vehicles brighten asphalt's NIR alone) stands out more than one along it.
+    """
+    if model is None:
+        return change_statistic(z)
     out = np.full(z.shape[1:], np.nan, dtype=np.float32)
     ok = np.all(np.isfinite(z), axis=0)
-    out[ok] = mahalanobis(z[:, ok].T.astype(np.float64), centre, cov).astype(np.float32)
+    out[ok] = mahalanobis(z[:, ok].T.astype(np.float64), *model).astype(np.float32)
     return out
+
+
+def covariance_statistic(z: np.ndarray, compared: np.ndarray) -> np.ndarray:
+    """:func:`model_statistic` under the scene's own :func:`no_change_model`."""
+    return model_statistic(z, no_change_model(z, compared))
 
 
 def zone_box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
@@ -291,6 +320,45 @@ def blue_offset(values: np.ndarray, baseline: Baseline, compared: np.ndarray) ->
     return float(np.percentile(scene_blue, 5) - np.percentile(base_blue, 5))
 
 
+def zone_gains(
+    values: np.ndarray, reference: np.ndarray, compared: np.ndarray, mask: np.ndarray, invariant: np.ndarray
+) -> np.ndarray | None:
+    """Per-band gains that rescale a zone to the baseline on its own unchanged pixels, or None.
+
+    The site-wide match follows whatever dominates the site (fields); a zone can still differ as a whole:
+    wet pavement reflects about a quarter less, a paved square does not follow the fields' season. Per
+    band, the gain is the ratio of the baseline's median to the scene's over the zone's ``invariant``
+    pixels (those the site-wide comparison finds unchanged): a formation's pixels are not among them, so
+    it is not absorbed. When fewer than :data:`MIN_INVARIANT_SHARE` of the zone is invariant, the whole
+    zone changed: that is taken as wetness or light only if it is grey (per-band gains over all its pixels
+    agree within :data:`GREY_TOLERANCE`: a water film and the sun darken every band alike, a formation
+    does not: olive vehicles darken concrete's visible bands four times more than its NIR); otherwise
+    None (the zone keeps the site-wide match). None too for zones with fewer than
+    :data:`MIN_ZONE_PIXELS` compared pixels. Gains are clipped to 0.5..2.
+    """
+    zc = compared & mask
+    n = int(zc.sum())
+    if n < MIN_ZONE_PIXELS:
+        return None
+    still = zc & invariant
+    grey_only = int(still.sum()) < max(MIN_ZONE_PIXELS, MIN_INVARIANT_SHARE * n)
+    use = zc if grey_only else still
+    stride = max(1, int(use.sum()) // QUANTILE_SAMPLES)
+    ratios = []
+    for b in range(values.shape[0]):
+        mv = float(np.median(values[b][use][::stride]))
+        mr = float(np.median(reference[b][use][::stride]))
+        ratios.append(mr / mv if mv > 0 and mr > 0 else float("nan"))
+    r = np.asarray(ratios)
+    if not np.all(np.isfinite(r)):
+        return None
+    if grey_only:
+        if r.max() / r.min() > 1.0 + GREY_TOLERANCE:
+            return None
+        r = np.full_like(r, np.median(r))
+    return np.clip(r, 0.5, 2.0).astype(np.float32)
+
+
 def normalise_zones(
     values: np.ndarray,
     reference: np.ndarray,
@@ -298,43 +366,13 @@ def normalise_zones(
     zone_masks: Mapping[str, np.ndarray],
     invariant: np.ndarray,
 ) -> np.ndarray:
-    """Each zone's bands rescaled to the baseline on the zone's own unchanged pixels.
-
-    The global match fits the whole site; a zone can still differ as a whole: wet pavement reflects about
-    a quarter less, a paved square does not follow the season of the fields around it, haze is thicker
-    over one corner. Per zone and band, the gain is the ratio of the baseline's median to the scene's
-    over the zone's ``invariant`` pixels (those the global comparison found unchanged): a formation's
-    pixels are not among them, so it is not absorbed. When fewer than :data:`MIN_INVARIANT_SHARE` of the
-    zone is invariant, the whole zone changed: that is taken as wetness or light only if it is grey
-    (per-band gains over all its pixels agree within :data:`GREY_TOLERANCE`: a water film and the sun
-    darken every band alike, a formation does not: olive vehicles darken concrete's visible bands four
-    times more than its NIR); otherwise the zone keeps the global match. Gains are clipped to 0.5..2;
-    zones with fewer than :data:`MIN_ZONE_PIXELS` compared pixels keep the global match; where zones
-    overlap, the later one wins.
-    """
+    """``values`` with each zone rescaled by its :func:`zone_gains` (where zones overlap, the last wins).
+    The scorer applies the gains zone by zone instead, so that a zone's score never depends on others."""
     out = values.copy()
     for mask in zone_masks.values():
-        zc = compared & mask
-        n = int(zc.sum())
-        if n < MIN_ZONE_PIXELS:
-            continue
-        still = zc & invariant
-        grey_only = int(still.sum()) < max(MIN_ZONE_PIXELS, MIN_INVARIANT_SHARE * n)
-        use = zc if grey_only else still
-        stride = max(1, int(use.sum()) // QUANTILE_SAMPLES)
-        ratios = []
-        for b in range(values.shape[0]):
-            mv = float(np.median(values[b][use][::stride]))
-            mr = float(np.median(reference[b][use][::stride]))
-            ratios.append(mr / mv if mv > 0 and mr > 0 else float("nan"))
-        r = np.asarray(ratios)
-        if not np.all(np.isfinite(r)):
-            continue
-        if grey_only:
-            if r.max() / r.min() > 1.0 + GREY_TOLERANCE:
-                continue
-            r = np.full_like(r, np.median(r))
-        out[:, mask] = values[:, mask] * np.clip(r, 0.5, 2.0).astype(np.float32)[:, None]
+        gains = zone_gains(values, reference, compared, mask, invariant)
+        if gains is not None:
+            out[:, mask] = values[:, mask] * gains[:, None]
     return out
 
 
