@@ -147,7 +147,7 @@ def score_scene(
     k = len(baseline.bands)
     threshold, low = chi2_threshold(k, false_alarm_rate), chi2_threshold(k, GROW_FALSE_ALARM_RATE)
     significant = grow_significant(stat, compared, threshold, low)
-    invariant = compared & (stat < chi2_threshold(k, INVARIANT_FALSE_ALARM_RATE))
+    invariant = compared & (change_statistic(z) < chi2_threshold(k, INVARIANT_FALSE_ALARM_RATE))
 
     context = _context(stat, values, baseline.median, baseline.bands, radar)
     zones = []
@@ -168,9 +168,8 @@ def score_scene(
             # a zone's score never depends on the other zones
             scaled = values[(slice(None), *box)] * gains[:, None, None]
             median = baseline.median[(slice(None), *box)]
-            zstat = model_statistic(
-                robust_z(scaled, median, baseline.sigma[(slice(None), *box)], floor[(slice(None), *box)]), model
-            )
+            zz = robust_z(scaled, median, baseline.sigma[(slice(None), *box)], floor[(slice(None), *box)])
+            zstat = model_statistic(zz, (no_change_model(zz, compared[box] & mask[box]) or model) if model else None)
             zstat[~compared[box]] = np.nan
             zone_sig = grow_significant(zstat, compared[box], threshold, low)
             local = _context(zstat, scaled, median, baseline.bands, radar)
