@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from rasterio._err import CPLE_BaseError
 from rasterio.errors import CRSError, RasterioError
 
 from monitor.archive.crops import write_raster
-from monitor.detect.change import bitemporal_change
+from monitor.detect.change import DIFF_SCALES_M, bitemporal_change
 from monitor.detect.values import analysis_values
 from monitor.errors import SceneError, SourceError
 from monitor.grid import SiteGrid
@@ -72,6 +73,18 @@ def _read(
     return data, crop.tags
 
 
+def ground_pixel_size(grid: SiteGrid) -> float:
+    """Mean ground size of a pixel in metres: the transform's for a projected CRS; for a geographic CRS
+    (degrees), the degree lengths at the grid's central latitude (WGS84 ellipsoid, to within 1 %)."""
+    sx, sy = abs(grid.transform.a), abs(grid.transform.e)
+    if not grid.crs.is_geographic:
+        return float((sx + sy) / 2.0)
+    lat = math.radians(grid.transform.f + grid.transform.e * grid.height / 2.0)
+    m_per_deg_lat = 111_132.9 - 559.8 * math.cos(2 * lat)
+    m_per_deg_lon = 111_412.8 * math.cos(lat)
+    return float((sx * m_per_deg_lon + sy * m_per_deg_lat) / 2.0)
+
+
 def diff_images(before: Path, after: Path, out: Path) -> DiffResult:
     """Write the change map of AFTER against BEFORE as a float32 GeoTIFF on BEFORE's grid (NaN = no data).
 
@@ -91,7 +104,10 @@ def diff_images(before: Path, after: Path, out: Path) -> DiffResult:
     a, after_tags = _read(after, after_names, wanted, grid, _sensor_of(after))
     radar = is_radar(sensor, tuple(common))
     change = bitemporal_change(
-        analysis_values(sensor, tuple(common), b), analysis_values(sensor, tuple(common), a), radar=radar
+        analysis_values(sensor, tuple(common), b),
+        analysis_values(sensor, tuple(common), a),
+        radar=radar,
+        pixel_size_m=ground_pixel_size(grid),
     )
     if not np.isfinite(change).any():
         raise SceneError(f"{before.name} and {after.name} have no valid pixel in common")
@@ -105,7 +121,8 @@ def diff_images(before: Path, after: Path, out: Path) -> DiffResult:
             "BEFORE": str(before),
             "AFTER": str(after),
             "BANDS": ",".join(common),
-            "METHOD": "rms of per-band robust z of the quantile-matched difference",
+            "METHOD": "band-covariance Mahalanobis statistic of the quantile-matched difference, geometric mean over "
+            f"Gaussian scales {', '.join(f'{m:g}' for m in DIFF_SCALES_M)} m",
         },
     )
     times = (time_from_name(before.stem), time_from_name(after.stem))

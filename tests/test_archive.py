@@ -339,3 +339,21 @@ def test_run_lock_is_released_on_error(tmp_path: Path) -> None:
 def test_run_lock_excludes_a_second_holder_in_the_same_process(tmp_path: Path) -> None:
     with run_lock(tmp_path), pytest.raises(LockedError), run_lock(tmp_path):
         pass  # pragma: no cover
+
+
+def test_alerted_scenes_are_kept_out_of_a_new_baseline(tmp_path: Path) -> None:
+    import json as _json
+
+    from monitor.pipeline.baselines import alerted_scenes
+
+    catalogue = Catalogue(tmp_path)
+    with catalogue.transaction() as db:
+        for i, ids in enumerate((["a", "b"], ["c"])):
+            db.execute(
+                "INSERT INTO alerts (id, site, zone, kind, level, status, first_seen, last_seen, scene_ids, score) "
+                "VALUES (?, 's', 'z', 'crowd', 'low', 'resolved', 't', 't', ?, 0.6)",
+                (f"id{i}", _json.dumps(ids)),
+            )
+    assert alerted_scenes(catalogue, "s") == {"a", "b", "c"}
+    assert alerted_scenes(catalogue, "other") == set()
+    catalogue.close()

@@ -58,3 +58,19 @@ def test_demo_again_is_a_noop(demo: tuple[Path, str]) -> None:
     assert "this run: 0 new scene(s), 0 scored, 0 alert change(s)" in again.stdout
     assert run_cli("scores", "--config", str(out / "config.toml"), "--format", "json").stdout == before
     assert len(list((out / "monitor-data" / "outbox").glob("*.eml"))) == 1
+
+
+def test_demo_stores_each_scenes_registration_and_the_baseline_composition(demo: tuple[Path, str]) -> None:
+    import sqlite3
+
+    out, _ = demo
+    db = sqlite3.connect(out / "monitor-data" / "catalogue.sqlite")
+    rows = db.execute("SELECT scene_id, shift_dx, shift_dy, registration FROM scenes").fetchall()
+    assert rows and all(r[3] is not None for r in rows)
+    registered = [r for r in rows if r[3] == "ok"]
+    assert len(registered) >= 20  # the cloudy dates may not be registrable, the clear ones are
+    assert all(abs(r[1]) < 1.0 and abs(r[2]) < 1.0 for r in registered)  # the simulator shifts < 1 px
+    (composition,) = db.execute("SELECT composition FROM baselines").fetchone()
+    parsed = json.loads(composition)
+    assert parsed["rule"].startswith("first 10 scenes") and parsed["kept_out_alerted"] == []
+    assert len(parsed["shifts_px"]) + len(parsed["unregistered"]) == 10

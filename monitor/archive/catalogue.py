@@ -163,6 +163,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source, site)
     );
     """,
+    # 6: detection: each scene's co-registration (shift applied, px east / south, and whether it could be
+    # registered), and how each baseline was composed (which rule chose its scenes, which were kept out)
+    """
+    ALTER TABLE scenes ADD COLUMN shift_dx REAL;
+    ALTER TABLE scenes ADD COLUMN shift_dy REAL;
+    ALTER TABLE scenes ADD COLUMN registration TEXT;
+    ALTER TABLE baselines ADD COLUMN composition TEXT NOT NULL DEFAULT '{}';
+    """,
 )
 
 

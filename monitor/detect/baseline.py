@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from monitor.detect.change import normalise_linear, normalise_offset
+from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
+from monitor.detect.values import analysis_values
+from monitor.scene import Scene
+from monitor.sensors import is_radar
 
 #: MAD -> standard deviation for normally distributed data.
 MAD_TO_SIGMA = 1.4826
@@ -67,3 +73,58 @@ def normalised_stats(
         [match(stack[i], median, valid[i] & np.all(np.isfinite(median), axis=0)) for i in range(stack.shape[0])]
     )
     return robust_stats(matched, valid)
+
+
+def register_stack(
+    stack: np.ndarray, valid: np.ndarray, pixel_size_m: float
+) -> tuple[np.ndarray, np.ndarray, list[Registration]]:
+    """Co-register the observations of a baseline stack with their own median, before the statistics.
+
+    ``stack`` is (observations, bands, rows, cols) in analysis units, ``valid`` (observations, rows,
+    cols). Misregistered observations would otherwise smear every edge of the site into the median and
+    inflate the spread along it. An observation that cannot be registered is kept out (its ``valid`` is
+    all False). Returns the shifted stack, its validity and one :class:`Registration` per observation.
+    """
+    median, _, _ = robust_stats(stack, valid)
+    reference = registration_image(median)
+    out, out_valid, regs = stack.copy(), valid.copy(), []
+    for i in range(stack.shape[0]):
+        reg = estimate_shift(reference, registration_image(stack[i]), valid[i], None, pixel_size_m)
+        regs.append(reg)
+        if not reg.ok:
+            out_valid[i] = False
+            continue
+        out[i], out_valid[i], _ = apply_shift(stack[i], valid[i], reg.shift)
+    return out, out_valid, regs
+
+
+def baseline_from_scenes(
+    scenes: Sequence[Scene], min_observations: int = 3, version: int = 1
+) -> tuple[Baseline, list[Registration | None]]:
+    """The baseline of a list of scenes of one sensor and band set: analysis units, co-registration with
+    their own median (optical only; radar speckle defeats it), radiometric matching, robust statistics.
+
+    Returns the baseline and each scene's registration (None for radar).
+    """
+    bands = scenes[0].bands
+    sensor = scenes[0].sensor
+    stack = np.stack([analysis_values(s.sensor, bands, s.data) for s in scenes])
+    valid = np.stack([s.valid for s in scenes])
+    radar = is_radar(sensor, bands)
+    regs: list[Registration | None] = [None] * len(scenes)
+    if not radar:
+        stack, valid, found = register_stack(stack, valid, float(scenes[0].transform.a))
+        regs = list(found)
+    match = normalise_offset if radar else normalise_linear
+    median, sigma, count = normalised_stats(stack, valid, match)
+    baseline = Baseline(
+        sensor=sensor,
+        bands=bands,
+        median=median,
+        sigma=sigma,
+        count=count,
+        scene_ids=tuple(s.scene_id for s in scenes),
+        version=version,
+        min_observations=min_observations,
+    )
+    return baseline, regs

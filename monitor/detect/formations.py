@@ -39,12 +39,19 @@ ROW_MIN_ELONGATION = 3.0
 PARK_MIN_AREA_M2 = 2500.0
 PARK_GAP_M = 15.0
 PARK_MIN_DENSITY = 0.25
-#: Baseline NDVI at or above which the ground is vegetated: change there is phenology, not a formation.
-#: Formations are watched on paved or bare ground; olive vehicles on grass are nearly invisible at 10 m.
-VEGETATED_NDVI = 0.4
+#: Baseline NDVI at or above which the ground is (partly) vegetated: change there is phenology, not a
+#: formation. Concrete and asphalt have an NDVI below 0.15, bare soil below 0.25; at 0.3 a pixel is a
+#: quarter or more green and spring greening darkens its visible bands as troops would (Flanders, late
+#: February: NDVI +0.2, visible -0.02 on ground of NDVI 0.35). Formations are watched on paved or bare
+#: ground; olive vehicles on grass are nearly invisible at 10 m.
+VEGETATED_NDVI = 0.3
 #: A crowd block darkens bright pavement in the visible by at least this much reflectance (troops in dark
 #: uniforms over concrete); a region that brightens is something else.
 CROWD_MAX_VISIBLE_CHANGE = -0.015
+#: Painted military vehicles (olive, visible reflectance 0.055-0.07) are no brighter than asphalt and
+#: much darker than concrete in the visible; a change that brightens the visible by more than this
+#: (reflectance) is a new roof, slab or sand, not vehicles.
+VEHICLE_MAX_VISIBLE_CHANGE = 0.02
 #: Radar sees parked vehicles as new bright targets (metal, corner reflectors): at least this mean
 #: backscatter increase (dB). Soil moisture and crop growth change fields by 1-3 dB.
 RADAR_MIN_BRIGHTENING_DB = 3.0
@@ -72,7 +79,7 @@ class PixelContext:
 class Detection:
     """One connected region of significant change inside a zone, with the reasons for its class."""
 
-    cls: str  # crowd-block | vehicle-row | vehicle-park | vegetation | other
+    cls: str  # crowd-block | vehicle-row | vehicle-park | persistent-change | vegetation | other
     area_m2: float
     length_m: float
     width_m: float
@@ -88,6 +95,7 @@ class Detection:
     estimate: str | None = None
     db_change: float | None = None  # radar: mean backscatter change over bands, dB
     region: int = 0  # label of the connected component in the zone's significant-pixel map (0: none)
+    persistence: str | None = None  # transient | recurring | persistent (None: not tracked)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict with rounded values."""
@@ -123,7 +131,8 @@ def classify(
         darker = visible_change is None or visible_change <= CROWD_MAX_VISIBLE_CHANGE
         return "crowd-block" if darker else "other"
     if length_m >= ROW_MIN_LENGTH_M and elongation >= ROW_MIN_ELONGATION:
-        return "vehicle-row"
+        brighter = visible_change is not None and visible_change > VEHICLE_MAX_VISIBLE_CHANGE
+        return "other" if brighter else "vehicle-row"
     return "other"
 
 
@@ -216,10 +225,13 @@ def find_parks(
 ) -> tuple[list[Detection], np.ndarray]:
     """Vehicle parks: patchy fields of changed pixels, bridged over gaps of :data:`PARK_GAP_M` metres.
 
-    ``candidates`` are the significant pixels not already explained (e.g. by crowd blocks). Returns the
+    ``candidates`` are the significant pixels not already explained (e.g. by crowd blocks); pixels whose
+    visible reflectance rose by more than :data:`VEHICLE_MAX_VISIBLE_CHANGE` are not vehicles. Returns the
     park detections (their ``area_m2`` counts the changed pixels only, not the gaps) and the mask of
     the bridged park areas.
     """
+    if context.visible_diff is not None:
+        candidates = candidates & ~(np.nan_to_num(context.visible_diff) > VEHICLE_MAX_VISIBLE_CHANGE)
     radius = max(1, round(PARK_GAP_M / resolution))
     padded = np.pad(candidates, radius)
     closed = binary_closing(padded, structure=disk(radius).astype(bool))[radius:-radius, radius:-radius]

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+from skimage.filters import apply_hysteresis_threshold
 
 from monitor.detect.baseline import Baseline
 from monitor.detect.change import (
+    QUANTILE_SAMPLES,
     change_statistic,
     chi2_threshold,
+    mahalanobis,
     normalise_linear,
     normalise_offset,
+    robust_covariance,
     robust_z,
 )
 from monitor.detect.formations import (
+    PARK_GAP_M,
     Detection,
     PixelContext,
     crowd_score,
@@ -23,12 +28,34 @@ from monitor.detect.formations import (
     find_regions,
     vehicle_score,
 )
+from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
 from monitor.detect.validity import cloud_margin
 from monitor.detect.values import analysis_values, noise_floor
 from monitor.scene import Scene
 from monitor.sensors import is_radar
 
 VISIBLE = ("B02", "B03", "B04")
+#: Haze that the scorer refuses to see through: a rise of the blue band's dark end of more than this
+#: (reflectance). Thin haze (0.01-0.04) is absorbed by the radiometric match; above it the contrast of
+#: a dark formation on pavement is washed out and shadows of haze banks read as change.
+MAX_HAZE_BLUE = 0.06
+#: Pixels around a significant one join it when they pass this looser false-alarm rate (hysteresis):
+#: the PSF and the pixel grid spread a 20 m block over up to 9 pixels, most of them partly covered;
+#: alone they would not pass, next to a sure one they are its edge, not chance.
+GROW_FALSE_ALARM_RATE = 0.01
+#: A zone-wide change is grey (wetness, illumination) when its per-band gains agree within this share.
+GREY_TOLERANCE = 0.1
+#: A zone whose unchanged pixels are at least this share of it is rescaled on them alone.
+MIN_INVARIANT_SHARE = 0.3
+#: Pixels the global comparison finds unchanged at this false-alarm rate are a zone's invariant pixels.
+INVARIANT_FALSE_ALARM_RATE = 0.05
+ZONE_MATCH = True
+BAND_COVARIANCE = True
+#: The scene's own no-change spread of z may tighten the noise model by at most this factor (the floor
+#: is a guess at unmodelled residuals; a clean scene shows they are smaller, but never 0).
+MIN_Z_SPREAD = 0.5
+#: A zone needs this many compared pixels for its own radiometric gain.
+MIN_ZONE_PIXELS = 20
 
 
 @dataclass(frozen=True)
@@ -52,6 +79,9 @@ class SceneChange:
     compared: np.ndarray
     threshold: float
     zones: list[ZoneScore]
+    registration: Registration | None = None  # None: not attempted (radar)
+    haze_offset: float | None = None  # scene-wide blue offset against the baseline, reflectance
+    state: str = "scored"  # scored | unusable (too cloudy to register) | unregistered | hazy
 
 
 def _ndvi(values: np.ndarray, bands: tuple[str, ...]) -> np.ndarray | None:
@@ -82,27 +112,44 @@ def score_scene(
     else:
         data = scene.data
     values = analysis_values(scene.sensor, baseline.bands, data)
-    margin_px = round(cloud_margin_m / float(scene.transform.a))
-    usable = cloud_margin(scene.valid, scene.aux.get("SCL"), margin_px)
-    compared = usable & baseline.valid & np.all(np.isfinite(values), axis=0)
+    res = float(scene.transform.a)
     radar = is_radar(scene.sensor, baseline.bands)
+    scene_valid, scl = scene.valid, scene.aux.get("SCL")
+    registration = None
+    if not radar:
+        # Radar is not registered: GRD speckle defeats phase correlation at 20 m over a small site.
+        registration = estimate_shift(
+            registration_image(baseline.median),
+            registration_image(values),
+            scene_valid,
+            baseline.valid,
+            res,
+        )
+        if not registration.ok:
+            # too cloudy to register is the clouds' fault: the zones are unusable, as without registration
+            return _unscored(scene, zone_masks, registration, "unusable" if registration.cloudy else "unregistered")
+        aux = {"SCL": scl} if scl is not None else {}
+        values, scene_valid, aux = apply_shift(values, scene_valid, registration.shift, aux)
+        scl = aux.get("SCL")
+    margin_px = round(cloud_margin_m / res)
+    usable = cloud_margin(scene_valid, scl, margin_px)
+    compared = usable & baseline.valid & np.all(np.isfinite(values), axis=0)
+    haze = None if radar else blue_offset(values, baseline, compared)
+    if haze is not None and haze > MAX_HAZE_BLUE:
+        return _unscored(scene, zone_masks, registration, "hazy", haze)
     if compared.any():
         values = (normalise_offset if radar else normalise_linear)(values, baseline.median, compared)
     floor = noise_floor(scene.sensor, baseline.bands, baseline.median)
     z = robust_z(values, baseline.median, baseline.sigma, floor)
-    stat = change_statistic(z)
+    model = no_change_model(z, compared) if BAND_COVARIANCE else None
+    stat = model_statistic(z, model)
     stat[~compared] = np.nan
-    threshold = chi2_threshold(len(baseline.bands), false_alarm_rate)
-    significant = compared & (stat > threshold)
+    k = len(baseline.bands)
+    threshold, low = chi2_threshold(k, false_alarm_rate), chi2_threshold(k, GROW_FALSE_ALARM_RATE)
+    significant = grow_significant(stat, compared, threshold, low)
+    invariant = compared & (change_statistic(z) < chi2_threshold(k, INVARIANT_FALSE_ALARM_RATE))
 
-    vis_idx = [baseline.bands.index(b) for b in VISIBLE if b in baseline.bands]
-    visible_diff = np.mean(values[vis_idx] - baseline.median[vis_idx], axis=0) if vis_idx and not radar else None
-    ndvi_now, ndvi_base = _ndvi(values, baseline.bands), _ndvi(baseline.median, baseline.bands)
-    ndvi_diff = ndvi_now - ndvi_base if ndvi_now is not None and ndvi_base is not None else None
-    db_diff = np.mean(values - baseline.median, axis=0) if radar else None
-
-    context = PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff)
-    res = float(scene.transform.a)
+    context = _context(stat, values, baseline.median, baseline.bands, radar)
     zones = []
     for zone_id, mask in zone_masks.items():
         zone_usable = scene.usable_fraction(mask)
@@ -112,26 +159,239 @@ def score_scene(
             zones.append(ZoneScore(zone_id, zone_usable, None, None, None))
             continue
         zone_m2 = float(mask.sum()) * res**2
-        regions, blobs = find_regions(significant & mask, context, res, zone_m2)
+        box = zone_box(mask, round(PARK_GAP_M / res) + 1)
+        gains = None if radar or not ZONE_MATCH else zone_gains(values, baseline.median, compared, mask, invariant)
+        if gains is None:
+            zone_sig, local = significant[box], crop_context(context, box)
+        else:
+            # the zone's own radiometric match (section 4 of docs/detection.md), on its box only, so that
+            # a zone's score never depends on the other zones
+            scaled = values[(slice(None), *box)] * gains[:, None, None]
+            median = baseline.median[(slice(None), *box)]
+            zz = robust_z(scaled, median, baseline.sigma[(slice(None), *box)], floor[(slice(None), *box)])
+            zstat = model_statistic(zz, (no_change_model(zz, compared[box] & mask[box]) or model) if model else None)
+            zstat[~compared[box]] = np.nan
+            zone_sig = grow_significant(zstat, compared[box], threshold, low)
+            local = _context(zstat, scaled, median, baseline.bands, radar)
+            inside = mask[box]
+            stat[box][inside] = zstat[inside]  # the maps shown are the zone's (where zones overlap: the last)
+            significant[box][inside] = zone_sig[inside]
+        sig = zone_sig & mask[box]
+        regions, blobs = find_regions(sig, local, res, zone_m2)
         # Radar passes at dawn and dusk and rarely sees troops: no crowd score from it, not a zero.
         crowd = None if radar else crowd_score(regions, res)
         # Pixels explained by a recognised troop formation are not counted again as a vehicle park.
         explained = (
             np.isin(blobs, [d.region for d in regions if d.cls == "crowd-block"])
             if crowd is not None and crowd >= 0.5
-            else np.zeros_like(mask)
+            else np.zeros_like(sig)
         )
-        parks, park_mask = find_parks(significant & mask & ~explained, context, res, zone_m2)
+        parks, park_mask = find_parks(sig & ~explained, local, res, zone_m2)
         detections = [d for d in regions if not (d.cls == "vehicle-row" and park_mask[round(d.row), round(d.col)])]
         detections += parks
+        r0, c0 = box[0].start, box[1].start
+        detections = [replace(d, row=d.row + r0, col=d.col + c0) for d in detections]
         zones.append(
             ZoneScore(
                 zone=zone_id,
                 usable_fraction=zone_usable,
-                change_fraction=float((significant & mask).sum()) / n,
+                change_fraction=float(sig.sum()) / n,
                 crowd_score=crowd,
                 vehicle_score=vehicle_score(detections),
                 detections=detections,
             )
         )
-    return SceneChange(statistic=stat, significant=significant, compared=compared, threshold=threshold, zones=zones)
+    return SceneChange(
+        statistic=stat,
+        significant=significant,
+        compared=compared,
+        threshold=threshold,
+        zones=zones,
+        registration=registration,
+        haze_offset=haze,
+    )
+
+
+def _context(
+    stat: np.ndarray, values: np.ndarray, median: np.ndarray, bands: tuple[str, ...], radar: bool
+) -> PixelContext:
+    """The per-pixel layers that describe a change (direction, ground) for :func:`find_regions`."""
+    vis_idx = [bands.index(b) for b in VISIBLE if b in bands]
+    visible_diff = np.mean(values[vis_idx] - median[vis_idx], axis=0) if vis_idx and not radar else None
+    ndvi_now, ndvi_base = _ndvi(values, bands), _ndvi(median, bands)
+    ndvi_diff = ndvi_now - ndvi_base if ndvi_now is not None and ndvi_base is not None else None
+    db_diff = np.mean(values - median, axis=0) if radar else None
+    return PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff)
+
+
+def no_change_model(z: np.ndarray, compared: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Centre and covariance of the per-band z-scores of the scene's unchanged pixels, or None with fewer
+    than 50 compared pixels per band (then the plain sum of squared z is used).
+
+    What is left after the radiometric match still moves the bands together (residual illumination,
+    haze, BRDF): the z-scores of unchanged pixels are correlated across bands. They are estimated robustly
+    on the compared pixels (:func:`robust_covariance`, changed pixels excluded). A band's spread is never
+    taken below :data:`MIN_Z_SPREAD` (the floor is a guess at unmodelled residuals; a clean scene shows
+    they are smaller, but not zero).
+    """
+    k = z.shape[0]
+    if int(compared.sum()) < 50 * k:
+        return None
+    centre, cov = robust_covariance(z[:, compared].T.astype(np.float64))
+    spread = np.sqrt(np.maximum(np.diag(cov), 1e-12))
+    corr = cov / np.outer(spread, spread)
+    spread = np.maximum(spread, MIN_Z_SPREAD)
+    return centre, corr * np.outer(spread, spread)
+
+
+def model_statistic(z: np.ndarray, model: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """The change statistic of z: Mahalanobis under ``model`` (centre, covariance), else the sum of squares.
+
+    Either way, unchanged pixels follow a chi-square law with one degree of freedom per band, so that
+    :func:`chi2_threshold` means a false-alarm rate; under the model, a change that breaks the usual band
+    correlation (vehicles brighten asphalt's NIR alone) stands out more than one along it.
+    """
+    if model is None:
+        return change_statistic(z)
+    out = np.full(z.shape[1:], np.nan, dtype=np.float32)
+    ok = np.all(np.isfinite(z), axis=0)
+    out[ok] = mahalanobis(z[:, ok].T.astype(np.float64), *model).astype(np.float32)
+    return out
+
+
+def covariance_statistic(z: np.ndarray, compared: np.ndarray) -> np.ndarray:
+    """:func:`model_statistic` under the scene's own :func:`no_change_model`."""
+    return model_statistic(z, no_change_model(z, compared))
+
+
+def zone_box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The bounding box of a zone mask grown by ``margin`` pixels: regions, watersheds and closings run on
+    it instead of the whole site (a zone is often a tenth of a site)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return (slice(0, 0), slice(0, 0))
+    return (
+        slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, mask.shape[0])),
+        slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, mask.shape[1])),
+    )
+
+
+def crop_context(context: PixelContext, box: tuple[slice, slice]) -> PixelContext:
+    """The layers of a :class:`PixelContext` cut to ``box`` (views, not copies)."""
+    return PixelContext(
+        change=context.change[box],
+        visible_diff=_cut(context.visible_diff, box),
+        ndvi_diff=_cut(context.ndvi_diff, box),
+        baseline_ndvi=_cut(context.baseline_ndvi, box),
+        db_diff=_cut(context.db_diff, box),
+    )
+
+
+def _cut(layer: np.ndarray | None, box: tuple[slice, slice]) -> np.ndarray | None:
+    return None if layer is None else layer[box]
+
+
+def grow_significant(stat: np.ndarray, compared: np.ndarray, threshold: float, low: float) -> np.ndarray:
+    """Hysteresis: pixels above ``threshold``, plus the pixels above ``low`` connected (8-neighbours) to them."""
+    strong = compared & (stat > threshold)
+    if not strong.any() or low >= threshold:
+        return strong
+    weak = compared & (stat > low)
+    return (
+        np.asarray(apply_hysteresis_threshold(np.where(weak, np.nan_to_num(stat), 0.0), low, threshold), bool)
+        & compared
+    )
+
+
+def blue_offset(values: np.ndarray, baseline: Baseline, compared: np.ndarray) -> float | None:
+    """Scene-wide haze as the rise of the dark end of the blue band: the 5th percentile of B02 over the
+    compared pixels minus the baseline's, in reflectance (None without B02 or pixels).
+
+    Haze adds path radiance, most in the blue and the same over every surface, so it lifts the darkest
+    pixels (water, shade, asphalt) that carry almost no surface signal of their own (the dark-object
+    principle). Sen2Cor misses thin, uniform haze.
+    """
+    if "B02" not in baseline.bands or int(compared.sum()) < 50:
+        return None
+    b = baseline.bands.index("B02")
+    stride = max(1, int(compared.sum()) // QUANTILE_SAMPLES)
+    scene_blue, base_blue = values[b][compared][::stride], baseline.median[b][compared][::stride]
+    return float(np.percentile(scene_blue, 5) - np.percentile(base_blue, 5))
+
+
+def zone_gains(
+    values: np.ndarray, reference: np.ndarray, compared: np.ndarray, mask: np.ndarray, invariant: np.ndarray
+) -> np.ndarray | None:
+    """Per-band gains that rescale a zone to the baseline on its own unchanged pixels, or None.
+
+    The site-wide match follows whatever dominates the site (fields); a zone can still differ as a whole:
+    wet pavement reflects about a quarter less, a paved square does not follow the fields' season. Per
+    band, the gain is the ratio of the baseline's median to the scene's over the zone's ``invariant``
+    pixels (those the site-wide comparison finds unchanged): a formation's pixels are not among them, so
+    it is not absorbed. When fewer than :data:`MIN_INVARIANT_SHARE` of the zone is invariant, the whole
+    zone changed: that is taken as wetness or light only if it is grey (per-band gains over all its pixels
+    agree within :data:`GREY_TOLERANCE`: a water film and the sun darken every band alike, a formation
+    does not: olive vehicles darken concrete's visible bands four times more than its NIR); otherwise
+    None (the zone keeps the site-wide match). None too for zones with fewer than
+    :data:`MIN_ZONE_PIXELS` compared pixels. Gains are clipped to 0.5..2.
+    """
+    zc = compared & mask
+    n = int(zc.sum())
+    if n < MIN_ZONE_PIXELS:
+        return None
+    still = zc & invariant
+    grey_only = int(still.sum()) < max(MIN_ZONE_PIXELS, MIN_INVARIANT_SHARE * n)
+    use = zc if grey_only else still
+    stride = max(1, int(use.sum()) // QUANTILE_SAMPLES)
+    ratios = []
+    for b in range(values.shape[0]):
+        mv = float(np.median(values[b][use][::stride]))
+        mr = float(np.median(reference[b][use][::stride]))
+        ratios.append(mr / mv if mv > 0 and mr > 0 else float("nan"))
+    r = np.asarray(ratios)
+    if not np.all(np.isfinite(r)):
+        return None
+    if grey_only:
+        if r.max() / r.min() > 1.0 + GREY_TOLERANCE:
+            return None
+        r = np.full_like(r, np.median(r))
+    return np.clip(r, 0.5, 2.0).astype(np.float32)
+
+
+def normalise_zones(
+    values: np.ndarray,
+    reference: np.ndarray,
+    compared: np.ndarray,
+    zone_masks: Mapping[str, np.ndarray],
+    invariant: np.ndarray,
+) -> np.ndarray:
+    """``values`` with each zone rescaled by its :func:`zone_gains` (where zones overlap, the last wins).
+    The scorer applies the gains zone by zone instead, so that a zone's score never depends on others."""
+    out = values.copy()
+    for mask in zone_masks.values():
+        gains = zone_gains(values, reference, compared, mask, invariant)
+        if gains is not None:
+            out[:, mask] = values[:, mask] * gains[:, None]
+    return out
+
+
+def _unscored(
+    scene: Scene,
+    zone_masks: Mapping[str, np.ndarray],
+    registration: Registration | None,
+    state: str,
+    haze: float | None = None,
+) -> SceneChange:
+    """A scene that must not be compared at all (it could not be registered, or is hazy): every zone gets
+    its usable fraction and no score, so it neither raises nor quiets an alert."""
+    nothing = np.zeros(scene.shape, dtype=bool)
+    return SceneChange(
+        statistic=np.full(scene.shape, np.nan, dtype=np.float32),
+        significant=nothing,
+        compared=nothing,
+        threshold=float("nan"),
+        zones=[ZoneScore(z, scene.usable_fraction(m), None, None, None) for z, m in zone_masks.items()],
+        registration=registration,
+        haze_offset=haze,
+        state=state,
+    )

@@ -6,18 +6,13 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from monitor.archive.baselines import read_baseline_file, write_baseline_file
 from monitor.archive.catalogue import Catalogue, utcnow
 from monitor.archive.crops import read_crop_file
 from monitor.config import Config, SiteConfig
-from monitor.detect.baseline import Baseline, normalised_stats
-from monitor.detect.change import normalise_linear, normalise_offset
-from monitor.detect.values import analysis_values
+from monitor.detect.baseline import Baseline, baseline_from_scenes
 from monitor.errors import ArchiveError
 from monitor.scene import Scene
-from monitor.sensors import is_radar
 
 log = logging.getLogger(__name__)
 
@@ -84,46 +79,68 @@ def _first_baseline(
 ) -> Baseline | None:
     """A baseline from the first ``warmup_scenes`` usable scenes of the site and sensor, or None."""
     detect = config.detect
+    alerted = alerted_scenes(catalogue, site.id)
     while True:
-        candidates = catalogue.query(
+        rows = catalogue.query(
             "SELECT scene_id, crop FROM scenes WHERE site = ? AND sensor = ? AND status = 'ok' "
-            "AND usable_fraction >= ? ORDER BY acquired, scene_id LIMIT ?",
-            (site.id, sensor, detect.min_scene_usable, detect.warmup_scenes),
+            "AND usable_fraction >= ? AND (registration IS NULL OR registration NOT LIKE 'unregistered%') "
+            "ORDER BY acquired, scene_id",
+            (site.id, sensor, detect.min_scene_usable),
         )
+        candidates = [r for r in rows if r["scene_id"] not in alerted][: detect.warmup_scenes]
         if len(candidates) < detect.warmup_scenes:
             return None
         loaded = [load_crop(catalogue, site.id, c["scene_id"], c["crop"]) for c in candidates]
         scenes = [s for s in loaded if s is not None]
         if len(scenes) == len(candidates):  # else the lost ones are now failed: take the next ones
-            return _build(catalogue, config, site, sensor, scenes, version)
+            skipped = sorted(alerted & {r["scene_id"] for r in rows})
+            return _build(catalogue, config, site, sensor, scenes, version, skipped)
+
+
+def alerted_scenes(catalogue: Catalogue, site: str) -> set[str]:
+    """Every scene that raised or confirmed an alert of the site (the alerts' ``scene_ids``): what a
+    formation looked like must never become what the site normally looks like."""
+    out: set[str] = set()
+    for row in catalogue.query("SELECT scene_ids FROM alerts WHERE site = ?", (site,)):
+        out.update(json.loads(row["scene_ids"]))
+    return out
 
 
 def _build(
-    catalogue: Catalogue, config: Config, site: SiteConfig, sensor: str, scenes: list[Scene], version: int
+    catalogue: Catalogue,
+    config: Config,
+    site: SiteConfig,
+    sensor: str,
+    scenes: list[Scene],
+    version: int,
+    alerted: list[str] | None = None,
 ) -> Baseline:
     bands = scenes[0].bands
     scenes = [s for s in scenes if s.bands == bands]
-    stack = np.stack([analysis_values(s.sensor, bands, s.data) for s in scenes])
-    valid = np.stack([s.valid for s in scenes])
-    match = normalise_offset if is_radar(sensor, bands) else normalise_linear
-    median, sigma, count = normalised_stats(stack, valid, match)
-    baseline = Baseline(
-        sensor=sensor,
-        bands=bands,
-        median=median,
-        sigma=sigma,
-        count=count,
-        scene_ids=tuple(s.scene_id for s in scenes),
-        version=version,
-        min_observations=config.detect.min_observations,
-    )
+    baseline, regs = baseline_from_scenes(scenes, config.detect.min_observations, version)
+    composition: dict[str, object] = {
+        "rule": f"first {config.detect.warmup_scenes} scenes with usable fraction >= {config.detect.min_scene_usable}",
+        "kept_out_alerted": alerted or [],
+        "shifts_px": {
+            s.scene_id: [round(r.dx_px, 3), round(r.dy_px, 3)] for s, r in zip(scenes, regs, strict=True) if r and r.ok
+        },
+        "unregistered": [s.scene_id for s, r in zip(scenes, regs, strict=True) if r is not None and not r.ok],
+    }
     path = config.data_dir / "baselines" / site.id / f"{sensor}-v{version}.tif"
     write_baseline_file(path, baseline, scenes[0].transform, scenes[0].crs)
     with catalogue.transaction() as db:
         db.execute(
-            "INSERT OR REPLACE INTO baselines (site, sensor, version, scene_ids, path, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (site.id, sensor, version, json.dumps(list(baseline.scene_ids)), str(path), utcnow()),
+            "INSERT OR REPLACE INTO baselines (site, sensor, version, scene_ids, path, created_at, composition) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                site.id,
+                sensor,
+                version,
+                json.dumps(list(baseline.scene_ids)),
+                str(path),
+                utcnow(),
+                json.dumps(composition, sort_keys=True),
+            ),
         )
     log.info("site %s: %s baseline v%d built from %d scenes", site.id, sensor, version, len(scenes))
     return baseline

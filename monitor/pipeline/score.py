@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import numpy as np
 from tqdm import tqdm
@@ -11,7 +14,9 @@ from monitor.alerts import AlertChange, Observation, advance, kinds_for_zone
 from monitor.archive.catalogue import Catalogue, iso
 from monitor.config import Config, SiteConfig
 from monitor.detect.baseline import Baseline
-from monitor.detect.scoring import score_scene
+from monitor.detect.formations import crowd_score, vehicle_score
+from monitor.detect.scoring import ZoneScore, score_scene
+from monitor.detect.tracking import TRACKED, Past, track
 from monitor.errors import ArchiveError
 from monitor.grid import SiteGrid
 from monitor.pipeline.baselines import load_crop, site_baseline
@@ -24,6 +29,9 @@ from monitor.scene import Scene
 log = logging.getLogger(__name__)
 
 RAISING = {"opened", "raised", "confirmed"}
+#: How far back the tracking looks: longer than PERSISTENT_AFTER, shorter than a year of history.
+HISTORY = timedelta(days=200)
+TRACKED_CENTRES = (*TRACKED, "persistent-change")
 NOTEWORTHY = {"opened", "raised", "resolved"}
 
 
@@ -117,6 +125,30 @@ def _record_error(catalogue: Catalogue, site: str, scene: Scene, masks: dict[str
         db.execute("UPDATE scenes SET scored = 1 WHERE site = ? AND scene_id = ?", (site, scene.scene_id))
 
 
+def _tracked(catalogue: Catalogue, config: Config, site: str, scene: Scene, zs: ZoneScore) -> ZoneScore:
+    """The zone's detections tracked against its earlier usable observations (``detect.tracking``):
+    persistent change no longer counts towards the scores."""
+    if zs.change_fraction is None or not zs.detections:
+        return zs
+    since = iso(scene.acquired - HISTORY)
+    rows = catalogue.query(
+        "SELECT acquired, detections FROM scores WHERE site = ? AND zone = ? AND sensor = ? AND state = 'scored' "
+        "AND usable_fraction >= ? AND acquired < ? AND acquired >= ? ORDER BY acquired",
+        (site, zs.zone, scene.sensor, config.alerts.min_usable_fraction, iso(scene.acquired), since),
+    )
+    history = [
+        Past(
+            datetime.fromisoformat(r["acquired"]),
+            tuple((d["row"], d["col"]) for d in json.loads(r["detections"]) if d["cls"] in TRACKED_CENTRES),
+        )
+        for r in rows
+    ]
+    res = float(scene.transform.a)
+    detections = track(zs.detections, history, scene.acquired, res)
+    crowd = None if zs.crowd_score is None else crowd_score(detections, res)
+    return replace(zs, detections=detections, crowd_score=crowd, vehicle_score=vehicle_score(detections))
+
+
 def score_one(
     catalogue: Catalogue,
     config: Config,
@@ -134,10 +166,11 @@ def score_one(
         _record_error(catalogue, site.id, scene, masks, f"missing bands {','.join(missing)}")
         return
     change = score_scene(scene, baseline, masks, config.detect.false_alarm_rate, config.detect.cloud_margin_m)
+    change = replace(change, zones=[_tracked(catalogue, config, site.id, scene, zs) for zs in change.zones])
     rows = []
     changes: list[tuple[AlertChange, str]] = []
     for zs in change.zones:
-        state = "scored" if zs.change_fraction is not None else "unusable"
+        state = change.state if change.state != "scored" else "scored" if zs.change_fraction is not None else "unusable"
         acquired = iso(scene.acquired)
         rows.append(
             score_row(
@@ -168,6 +201,17 @@ def score_one(
     with catalogue.transaction() as db:
         catalogue.replace_scores(db, site.id, scene.scene_id, rows)
         db.execute("UPDATE scenes SET scored = 1 WHERE site = ? AND scene_id = ?", (site.id, scene.scene_id))
+        reg = change.registration
+        db.execute(
+            "UPDATE scenes SET shift_dx = ?, shift_dy = ?, registration = ? WHERE site = ? AND scene_id = ?",
+            (
+                None if reg is None else round(reg.dx_px, 3),
+                None if reg is None else round(reg.dy_px, 3),
+                "skipped: radar" if reg is None else reg.status,
+                site.id,
+                scene.scene_id,
+            ),
+        )
         for result, _ in changes:
             catalogue.save_alert(db, result.alert)
     summary.scored_scenes += 1

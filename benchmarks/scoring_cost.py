@@ -1,0 +1,72 @@
+"""Benchmark: the cost of scoring one scene of a site, against reading that scene's crop from the archive.
+
+Runs ``monitor demo`` into a temporary folder (a simulated 347 x 401 px, 10 m Sentinel-2 site, Mirim-like,
+with three zones: 31 dates, troop lattices, vehicle parks, clouds), then for every archived crop times
+``read_crop_file`` and ``score_scene`` (every stage: co-registration, cloud margin, haze check, radiometric
+and zone match, change statistic, regions, formations, scores) against the stored baseline, ``--repeat``
+times each. Prints the medians and their ratio (target: at most 5x, aim 2x). Asserts nothing. Usage:
+
+    python benchmarks/scoring_cost.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from monitor.archive.catalogue import Catalogue
+from monitor.archive.crops import read_crop_file
+from monitor.config import load_config
+from monitor.detect.scoring import score_scene
+from monitor.grid import site_grid
+from monitor.pipeline.baselines import site_baseline
+from monitor.pipeline.zones import zone_masks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3)
+    opts = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "demo"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        subprocess.run(
+            [sys.executable, "-m", "monitor", "-q", "demo", "--out", str(out)], check=True, env=env, capture_output=True
+        )
+        config = load_config(out / "config.toml")
+        site = config.sites[0]
+        catalogue = Catalogue(config.data_dir)
+        baseline = site_baseline(catalogue, config, site, "S2")
+        assert baseline is not None
+        masks = zone_masks(site, site_grid(site))
+        crops = [Path(r["crop"]) for r in catalogue.scenes(site.id, status="ok") if r["crop"]]
+        reads, scores, shape = [], [], (0, 0)
+        for path in crops:
+            read_crop_file(path)  # the page cache holds the file, as after ingest
+            for _ in range(opts.repeat):
+                start = time.perf_counter()
+                scene = read_crop_file(path)
+                reads.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                score_scene(scene, baseline, masks, config.detect.false_alarm_rate, config.detect.cloud_margin_m)
+                scores.append(time.perf_counter() - start)
+                shape = scene.shape
+        catalogue.close()
+    read, score = statistics.median(reads), statistics.median(scores)
+    print(f"site {shape[0]} x {shape[1]} px (simulated demo), {len(baseline.bands)} bands + SCL, {len(masks)} zones")
+    print(f"{len(crops)} scenes x {opts.repeat} repeats")
+    print(f"read crop from the archive: median {1000 * read:.1f} ms")
+    print(f"score_scene (all stages):   median {1000 * score:.1f} ms (max {1000 * max(scores):.1f} ms)")
+    print(f"ratio score / read:         {score / read:.1f}x  (target <= 5x, aim 2x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Scoring stages added for the detection issue: haze check, zone match, band covariance, hysteresis,
+the vehicle direction rule, the bi-temporal statistic, and the injection simulator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from affine import Affine
+from rasterio.crs import CRS
+from scipy.ndimage import gaussian_filter
+from scipy.special import chdtri
+
+from monitor.detect.baseline import Baseline
+from monitor.detect.change import bitemporal_change, robust_covariance
+from monitor.detect.formations import classify
+from monitor.detect.scoring import (
+    covariance_statistic,
+    grow_significant,
+    normalise_zones,
+    score_scene,
+    zone_box,
+)
+from monitor.diff import ground_pixel_size
+from monitor.grid import SiteGrid
+from monitor.scene import Scene
+from monitor.simulate.formations import Footprint
+from monitor.simulate.inject import (
+    ASPHALT,
+    CONCRETE,
+    Atmosphere,
+    add_haze,
+    date_atmosphere,
+    pave,
+    pavement_texture,
+    render_zone,
+)
+
+BANDS = ("B02", "B03", "B04", "B08")
+
+
+def _ground(shape: tuple[int, int] = (60, 70)) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    texture = gaussian_filter(rng.normal(size=(4, *shape)), (0, 2.0, 2.0))
+    base = np.array([0.12, 0.14, 0.16, 0.25])[:, None, None]
+    return (base * (1 + 0.3 * texture / texture.std())).astype(np.float32)
+
+
+def _baseline(ground: np.ndarray) -> Baseline:
+    shape = ground.shape[1:]
+    return Baseline(
+        "S2",
+        BANDS,
+        ground,
+        np.full_like(ground, 0.004),
+        np.full(shape, 10, dtype=np.int16),
+        tuple(f"b{i}" for i in range(10)),
+    )
+
+
+def _scene(data: np.ndarray) -> Scene:
+    return Scene(
+        scene_id="S2_20250701T020000",
+        sensor="S2",
+        acquired=datetime(2025, 7, 1, 2, tzinfo=UTC),
+        bands=BANDS,
+        data=data.astype(np.float32),
+        valid=np.ones(data.shape[1:], dtype=bool),
+        transform=Affine(10, 0, 500000, 0, -10, 4300000),
+        crs=CRS.from_epsg(32652),
+    )
+
+
+def test_a_hazy_scene_is_flagged_not_scored() -> None:
+    ground = _ground()
+    noisy = ground + np.random.default_rng(1).normal(0, 0.003, ground.shape)
+    masks = {"zone": np.ones(ground.shape[1:], dtype=bool)}
+    clear = score_scene(_scene(noisy), _baseline(ground), masks)
+    assert clear.state == "scored" and clear.haze_offset is not None and abs(clear.haze_offset) < 0.01
+    hazy = score_scene(_scene(add_haze(noisy.astype(np.float32), 0.09)), _baseline(ground), masks)
+    assert hazy.state == "hazy" and hazy.haze_offset == pytest.approx(0.09, abs=0.01)
+    assert hazy.zones[0].crowd_score is None and hazy.zones[0].change_fraction is None
+
+
+def test_a_wet_zone_is_rescaled_but_a_formation_is_not_absorbed() -> None:
+    ground = _ground()
+    mask = np.zeros(ground.shape[1:], dtype=bool)
+    mask[10:50, 10:40] = True
+    compared = np.ones_like(mask)
+    wet = ground.copy()
+    wet[:, mask] *= 0.75  # grey: every band alike
+    out = normalise_zones(wet, ground, compared, {"z": mask}, invariant=~mask)
+    assert np.allclose(out[:, mask], ground[:, mask], rtol=1e-4)
+    assert np.array_equal(out[:, ~mask], wet[:, ~mask])
+    # vehicles over 20 % of the zone brighten only the NIR: the invariant rest of the zone sets the gain
+    parked = ground.copy()
+    block = np.zeros_like(mask)
+    block[10:18, 10:40] = True
+    parked[3, block] += 0.1
+    out = normalise_zones(parked, ground, compared, {"z": mask}, invariant=~block)
+    assert np.allclose(out[3, block], parked[3, block], rtol=1e-4)
+    # a non-grey change of the whole zone is left to the site-wide match
+    tinted = ground.copy()
+    tinted[0, mask] *= 0.6
+    out = normalise_zones(tinted, ground, compared, {"z": mask}, invariant=~mask)
+    assert np.array_equal(out, tinted)
+
+
+def test_covariance_statistic_keeps_the_false_alarm_rate_of_correlated_bands() -> None:
+    rng = np.random.default_rng(2)
+    corr = np.array([[1.0, 0.9, 0.8, 0.3], [0.9, 1.0, 0.85, 0.3], [0.8, 0.85, 1.0, 0.3], [0.3, 0.3, 0.3, 1.0]])
+    z = rng.multivariate_normal(np.zeros(4), 2.0 * corr, size=200 * 200).T.reshape(4, 200, 200)
+    stat = covariance_statistic(z.astype(np.float32), np.ones((200, 200), dtype=bool))
+    for rate in (1e-2, 1e-3):
+        assert np.mean(stat > chdtri(4, rate)) == pytest.approx(rate, rel=0.3)
+    # of two changes of the same size, the one against the usual correlation (NIR alone) stands out more
+    # than the one along it (every band alike, like residual illumination)
+    z[:, :10, :10] = 0.0
+    z[3, :10, :10] = 4.0
+    z[:, 20:30, 20:30] = 2.0
+    stat = covariance_statistic(z.astype(np.float32), np.ones((200, 200), dtype=bool))
+    assert np.median(stat[:10, :10]) > 2 * np.median(stat[20:30, 20:30])
+
+
+def test_robust_covariance_ignores_the_changed_minority() -> None:
+    rng = np.random.default_rng(3)
+    d = rng.normal(0, 1.0, size=(20000, 3))
+    d[:1000] += 8.0  # 5 % changed
+    centre, cov = robust_covariance(d)
+    assert np.allclose(centre, 0.0, atol=0.05) and np.allclose(np.diag(cov), 1.0, atol=0.1)
+
+
+def test_hysteresis_grows_sure_pixels_into_their_edges_only() -> None:
+    stat = np.zeros((20, 20), dtype=np.float32)
+    stat[5, 5] = 50.0
+    stat[5, 6] = stat[6, 5] = 15.0  # edge of a block: weak alone
+    stat[15, 15] = 15.0  # weak and alone
+    sig = grow_significant(stat, np.ones_like(stat, dtype=bool), threshold=23.5, low=13.3)
+    assert sig[5, 5] and sig[5, 6] and sig[6, 5] and not sig[15, 15]
+
+
+def test_zone_box_is_the_masks_bounding_box_with_a_margin() -> None:
+    mask = np.zeros((50, 60), dtype=bool)
+    mask[10:20, 30:40] = True
+    assert zone_box(mask, 3) == (slice(7, 23), slice(27, 43))
+    assert zone_box(mask, 100) == (slice(0, 50), slice(0, 60))
+
+
+def test_brightening_rows_are_not_vehicles() -> None:
+    assert classify(1200.0, 80.0, 5.0, 0.5, 0.1, -0.01, 1e5) == "vehicle-row"
+    assert classify(1200.0, 80.0, 5.0, 0.5, 0.1, +0.08, 1e5) == "other"  # a new bright roof
+
+
+def test_bitemporal_change_finds_a_block_and_ignores_a_gain() -> None:
+    before = _ground((80, 80))
+    after = before * np.array([1.1, 1.08, 1.05, 0.95], dtype=np.float32)[:, None, None]
+    after = after + np.random.default_rng(4).normal(0, 0.004, after.shape).astype(np.float32)
+    after[:, 40:44, 40:44] = np.array([0.3, 0.3, 0.3, 0.3])[:, None, None]
+    change = bitemporal_change(before, after, pixel_size_m=10.0)
+    inside = change[40:44, 40:44].min()
+    assert inside > np.percentile(change, 99)
+
+
+def test_ground_pixel_size_of_geographic_and_projected_grids() -> None:
+    paris = SiteGrid(
+        crs=CRS.from_epsg(4326), transform=Affine(1.1642e-4, 0, 2.3, 0, -1.1635e-4, 48.9), width=390, height=408
+    )
+    assert ground_pixel_size(paris) == pytest.approx((8.5 + 12.9) / 2, abs=0.3)
+    utm = SiteGrid(crs=CRS.from_epsg(32652), transform=Affine(10, 0, 0, 0, -10, 0), width=10, height=10)
+    assert ground_pixel_size(utm) == 10.0
+
+
+def test_pave_keeps_real_clouds_and_carries_the_dates_atmosphere() -> None:
+    rng = np.random.default_rng(5)
+    reference = _ground((40, 40))
+    atmosphere = Atmosphere((1.1, 1.05, 1.0, 0.9), (0.02, 0.015, 0.01, 0.004))
+    scene = atmosphere.apply(reference) + rng.normal(0, 0.002, reference.shape).astype(np.float32)
+    clear = np.ones((40, 40), dtype=bool)
+    found = date_atmosphere(scene, reference, clear)
+    assert found.gain == pytest.approx(atmosphere.gain, abs=0.05)
+    assert found.offset == pytest.approx(atmosphere.offset, abs=0.01)
+    scl = np.full((40, 40), 4, dtype=np.int16)
+    scl[:5] = 9  # a real cloud over the zone's first rows
+    window = (slice(0, 20), slice(0, 20))
+    zone = render_zone(CONCRETE, pavement_texture(rng, (20, 20)), found, rng)
+    paved, paved_scl = pave(scene, scl, window, zone)
+    assert np.array_equal(paved[:, :5, :20], scene[:, :5, :20]) and (paved_scl[:5, :20] == 9).all()
+    assert (paved_scl[5:20, :20] == 5).all()
+    assert np.median(paved[2, 5:20, :20]) == pytest.approx(0.25 * 1.0 + 0.01, abs=0.02)
+
+
+def test_troops_darken_the_paved_zone_where_they_stand() -> None:
+    rng = np.random.default_rng(6)
+    texture = pavement_texture(rng, (30, 30))
+    identity = Atmosphere((1.0,) * 4, (0.0,) * 4)
+    block = (Footprint(150.0, 150.0, 20.0, 20.0),)
+    empty = render_zone(ASPHALT, texture, identity, np.random.default_rng(7))
+    troops = render_zone(ASPHALT, texture, identity, np.random.default_rng(7), [(block, (0.2, 0.2, 0.2, 0.2), 1.0)])
+    assert (troops - empty)[:, 14:16, 14:16].mean() > 0.05
+    assert np.abs(troops - empty)[:, :8, :8].max() < 1e-6
