@@ -199,3 +199,37 @@ def test_troops_darken_the_paved_zone_where_they_stand() -> None:
     troops = render_zone(ASPHALT, texture, identity, np.random.default_rng(7), [(block, (0.2, 0.2, 0.2, 0.2), 1.0)])
     assert (troops - empty)[:, 14:16, 14:16].mean() > 0.05
     assert np.abs(troops - empty)[:, :8, :8].max() < 1e-6
+
+
+def test_the_cached_and_sampled_shortcuts_give_the_same_numbers() -> None:
+    """The cost shortcuts (per-baseline z scale, samples picked before copying, band-row Mahalanobis)
+    must not change a single score: they are checked against the plain formulas."""
+    from monitor.detect.baseline import Baseline
+    from monitor.detect.change import (
+        COVARIANCE_SAMPLES,
+        QUANTILE_SAMPLES,
+        covariance_sample,
+        mahalanobis,
+        mahalanobis_columns,
+        robust_z,
+        sample_index,
+        scaled_z,
+    )
+    from monitor.detect.values import noise_floor
+
+    rng = np.random.default_rng(3)
+    median = rng.uniform(0.02, 0.4, (4, 120, 140)).astype(np.float32)
+    sigma = rng.uniform(0.0, 0.02, (4, 120, 140)).astype(np.float32)
+    base = Baseline("S2", ("B02", "B03", "B04", "B08"), median, sigma, np.full((120, 140), 5, np.int16), ("a",))
+    x = (median + rng.normal(0, 0.01, median.shape)).astype(np.float32)
+    plain = robust_z(x, median, sigma, noise_floor("S2", base.bands, median))
+    assert np.array_equal(scaled_z(x, median, base.z_scale), plain)
+    mask = rng.random((120, 140)) < 0.7
+    big, layer = rng.random((300, 300)) < 0.7, rng.random((300, 300))
+    stride = max(1, int(big.sum()) // QUANTILE_SAMPLES)
+    assert stride > 1 and np.array_equal(layer.ravel()[sample_index(big)], layer[big][::stride])
+    step = -(-int(mask.sum()) // COVARIANCE_SAMPLES)
+    assert np.array_equal(x.reshape(4, -1)[:, covariance_sample(mask)], x[:, mask][:, ::step])
+    d = rng.normal(0, 1, (500, 4))
+    cov = np.cov(d.T) + 0.3
+    assert np.allclose(mahalanobis_columns(d.T, d.mean(axis=0), cov), mahalanobis(d, d.mean(axis=0), cov), rtol=1e-12)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from monitor.detect.change import normalise_linear, normalise_offset
 from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
-from monitor.detect.values import analysis_values
+from monitor.detect.values import analysis_values, noise_floor
 from monitor.scene import Scene
 from monitor.sensors import is_radar
 
@@ -23,7 +24,9 @@ class Baseline:
 
     ``median`` and ``sigma`` (robust spread, 1.4826 x MAD) are float32 (bands, rows, cols) in analysis
     units; ``count`` (rows, cols) is the number of observations behind each pixel. ``valid`` marks pixels
-    with at least ``min_observations``.
+    with at least ``min_observations``. The layers derived from the statistics alone (``valid``, the
+    registration reference, the z-score scale) are computed once per baseline and cached: a cron run
+    scores every new scene against the same baseline. The arrays must not be modified in place.
     """
 
     sensor: str
@@ -35,10 +38,22 @@ class Baseline:
     version: int = 1
     min_observations: int = 3
 
-    @property
+    @cached_property
     def valid(self) -> np.ndarray:
         """Pixels with enough observations and finite statistics."""
         return (self.count >= self.min_observations) & np.all(np.isfinite(self.median), axis=0)
+
+    @cached_property
+    def reference_image(self) -> np.ndarray:
+        """The layer scenes are co-registered against: :func:`registration_image` of the median."""
+        return registration_image(self.median)
+
+    @cached_property
+    def z_scale(self) -> np.ndarray:
+        """The denominator of the per-band robust z-score, float32 (bands, rows, cols):
+        ``hypot(sigma, noise_floor(median))`` (see :func:`monitor.detect.change.robust_z`)."""
+        floor = noise_floor(self.sensor, self.bands, self.median)
+        return np.hypot(self.sigma, floor).astype(np.float32)
 
 
 def robust_stats(stack: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

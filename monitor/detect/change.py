@@ -22,9 +22,9 @@ def normalise_gain(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -> 
     is robust to the few pixels that really changed. Bands with no usable pixel are left as they are.
     """
     out = x.copy()
-    stride = max(1, int(usable.sum()) // QUANTILE_SAMPLES)
+    idx = sample_index(usable)
     for b in range(x.shape[0]):
-        xs, rs = x[b][usable][::stride], reference[b][usable][::stride]
+        xs, rs = x[b].ravel()[idx], reference[b].ravel()[idx]
         mx, mr = _nanmedian(xs), _nanmedian(rs)
         if np.isfinite(mx) and np.isfinite(mr) and mx > 0 and mr > 0:
             out[b] *= np.float32(mr / mx)
@@ -33,6 +33,13 @@ def normalise_gain(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -> 
 
 #: Quantiles for the radiometric match are taken on at most about this many pixels (an even stride).
 QUANTILE_SAMPLES = 20_000
+
+
+def sample_index(usable: np.ndarray, samples: int = QUANTILE_SAMPLES) -> np.ndarray:
+    """Flat indices of every ``n // samples``-th ``usable`` pixel (row-major order), ``n`` the usable count:
+    the same pixels as ``image[usable][::stride]``, found once for every band instead of once per band."""
+    flat = np.flatnonzero(usable)
+    return flat[:: max(1, len(flat) // samples)]
 
 
 def normalise_linear(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -> np.ndarray:
@@ -44,17 +51,18 @@ def normalise_linear(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -
     gain would. Quantiles are robust to the few percent of pixels that really changed. Falls back to
     :func:`normalise_gain` for a band with too few usable pixels or a degenerate fit.
     """
-    if int(usable.sum()) < 50:
+    idx = sample_index(usable)
+    if idx.size < 50:
         return normalise_gain(x, reference, usable)
     out = x.copy()
     qs = np.linspace(5.0, 95.0, 19)
-    stride = max(1, int(usable.sum()) // QUANTILE_SAMPLES)
     for b in range(x.shape[0]):
-        xs, rs = x[b][usable][::stride], reference[b][usable][::stride]
+        xs, rs = x[b].ravel()[idx], reference[b].ravel()[idx]
         ok = np.isfinite(xs) & np.isfinite(rs)
         fitted = False
         if ok.sum() >= 50:
-            px, pr = np.percentile(xs[ok], qs), np.percentile(rs[ok], qs)
+            # sorted first: the same quantiles, but numpy's selection of 19 of them is slower than a sort
+            px, pr = np.percentile(np.sort(xs[ok]), qs), np.percentile(np.sort(rs[ok]), qs)
             if np.ptp(px) > 0:
                 gain, offset = np.polyfit(px, pr, 1)
                 if np.isfinite(gain) and np.isfinite(offset) and 0.2 < gain < 5.0:
@@ -77,8 +85,13 @@ def normalise_offset(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -
 
 def robust_z(x: np.ndarray, median: np.ndarray, sigma: np.ndarray, floor: np.ndarray) -> np.ndarray:
     """Per-pixel, per-band robust z-score of ``x`` against a baseline: (x - median) / hypot(sigma, floor)."""
+    return scaled_z(x, median, np.hypot(sigma, floor))
+
+
+def scaled_z(x: np.ndarray, median: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """:func:`robust_z` with its denominator ``scale = hypot(sigma, floor)`` computed once per baseline."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return ((x - median) / np.hypot(sigma, floor)).astype(np.float32)
+        return ((x - median) / scale).astype(np.float32, copy=False)
 
 
 def change_statistic(z: np.ndarray) -> np.ndarray:
@@ -119,19 +132,34 @@ def robust_covariance(d: np.ndarray, iterations: int = 5) -> tuple[np.ndarray, n
     """
     if len(d) > COVARIANCE_SAMPLES:
         d = d[:: -(-len(d) // COVARIANCE_SAMPLES)]
-    k = d.shape[1]
-    keep = np.ones(len(d), dtype=bool)
+    return robust_covariance_columns(np.ascontiguousarray(d.T, dtype=np.float64), iterations)
+
+
+def covariance_sample(mask: np.ndarray) -> np.ndarray:
+    """Flat indices of the ``mask`` pixels that :func:`robust_covariance` would keep of ``image[mask]``
+    (every ``ceil(n / COVARIANCE_SAMPLES)``-th): pick them first, and only they are copied."""
+    flat = np.flatnonzero(mask)
+    if len(flat) > COVARIANCE_SAMPLES:
+        flat = flat[:: -(-len(flat) // COVARIANCE_SAMPLES)]
+    return flat
+
+
+def robust_covariance_columns(d: np.ndarray, iterations: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`robust_covariance` of the columns of ``d`` (bands, pixels), already sampled."""
+    k = d.shape[0]
+    keep = np.ones(d.shape[1], dtype=bool)
     limit = float(chdtri(k, 1.0 - NO_CHANGE_QUANTILE))
-    centre = np.median(d, axis=0)
-    cov = np.cov(d.T).reshape(k, k)
+    centre = np.median(d, axis=1)
+    cov = np.cov(d).reshape(k, k)
     for _ in range(iterations):
         if keep.sum() <= 2 * k:
             break
-        centre = np.median(d[keep], axis=0)
-        cov = np.cov((d[keep] - centre).T).reshape(k, k)
+        kept = d[:, keep]
+        centre = np.median(kept, axis=1)
+        cov = np.cov(kept - centre[:, None]).reshape(k, k)
         # keeping the central 95 % of a Gaussian shrinks its covariance by this factor: undo it
         cov = cov * (NO_CHANGE_QUANTILE / float(chdtr(k + 2, limit)))
-        stat = mahalanobis(d, centre, cov)
+        stat = mahalanobis_columns(d, centre, cov)
         keep = stat < limit
     return centre.astype(np.float64), cov.astype(np.float64)
 
@@ -141,11 +169,17 @@ def mahalanobis(d: np.ndarray, centre: np.ndarray, cov: np.ndarray) -> np.ndarra
 
     A singular covariance (a constant band) is regularised with 1e-9 of its trace on the diagonal.
     """
-    k = d.shape[1]
+    return mahalanobis_columns(np.ascontiguousarray(d.T), centre, cov)
+
+
+def mahalanobis_columns(d: np.ndarray, centre: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """:func:`mahalanobis` of the columns of ``d`` (bands, pixels), the layout of an image's bands: each
+    band is one contiguous row, so the products and the sum over bands run on whole rows."""
+    k = d.shape[0]
     cov = cov + np.eye(k) * (1e-9 * max(float(np.trace(cov)), 1e-12))
     inv = np.linalg.inv(cov)
-    x = d - centre
-    return np.sum((x @ inv) * x, axis=1)
+    x = d - np.asarray(centre, dtype=np.float64)[:, None]
+    return np.sum((inv.T @ x) * x, axis=0)
 
 
 def bitemporal_change(

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 from skimage.filters import apply_hysteresis_threshold
+from threadpoolctl import ThreadpoolController
 
 from monitor.detect.baseline import Baseline
 from monitor.detect.change import (
-    QUANTILE_SAMPLES,
     change_statistic,
     chi2_threshold,
-    mahalanobis,
+    covariance_sample,
+    mahalanobis_columns,
     normalise_linear,
     normalise_offset,
-    robust_covariance,
-    robust_z,
+    robust_covariance_columns,
+    sample_index,
+    scaled_z,
 )
 from monitor.detect.formations import (
     PARK_GAP_M,
@@ -30,7 +33,7 @@ from monitor.detect.formations import (
 )
 from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
 from monitor.detect.validity import cloud_margin
-from monitor.detect.values import analysis_values, noise_floor
+from monitor.detect.values import analysis_values
 from monitor.scene import Scene
 from monitor.sensors import is_radar
 
@@ -92,6 +95,11 @@ def _ndvi(values: np.ndarray, bands: tuple[str, ...]) -> np.ndarray | None:
         return np.asarray((nir - red) / (nir + red), dtype=np.float32)
 
 
+@lru_cache(maxsize=1)
+def _threadpools() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
 def score_scene(
     scene: Scene,
     baseline: Baseline,
@@ -105,7 +113,23 @@ def score_scene(
     quantile match for optical, dB offset for radar); per-band robust z; the chi-square change statistic thresholded at
     ``false_alarm_rate`` (per pixel, 0..0.5); connected regions classified per zone. Pixels within
     ``cloud_margin_m`` metres of a cloud or shadow are not compared.
+
+    Runs with one BLAS thread: its matrix products are small (4 x 4 covariances against a site's pixels,
+    the 15-row kernels of the upsampled phase correlation), so waking BLAS threads costs more than they
+    save, and on a busy machine every product waits for all of them (measured on the demo site: 234 ms
+    per scene with two threads, 128 ms with one, same numbers).
     """
+    with _threadpools().limit(limits=1, user_api="blas"):
+        return _score_scene(scene, baseline, zone_masks, false_alarm_rate, cloud_margin_m)
+
+
+def _score_scene(
+    scene: Scene,
+    baseline: Baseline,
+    zone_masks: Mapping[str, np.ndarray],
+    false_alarm_rate: float,
+    cloud_margin_m: float,
+) -> SceneChange:
     if tuple(scene.bands) != baseline.bands:
         idx = [scene.bands.index(b) for b in baseline.bands]
         data = scene.data[idx]
@@ -119,7 +143,7 @@ def score_scene(
     if not radar:
         # Radar is not registered: GRD speckle defeats phase correlation at 20 m over a small site.
         registration = estimate_shift(
-            registration_image(baseline.median),
+            baseline.reference_image,
             registration_image(values),
             scene_valid,
             baseline.valid,
@@ -139,8 +163,7 @@ def score_scene(
         return _unscored(scene, zone_masks, registration, "hazy", haze)
     if compared.any():
         values = (normalise_offset if radar else normalise_linear)(values, baseline.median, compared)
-    floor = noise_floor(scene.sensor, baseline.bands, baseline.median)
-    z = robust_z(values, baseline.median, baseline.sigma, floor)
+    z = scaled_z(values, baseline.median, baseline.z_scale)
     model = no_change_model(z, compared) if BAND_COVARIANCE else None
     stat = model_statistic(z, model)
     stat[~compared] = np.nan
@@ -168,7 +191,7 @@ def score_scene(
             # a zone's score never depends on the other zones
             scaled = values[(slice(None), *box)] * gains[:, None, None]
             median = baseline.median[(slice(None), *box)]
-            zz = robust_z(scaled, median, baseline.sigma[(slice(None), *box)], floor[(slice(None), *box)])
+            zz = scaled_z(scaled, median, baseline.z_scale[(slice(None), *box)])
             zstat = model_statistic(zz, (no_change_model(zz, compared[box] & mask[box]) or model) if model else None)
             zstat[~compared[box]] = np.nan
             zone_sig = grow_significant(zstat, compared[box], threshold, low)
@@ -237,7 +260,8 @@ def no_change_model(z: np.ndarray, compared: np.ndarray) -> tuple[np.ndarray, np
     k = z.shape[0]
     if int(compared.sum()) < 50 * k:
         return None
-    centre, cov = robust_covariance(z[:, compared].T.astype(np.float64))
+    sample = z.reshape(k, -1)[:, covariance_sample(compared)].astype(np.float64)
+    centre, cov = robust_covariance_columns(sample)
     spread = np.sqrt(np.maximum(np.diag(cov), 1e-12))
     corr = cov / np.outer(spread, spread)
     spread = np.maximum(spread, MIN_Z_SPREAD)
@@ -253,9 +277,11 @@ def model_statistic(z: np.ndarray, model: tuple[np.ndarray, np.ndarray] | None) 
     """
     if model is None:
         return change_statistic(z)
-    out = np.full(z.shape[1:], np.nan, dtype=np.float32)
-    ok = np.all(np.isfinite(z), axis=0)
-    out[ok] = mahalanobis(z[:, ok].T.astype(np.float64), *model).astype(np.float32)
+    # every pixel at once (a pixel's distance depends on its own z only), then NaN where a band is not finite:
+    # cheaper than gathering the finite pixels and scattering them back
+    k = z.shape[0]
+    out = mahalanobis_columns(z.reshape(k, -1).astype(np.float64), *model).astype(np.float32).reshape(z.shape[1:])
+    out[~np.all(np.isfinite(z), axis=0)] = np.nan
     return out
 
 
@@ -314,8 +340,8 @@ def blue_offset(values: np.ndarray, baseline: Baseline, compared: np.ndarray) ->
     if "B02" not in baseline.bands or int(compared.sum()) < 50:
         return None
     b = baseline.bands.index("B02")
-    stride = max(1, int(compared.sum()) // QUANTILE_SAMPLES)
-    scene_blue, base_blue = values[b][compared][::stride], baseline.median[b][compared][::stride]
+    idx = sample_index(compared)
+    scene_blue, base_blue = values[b].ravel()[idx], baseline.median[b].ravel()[idx]
     return float(np.percentile(scene_blue, 5) - np.percentile(base_blue, 5))
 
 
@@ -342,11 +368,11 @@ def zone_gains(
     still = zc & invariant
     grey_only = int(still.sum()) < max(MIN_ZONE_PIXELS, MIN_INVARIANT_SHARE * n)
     use = zc if grey_only else still
-    stride = max(1, int(use.sum()) // QUANTILE_SAMPLES)
+    idx = sample_index(use)
     ratios = []
     for b in range(values.shape[0]):
-        mv = float(np.median(values[b][use][::stride]))
-        mr = float(np.median(reference[b][use][::stride]))
+        mv = float(np.median(values[b].ravel()[idx]))
+        mr = float(np.median(reference[b].ravel()[idx]))
         ratios.append(mr / mv if mv > 0 and mr > 0 else float("nan"))
     r = np.asarray(ratios)
     if not np.all(np.isfinite(r)):
