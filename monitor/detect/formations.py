@@ -342,10 +342,11 @@ def block_equivalent_m2(resolution: float) -> float:
 def block_equivalents(block: Detection, resolution: float) -> float:
     """How many troop blocks a crowd-block blob holds, from its area (see :func:`block_equivalent_m2`).
 
-    At 10 m, blocks 10-20 m apart merge into one blob or one block splits over two on the pixel grid, so
-    counting blobs miscounts blocks; counting area does not. Capped at :data:`MAX_BLOCKS_PER_BLOB`.
+    At 10 m, blocks 10-20 m apart merge into one blob: counting blobs undercounts them, counting area
+    does not. A separate blob is at least one block (a block lying on the pixel grid changes only its
+    own four pixels, 400 m2 at 10 m), and at most :data:`MAX_BLOCKS_PER_BLOB`.
     """
-    return float(min(block.area_m2 / block_equivalent_m2(resolution), MAX_BLOCKS_PER_BLOB))
+    return float(np.clip(block.area_m2 / block_equivalent_m2(resolution), 1.0, MAX_BLOCKS_PER_BLOB))
 
 
 def block_points(blocks: list[Detection], resolution: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
