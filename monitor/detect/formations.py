@@ -37,8 +37,10 @@ MIN_FORMATION_BLOBS = 3
 FORMATION_MAX_SPACING_M = 100.0
 #: Local maxima of the change statistic closer than this (m) seed one blob, not two.
 BLOB_MIN_SEPARATION_M = 15.0
-#: Compact: major/minor axis ratio below this.
-BLOCK_MAX_ELONGATION = 2.5
+#: Compact: major/minor axis ratio below this. One block is square (~1); two blocks merged along a rank
+#: by the PSF (20 + 10..20 + 20 m by 20 m) are 2.5-3 times longer than wide. From 3 on it is a row
+#: (ROW_MIN_ELONGATION).
+BLOCK_MAX_ELONGATION = 3.0
 #: A row of vehicles: at least this long (m) and this elongated.
 ROW_MIN_LENGTH_M = 40.0
 ROW_MIN_ELONGATION = 3.0
