@@ -1,9 +1,11 @@
 """Connected regions of significant change, their shape and spectral direction, and formation scores.
 
-First cut (see ``docs/detection.md``): a region is a *crowd block* when it is compact and block-sized,
-a *vehicle row* when it is long and narrow, a *vehicle park* when it is a large compact area; regions
-whose NDVI changed strongly are vegetation or season and never count. Areas are in square metres, so
-the rules hold at any resolution (10 m Sentinel-2 as well as 3 m commercial imagery).
+See ``docs/detection.md`` (section 6): a region is a *crowd block* when it is dark and block-sized (up to
+a 2 x 2 group of blocks merged by the PSF), a *vehicle row* when it is long and narrow, a *vehicle park*
+when it is a large patchy area; regions on vegetated ground are vegetation or season and never count.
+The crowd score counts troop blocks by area, not by blob, because at 10 m blocks merge or split on the
+pixel grid. Areas are in square metres, so the rules hold at any resolution (10 m Sentinel-2 as well as
+3 m commercial imagery).
 """
 
 from __future__ import annotations
