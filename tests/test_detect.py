@@ -165,6 +165,20 @@ def test_one_dark_surface_is_not_a_formation_however_large() -> None:
     assert crowd_score(regions, 10.0) == 0.0
 
 
+def test_one_pixel_lines_along_a_kerb_are_not_a_formation() -> None:
+    # a residual misregistration leaves one-pixel lines of change along a kerb, evenly spaced like blocks
+    lines = np.zeros((40, 40), bool)
+    for c in (5, 10, 15, 20, 25):
+        lines[8, c : c + 3] = True
+    regions, _ = find_regions(lines, PixelContext(_peaked(lines), np.full((40, 40), -0.05)), 10.0, 1e6)
+    assert [d.cls for d in regions].count("crowd-block") == 5  # each could be a fragment of a block
+    assert crowd_score(regions, 10.0) == 0.0
+    # the same row as whole blocks (two pixels wide) is a formation
+    blocks = lines | np.roll(lines, 1, axis=0)
+    regions, _ = find_regions(blocks, PixelContext(_peaked(blocks), np.full((40, 40), -0.05)), 10.0, 1e6)
+    assert crowd_score(regions, 10.0) > 0.5
+
+
 def test_scattered_or_brightening_blobs_are_not_a_formation() -> None:
     change = np.zeros((100, 100), np.float32)
     for r, c in [(5, 5), (80, 20), (30, 90), (60, 60), (90, 90)]:  # far apart, irregular

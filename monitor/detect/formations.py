@@ -26,13 +26,19 @@ from monitor.detect.regions import region_means, region_table
 #: 10 m: at least two pixels, so a lone noisy pixel is never a block). Blocks 10-20 m apart merge at 10 m:
 #: the upper bound is a 2 x 2 group with 20 m streets, grown by a pixel, (2 x 20 + 20 + 10)^2 = 4,900 m2.
 BLOCK_AREA_M2 = (150.0, 4900.0)
+#: A whole troop block's change is at least this wide (m): a 20 m block covers one pixel fully and, with
+#: the PSF, its neighbours on both sides in part (at 10 m: two pixels or more). A narrower blob is a
+#: fragment of a block split by the grid, or an edge (a kerb or a roof line after a residual
+#: misregistration, a shadow line): it adds its area to a formation but does not make one.
+BLOCK_MIN_WIDTH_M = 15.0
 #: Side of a troop block (m): ~300 soldiers in ranks about 1.1 m apart.
 TROOP_BLOCK_SIDE_M = 20.0
 #: A blob can hold at most this many block-equivalents: BLOCK_AREA_M2's upper bound is a 2 x 2 group of
 #: blocks merged by the PSF; more than that is one dark surface.
 MAX_BLOCKS_PER_BLOB = 4.0
-#: A formation is judged on the spacing of separate blobs: at least this many. One dark surface of any
-#: size (a new roof, a shadow) or two blobs are not a lattice, however many blocks their area could hold.
+#: A formation is judged on the spacing of separate whole-block blobs (BLOCK_MIN_WIDTH_M): at least this
+#: many. One dark surface of any size (a new roof, a shadow) or two blobs are not a lattice, however many
+#: blocks their area could hold; nor are the one-pixel lines a residual misregistration leaves on kerbs.
 MIN_FORMATION_BLOBS = 3
 #: Blocks of one formation stand 10-20 m apart (30-60 m centre to centre); a block whose nearest
 #: neighbour is farther than this belongs to no formation.
@@ -347,10 +353,18 @@ def block_equivalents(block: Detection, resolution: float) -> float:
     """How many troop blocks a crowd-block blob holds, from its area (see :func:`block_equivalent_m2`).
 
     At 10 m, blocks 10-20 m apart merge into one blob: counting blobs undercounts them, counting area
-    does not. A separate blob is at least one block (a block lying on the pixel grid changes only its
-    own four pixels, 400 m2 at 10 m), and at most :data:`MAX_BLOCKS_PER_BLOB`.
+    does not. A whole-block blob (:func:`is_whole_block`) is at least one block (a block lying on the
+    pixel grid changes only its own four pixels, 400 m2 at 10 m); a narrower one counts its area only.
+    At most :data:`MAX_BLOCKS_PER_BLOB`.
     """
-    return float(np.clip(block.area_m2 / block_equivalent_m2(resolution), 1.0, MAX_BLOCKS_PER_BLOB))
+    share = block.area_m2 / block_equivalent_m2(resolution)
+    return float(np.clip(share, 1.0 if is_whole_block(block) else 0.0, MAX_BLOCKS_PER_BLOB))
+
+
+def is_whole_block(block: Detection) -> bool:
+    """True when a blob is at least :data:`BLOCK_MIN_WIDTH_M` wide: one or more whole blocks, not a
+    one-pixel line (a fragment of a block, or an edge left by a residual misregistration)."""
+    return block.width_m >= BLOCK_MIN_WIDTH_M
 
 
 def block_points(blocks: list[Detection], resolution: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -406,7 +420,7 @@ def crowd_score(detections: list[Detection], resolution: float) -> float:
     formation.
     """
     blocks = formation_blocks(detections, resolution)
-    if len(blocks) < MIN_FORMATION_BLOBS:
+    if sum(is_whole_block(b) for b in blocks) < MIN_FORMATION_BLOBS:
         return 0.0
     rows, cols, weights = block_points(blocks, resolution)
     n = float(weights.sum())
