@@ -131,17 +131,17 @@ def _peaked(blobs: np.ndarray) -> np.ndarray:
 
 
 def test_blocks_merged_by_the_psf_are_counted_by_area() -> None:
-    # 8 blocks of 20 m in two ranks, merged pairwise along each rank by the PSF: four blobs of 2 x 5 px.
-    # Counted as blobs, four alike would score ~0.6; counted by area they are ~6 blocks in a lattice.
+    # 8 blocks of 20 m in two ranks, merged pairwise along each rank by the PSF: four blobs of 3 x 5 px.
+    # Counted as blobs, four alike would score ~0.6; counted by area they are ~10 blocks in a lattice.
     blobs = np.zeros((40, 40), bool)
     for r in (5, 11):
         for c in (5, 14):
-            blobs[r : r + 2, c : c + 5] = True
+            blobs[r : r + 3, c : c + 5] = True
     change = _peaked(blobs)
     regions, _ = find_regions(blobs, PixelContext(change, np.full((40, 40), -0.05)), 10.0, 1e6)
     blocks = [d for d in regions if d.cls == "crowd-block"]
     assert len(blocks) == 4
-    assert sum(block_equivalents(b, 10.0) for b in blocks) == pytest.approx(4 * 1000 / 625)
+    assert sum(block_equivalents(b, 10.0) for b in blocks) == pytest.approx(4 * 1500 / 625)
     assert crowd_score(regions, 10.0) > 0.9
 
 
@@ -169,7 +169,7 @@ def test_one_pixel_lines_along_a_kerb_are_not_a_formation() -> None:
     # a residual misregistration leaves one-pixel lines of change along a kerb, evenly spaced like blocks
     lines = np.zeros((40, 40), bool)
     for c in (5, 10, 15, 20, 25):
-        lines[8, c : c + 3] = True
+        lines[8, c : c + 2] = True
     regions, _ = find_regions(lines, PixelContext(_peaked(lines), np.full((40, 40), -0.05)), 10.0, 1e6)
     assert [d.cls for d in regions].count("crowd-block") == 5  # each could be a fragment of a block
     assert crowd_score(regions, 10.0) == 0.0

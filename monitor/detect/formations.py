@@ -46,9 +46,8 @@ FORMATION_MAX_SPACING_M = 100.0
 #: Local maxima of the change statistic closer than this (m) seed one blob, not two.
 BLOB_MIN_SEPARATION_M = 15.0
 #: Compact: major/minor axis ratio below this. One block is square (~1); two blocks merged along a rank
-#: by the PSF (20 + 10..20 + 20 m by 20 m) are 2.5-3 times longer than wide. From 3 on it is a row
-#: (ROW_MIN_ELONGATION).
-BLOCK_MAX_ELONGATION = 3.0
+#: by the PSF and grown by a pixel are about twice as long as wide. Longer is a row or an edge.
+BLOCK_MAX_ELONGATION = 2.5
 #: A row of vehicles: at least this long (m) and this elongated.
 ROW_MIN_LENGTH_M = 40.0
 ROW_MIN_ELONGATION = 3.0
@@ -146,8 +145,7 @@ def classify(
         return "vegetation"
     if zone_area_m2 > 0 and area_m2 > MAX_ZONE_SHARE * zone_area_m2:
         return "other"
-    compact = elongation < BLOCK_MAX_ELONGATION or length_m < ROW_MIN_LENGTH_M
-    if BLOCK_AREA_M2[0] <= area_m2 <= BLOCK_AREA_M2[1] and compact:
+    if BLOCK_AREA_M2[0] <= area_m2 <= BLOCK_AREA_M2[1] and elongation < BLOCK_MAX_ELONGATION:
         darker = visible_change is None or visible_change <= CROWD_MAX_VISIBLE_CHANGE
         return "crowd-block" if darker else "other"
     if length_m >= ROW_MIN_LENGTH_M and elongation >= ROW_MIN_ELONGATION:
