@@ -128,8 +128,9 @@ def estimate_shift(
     ``moving_clear`` and ``reference_clear`` mark each image's own clear pixels (default: finite ones).
     Each image is masked with its own mask only: masking both with a joint mask would give both the same
     artificial edges, which correlate best at a zero shift. The correlation peak must reach
-    :data:`MIN_PEAK_SIGMA` and the shift be at most :data:`MAX_SHIFT_M`; otherwise the scene is
-    ``unregistered``.
+    :data:`MIN_PEAK_SIGMA` and the shift be at most :data:`MAX_SHIFT_M`, and a shift beyond
+    :data:`CONFIRM_BEYOND_M` must be confirmed by the site's sub-windows (:func:`confirm_shift`);
+    otherwise the scene is ``unregistered``.
     """
     rows, cols = reference.shape
     if min(rows, cols) < MIN_SIDE_PX:
