@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from scipy.ndimage import gaussian_filter
 
 from monitor.detect.baseline import MAD_TO_SIGMA, normalised_stats, robust_stats
 from monitor.detect.change import (
@@ -15,7 +18,10 @@ from monitor.detect.change import (
     robust_z,
 )
 from monitor.detect.formations import (
+    Detection,
     PixelContext,
+    block_equivalent_m2,
+    block_equivalents,
     crowd_score,
     find_parks,
     find_regions,
@@ -119,6 +125,60 @@ def test_a_lattice_of_blocks_scores_high_for_crowd() -> None:
     assert blobs.max() >= 8
 
 
+def _peaked(blobs: np.ndarray) -> np.ndarray:
+    """A change statistic over ``blobs`` peaking once in the middle of each, as the PSF leaves it."""
+    return np.where(blobs, 20.0 + 30.0 * gaussian_filter(blobs.astype(float), 1.5), 0.0).astype(np.float32)
+
+
+def test_blocks_merged_by_the_psf_are_counted_by_area() -> None:
+    # 8 blocks of 20 m in two ranks, merged pairwise along each rank by the PSF: four blobs of 3 x 5 px.
+    # Counted as blobs, four alike would score ~0.6; counted by area they are ~10 blocks in a lattice.
+    blobs = np.zeros((40, 40), bool)
+    for r in (5, 11):
+        for c in (5, 14):
+            blobs[r : r + 3, c : c + 5] = True
+    change = _peaked(blobs)
+    regions, _ = find_regions(blobs, PixelContext(change, np.full((40, 40), -0.05)), 10.0, 1e6)
+    blocks = [d for d in regions if d.cls == "crowd-block"]
+    assert len(blocks) == 4
+    assert sum(block_equivalents(b, 10.0) for b in blocks) == pytest.approx(4 * 1500 / 625)
+    assert crowd_score(regions, 10.0) > 0.9
+
+
+def test_block_equivalents_follow_the_pixel_size() -> None:
+    assert block_equivalent_m2(10.0) == pytest.approx(625.0)
+    assert block_equivalent_m2(3.0) == pytest.approx(21.5**2)
+    one = Detection("crowd-block", 400.0, 20.0, 20.0, 1.0, 0.0, 1.0, 5.0, 5.0, 40.0, -0.05, 0.0, 0.1)
+    assert block_equivalents(one, 10.0) == 1.0  # a block on the pixel grid changes only its own 4 px
+    assert block_equivalents(replace(one, area_m2=1250.0), 10.0) == pytest.approx(2.0)
+    assert block_equivalents(replace(one, area_m2=4800.0), 10.0) == 4.0  # one blob holds at most a 2 x 2 group
+
+
+def test_one_dark_surface_is_not_a_formation_however_large() -> None:
+    # a new dark roof of 50 x 60 m holds the area of four blocks, but a lattice needs separate blobs
+    blobs = np.zeros((40, 40), bool)
+    blobs[5:10, 5:11] = True
+    blobs[6:8, 12:14] = True  # and one block-sized dark patch in line with it
+    change = _peaked(blobs)
+    regions, _ = find_regions(blobs, PixelContext(change, np.full((40, 40), -0.1)), 10.0, 1e6)
+    assert [d.cls for d in regions].count("crowd-block") == 2
+    assert crowd_score(regions, 10.0) == 0.0
+
+
+def test_one_pixel_lines_along_a_kerb_are_not_a_formation() -> None:
+    # a residual misregistration leaves one-pixel lines of change along a kerb, evenly spaced like blocks
+    lines = np.zeros((40, 40), bool)
+    for c in (5, 10, 15, 20, 25):
+        lines[8, c : c + 2] = True
+    regions, _ = find_regions(lines, PixelContext(_peaked(lines), np.full((40, 40), -0.05)), 10.0, 1e6)
+    assert [d.cls for d in regions].count("crowd-block") == 5  # each could be a fragment of a block
+    assert crowd_score(regions, 10.0) == 0.0
+    # the same row as whole blocks (two pixels wide) is a formation
+    blocks = lines | np.roll(lines, 1, axis=0)
+    regions, _ = find_regions(blocks, PixelContext(_peaked(blocks), np.full((40, 40), -0.05)), 10.0, 1e6)
+    assert crowd_score(regions, 10.0) > 0.5
+
+
 def test_scattered_or_brightening_blobs_are_not_a_formation() -> None:
     change = np.zeros((100, 100), np.float32)
     for r, c in [(5, 5), (80, 20), (30, 90), (60, 60), (90, 90)]:  # far apart, irregular
@@ -163,6 +223,11 @@ def test_lattice_regularity() -> None:
     assert lattice_regularity(rows.ravel(), cols.ravel()) == pytest.approx(1.0)
     rng = np.random.default_rng(7)
     assert lattice_regularity(rng.uniform(0, 100, 40), rng.uniform(0, 100, 40)) < 0.5
+    # weights: one odd point weighing little barely disturbs the lattice, weighing much it does
+    r, c = np.append(rows.ravel(), 13.0), np.append(cols.ravel(), 9.5)
+    light = lattice_regularity(r, c, np.append(np.ones(12), 0.05))
+    heavy = lattice_regularity(r, c, np.append(np.ones(12), 6.0))
+    assert light > 0.9 > heavy
     assert lattice_regularity(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0.0
 
 

@@ -143,3 +143,32 @@ def test_an_unregistrable_scene_is_flagged_not_scored() -> None:
     assert change.state == "unregistered"
     assert change.registration is not None and not change.registration.ok
     assert change.zones[0].crowd_score is None and change.zones[0].change_fraction is None
+
+
+def test_a_large_shift_is_applied_only_when_the_sub_windows_confirm_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.detect.registration as registration
+
+    ref = _texture((128, 128), seed=8)
+    # a real 2.2 px misregistration moves every part of the site alike: confirmed and applied
+    moved = nd_shift(ref, (-2.2, 0.0), order=3, mode="nearest")
+    reg = estimate_shift(ref, moved, np.ones(ref.shape, dtype=bool))
+    assert reg.ok and reg.shift == pytest.approx((2.2, 0.0), abs=0.15)
+    # only one quarter of the site matches at that shift, the rest is new ground (a changed scene with one
+    # strong feature): the whole-site peak alone would be trusted, the sub-windows do not confirm it
+    spurious = _texture((128, 128), seed=9)
+    spurious[:64, :64] = moved[:64, :64]
+    monkeypatch.setattr(registration, "CONFIRM_BEYOND_M", 1e9)
+    unguarded = estimate_shift(ref, spurious, np.ones(ref.shape, dtype=bool))
+    assert unguarded.ok and unguarded.shift == pytest.approx((2.2, 0.0), abs=0.3)
+    monkeypatch.undo()
+    guarded = estimate_shift(ref, spurious, np.ones(ref.shape, dtype=bool))
+    assert not guarded.ok and "sub-windows" in guarded.status and guarded.shift == (0.0, 0.0)
+
+
+def test_small_shifts_need_no_confirmation() -> None:
+    # within Sentinel-2's expected geolocation error, the whole-site peak is enough
+    ref = _texture((128, 128), seed=10)
+    spurious = _texture((128, 128), seed=11)
+    spurious[:64, :64] = nd_shift(ref, (-0.7, 0.7), order=3, mode="nearest")[:64, :64]
+    reg = estimate_shift(ref, spurious, np.ones(ref.shape, dtype=bool))
+    assert reg.ok and reg.shift == pytest.approx((0.7, -0.7), abs=0.2)

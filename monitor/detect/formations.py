@@ -1,9 +1,11 @@
 """Connected regions of significant change, their shape and spectral direction, and formation scores.
 
-First cut (see ``docs/detection.md``): a region is a *crowd block* when it is compact and block-sized,
-a *vehicle row* when it is long and narrow, a *vehicle park* when it is a large compact area; regions
-whose NDVI changed strongly are vegetation or season and never count. Areas are in square metres, so
-the rules hold at any resolution (10 m Sentinel-2 as well as 3 m commercial imagery).
+See ``docs/detection.md`` (section 6): a region is a *crowd block* when it is dark and block-sized (up to
+a 2 x 2 group of blocks merged by the PSF), a *vehicle row* when it is long and narrow, a *vehicle park*
+when it is a large patchy area; regions on vegetated ground are vegetation or season and never count.
+The crowd score counts troop blocks by area, not by blob, because at 10 m blocks merge or split on the
+pixel grid. Areas are in square metres, so the rules hold at any resolution (10 m Sentinel-2 as well as
+3 m commercial imagery).
 """
 
 from __future__ import annotations
@@ -20,15 +22,31 @@ from skimage.segmentation import watershed
 
 from monitor.detect.regions import region_means, region_table
 
-#: A troop block of ~300 soldiers covers ~20 x 20 m; blurred by the PSF it changes 150..2,500 m2
-#: (at 10 m: at least two pixels, so a lone noisy pixel is never a block).
-BLOCK_AREA_M2 = (150.0, 2500.0)
+#: A troop block of ~300 soldiers covers ~20 x 20 m; blurred by the PSF it changes at least 150 m2 (at
+#: 10 m: at least two pixels, so a lone noisy pixel is never a block). Blocks 10-20 m apart merge at 10 m:
+#: the upper bound is a 2 x 2 group with 20 m streets, grown by a pixel, (2 x 20 + 20 + 10)^2 = 4,900 m2.
+BLOCK_AREA_M2 = (150.0, 4900.0)
+#: A whole troop block's change is at least this wide (m): a 20 m block covers one pixel fully and, with
+#: the PSF, its neighbours on both sides in part (at 10 m: two pixels or more). A narrower blob is a
+#: fragment of a block split by the grid, or an edge (a kerb or a roof line after a residual
+#: misregistration, a shadow line): it adds its area to a formation but does not make one.
+BLOCK_MIN_WIDTH_M = 15.0
+#: Side of a troop block (m): ~300 soldiers in ranks about 1.1 m apart.
+TROOP_BLOCK_SIDE_M = 20.0
+#: A blob can hold at most this many block-equivalents: BLOCK_AREA_M2's upper bound is a 2 x 2 group of
+#: blocks merged by the PSF; more than that is one dark surface.
+MAX_BLOCKS_PER_BLOB = 4.0
+#: A formation is judged on the spacing of separate whole-block blobs (BLOCK_MIN_WIDTH_M): at least this
+#: many. One dark surface of any size (a new roof, a shadow) or two blobs are not a lattice, however many
+#: blocks their area could hold; nor are the one-pixel lines a residual misregistration leaves on kerbs.
+MIN_FORMATION_BLOBS = 3
 #: Blocks of one formation stand 10-20 m apart (30-60 m centre to centre); a block whose nearest
 #: neighbour is farther than this belongs to no formation.
 FORMATION_MAX_SPACING_M = 100.0
 #: Local maxima of the change statistic closer than this (m) seed one blob, not two.
 BLOB_MIN_SEPARATION_M = 15.0
-#: Compact: major/minor axis ratio below this.
+#: Compact: major/minor axis ratio below this. One block is square (~1); two blocks merged along a rank
+#: by the PSF and grown by a pixel are about twice as long as wide. Longer is a row or an edge.
 BLOCK_MAX_ELONGATION = 2.5
 #: A row of vehicles: at least this long (m) and this elongated.
 ROW_MIN_LENGTH_M = 40.0
@@ -299,50 +317,112 @@ def _mean(values: np.ndarray | None, coords: tuple[np.ndarray, ...]) -> float | 
     return m if math.isfinite(m) else None
 
 
-def lattice_regularity(rows: np.ndarray, cols: np.ndarray) -> float:
+def lattice_regularity(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray | None = None) -> float:
     """0..1: how regular the spacing of points is, from the coefficient of variation of nearest-neighbour
     distances. A lattice (CV ~0) gives 1; random points (CV ~0.52 for a Poisson pattern) give ~0.2;
     fewer than three points give 0.
+
+    ``weights`` (e.g. each blob's area in block-equivalents) weight the mean and spread of the distances,
+    so a blob that holds two merged blocks counts twice and a fragment of one counts little.
     """
     if rows.size < 3:
         return 0.0
+    w = np.ones(rows.size) if weights is None else np.asarray(weights, dtype=float)
     pts = np.stack([rows, cols], axis=1).astype(float)
     d = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1))
     np.fill_diagonal(d, np.inf)
     nn = d.min(axis=1)
-    cv = float(nn.std() / nn.mean()) if nn.mean() > 0 else 1.0
+    mean = float(np.average(nn, weights=w))
+    cv = float(np.sqrt(np.average((nn - mean) ** 2, weights=w)) / mean) if mean > 0 else 1.0
     return float(np.clip((0.6 - cv) / 0.4, 0.0, 1.0))
 
 
+def block_equivalent_m2(resolution: float) -> float:
+    """Changed area (m2) one troop block leaves at a pixel size of ``resolution`` metres.
+
+    A block is :data:`TROOP_BLOCK_SIDE_M` square; the pixels along its edge are only partly covered and,
+    blurred by the PSF, pass the significance test about half the time, so on average the block shows as
+    a square half a pixel wider: (20 + 5)^2 = 625 m2 at 10 m, 529 m2 at 3 m.
+    """
+    return (TROOP_BLOCK_SIDE_M + 0.5 * resolution) ** 2
+
+
+def block_equivalents(block: Detection, resolution: float) -> float:
+    """How many troop blocks a crowd-block blob holds, from its area (see :func:`block_equivalent_m2`).
+
+    At 10 m, blocks 10-20 m apart merge into one blob: counting blobs undercounts them, counting area
+    does not. A whole-block blob (:func:`is_whole_block`) is at least one block (a block lying on the
+    pixel grid changes only its own four pixels, 400 m2 at 10 m); a narrower one counts its area only.
+    At most :data:`MAX_BLOCKS_PER_BLOB`.
+    """
+    share = block.area_m2 / block_equivalent_m2(resolution)
+    return float(np.clip(share, 1.0 if is_whole_block(block) else 0.0, MAX_BLOCKS_PER_BLOB))
+
+
+def is_whole_block(block: Detection) -> bool:
+    """True when a blob is at least :data:`BLOCK_MIN_WIDTH_M` wide: one or more whole blocks, not a
+    one-pixel line (a fragment of a block, or an edge left by a residual misregistration)."""
+    return block.width_m >= BLOCK_MIN_WIDTH_M
+
+
+def block_points(blocks: list[Detection], resolution: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Block positions (rows, cols in metres) and weights (block-equivalents) behind crowd-block blobs.
+
+    A blob holding k = round(:func:`block_equivalents`) >= 2 blocks (merged by the PSF) stands for k points
+    spread evenly along its major axis, each weighing 1/k of the blob: a row of two merged blocks becomes
+    two points a block pitch apart, so the spacing of the lattice can still be measured. A blob holding
+    one block or less is one point at its centroid. (A 2 x 2 group is laid out as a row of four: its
+    spacing is then underestimated, a limit of judging a lattice from its blobs.)
+    """
+    rows: list[float] = []
+    cols: list[float] = []
+    weights: list[float] = []
+    for b in blocks:
+        n_eq = block_equivalents(b, resolution)
+        k = max(1, round(n_eq))
+        theta = math.radians(b.orientation_deg)
+        step = b.length_m / k
+        for i in range(k):
+            offset = (i - (k - 1) / 2.0) * step
+            rows.append(b.row * resolution + offset * math.cos(theta))
+            cols.append(b.col * resolution + offset * math.sin(theta))
+            weights.append(n_eq / k)
+    return np.array(rows), np.array(cols), np.array(weights)
+
+
 def formation_blocks(detections: list[Detection], resolution: float) -> list[Detection]:
-    """The crowd blocks that belong together: within a factor 2 of the median block area, and each with
-    a neighbouring block within :data:`FORMATION_MAX_SPACING_M` metres (``resolution``: pixel size, m).
+    """The crowd blocks that belong together: each with a neighbouring block within
+    :data:`FORMATION_MAX_SPACING_M` metres, edge to edge (``resolution``: pixel size, m).
+
+    The gap is the centre distance less the half-lengths of both blobs, so a blob of two merged blocks is
+    as near its neighbours as a single block is. Sizes are not required to match: merged and split blocks
+    differ in area, and are counted by area (:func:`block_equivalents`).
     """
     blocks = [d for d in detections if d.cls == "crowd-block"]
     if len(blocks) < 2:
         return blocks
-    median = float(np.median([b.area_m2 for b in blocks]))
-    blocks = [b for b in blocks if 0.5 * median <= b.area_m2 <= 2.0 * median]
-    if len(blocks) < 2:
-        return blocks
     pts = np.array([[b.row, b.col] for b in blocks]) * resolution
-    d = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1))
+    half = np.array([b.length_m / 2.0 for b in blocks])
+    d = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)) - half[:, None] - half[None, :]
     np.fill_diagonal(d, np.inf)
     return [b for b, nn in zip(blocks, d.min(axis=1), strict=True) if nn <= FORMATION_MAX_SPACING_M]
 
 
 def crowd_score(detections: list[Detection], resolution: float) -> float:
-    """0..1: a logistic of the number of similar-sized crowd blocks (centred on 3.5, so 8 blocks -> 0.99),
-    times the regularity of their spacing (a drilled formation is a lattice; chance blobs are not).
+    """0..1: a logistic of the number of troop blocks in the formation, counted by area (centred on 3.5
+    block-equivalents, so 8 blocks -> 0.99), times the regularity of the blob spacing weighted by area
+    (a drilled formation is a lattice; chance blobs are not).
 
-    One or two compact blobs happen by chance (a bus, a shadow); a formation fields several, alike and
-    evenly spaced.
+    One or two compact blobs happen by chance (a bus, a shadow); a formation fields several, evenly
+    spaced. At least three blobs are needed to judge the spacing: one dark surface of any size is not a
+    formation.
     """
     blocks = formation_blocks(detections, resolution)
-    n = len(blocks)
-    if n == 0:
+    if sum(is_whole_block(b) for b in blocks) < MIN_FORMATION_BLOBS:
         return 0.0
-    regular = lattice_regularity(np.array([b.row for b in blocks]), np.array([b.col for b in blocks]))
+    rows, cols, weights = block_points(blocks, resolution)
+    n = float(weights.sum())
+    regular = lattice_regularity(rows, cols, weights)
     return float(regular / (1.0 + math.exp(-(n - 3.5))))
 
 

@@ -38,6 +38,17 @@ MIN_PEAK_SIGMA_NEAR = 4.5
 MIN_CLEAR_SHARE = 0.3
 #: Images smaller than this (px, either side) carry too little structure to register.
 MIN_SIDE_PX = 16
+#: A shift beyond NEAR_SHIFT_M (Sentinel-2's 2-sigma geolocation error and a half; scenes of one
+#: relative orbit are co-located to 0.3-0.5 px) is unusual and is applied only when independent
+#: sub-windows of the site confirm it (see :func:`confirm_shift`): a wrong peak (a cloud edge, a new
+#: building, haze over part of the site) comes from one part of the image, a real misregistration moves
+#: every part alike. Within it, a wrong shift costs at most the edge change of a 1.5 px shift, which the
+#: baseline's spread of edge pixels absorbs in part; beyond it, kerbs and roofs read as blocks and rows.
+CONFIRM_BEYOND_M = NEAR_SHIFT_M
+#: Sub-windows agree with the whole-site shift when within this distance (px) of it.
+AGREE_PX = 0.5
+#: The site is cut into GRID x GRID independent sub-windows for the confirmation.
+CONFIRM_GRID = 2
 #: Shifts smaller than this (px) are not applied: interpolation would blur the scene for nothing.
 MIN_APPLIED_PX = 0.05
 
@@ -117,8 +128,9 @@ def estimate_shift(
     ``moving_clear`` and ``reference_clear`` mark each image's own clear pixels (default: finite ones).
     Each image is masked with its own mask only: masking both with a joint mask would give both the same
     artificial edges, which correlate best at a zero shift. The correlation peak must reach
-    :data:`MIN_PEAK_SIGMA` and the shift be at most :data:`MAX_SHIFT_M`; otherwise the scene is
-    ``unregistered``.
+    :data:`MIN_PEAK_SIGMA` and the shift be at most :data:`MAX_SHIFT_M`, and a shift beyond
+    :data:`CONFIRM_BEYOND_M` must be confirmed by the site's sub-windows (:func:`confirm_shift`);
+    otherwise the scene is ``unregistered``.
     """
     rows, cols = reference.shape
     if min(rows, cols) < MIN_SIDE_PX:
@@ -141,7 +153,42 @@ def estimate_shift(
         return Registration(
             (0.0, 0.0), f"unregistered: shift ({whole[0]:+.2f}, {whole[1]:+.2f}) px exceeds {MAX_SHIFT_M:g} m"
         )
+    if float(np.hypot(*whole)) * pixel_size_m > CONFIRM_BEYOND_M:
+        reason = confirm_shift(ref, mov, ref_clear & moving_clear, whole)
+        if reason:
+            return Registration((0.0, 0.0), f"unregistered: shift ({whole[0]:+.2f}, {whole[1]:+.2f}) px {reason}")
     return Registration((float(whole[0]), float(whole[1])), "ok")
+
+
+def confirm_shift(reference: np.ndarray, moving: np.ndarray, clear: np.ndarray, whole: np.ndarray) -> str | None:
+    """None when independent sub-windows of the site confirm the whole-site shift ``whole`` (px), else why not.
+
+    ``reference`` and ``moving`` are prepared (mean-free, masked) images and ``clear`` the pixels clear in
+    both. The site is cut into :data:`CONFIRM_GRID` x :data:`CONFIRM_GRID` windows; each window with
+    enough clear pixels and a trustworthy peak (:data:`MIN_PEAK_SIGMA_NEAR`) gives its own shift. The
+    shift is confirmed when at least two windows agree with it within :data:`AGREE_PX`, and more windows
+    agree than disagree: a misregistration moves the whole scene, a spurious peak comes from one part.
+    """
+    rows, cols = reference.shape
+    agree = disagree = 0
+    for i in range(CONFIRM_GRID):
+        for j in range(CONFIRM_GRID):
+            win = (
+                slice(i * rows // CONFIRM_GRID, (i + 1) * rows // CONFIRM_GRID),
+                slice(j * cols // CONFIRM_GRID, (j + 1) * cols // CONFIRM_GRID),
+            )
+            if min(reference[win].shape) < MIN_SIDE_PX or float(clear[win].mean()) < MIN_CLEAR_SHARE:
+                continue
+            local, peak = _pcc(reference[win], moving[win])
+            if peak < MIN_PEAK_SIGMA_NEAR:
+                continue
+            if float(np.hypot(*(local - whole))) <= AGREE_PX:
+                agree += 1
+            else:
+                disagree += 1
+    if agree >= 2 and agree > disagree:
+        return None
+    return f"not confirmed by the site's sub-windows ({agree} agree, {disagree} disagree)"
 
 
 def bilinear_shift(image: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
