@@ -91,8 +91,7 @@ def drop_token(href: str, cache: Mapping[str, Any] | None = None, signed: str | 
     keys = [
         k
         for k in list(cache)
-        if k.endswith(f"/{account}/{container}")
-        and (signed is None or str(getattr(cache[k], "token", "")) in signed)
+        if k.endswith(f"/{account}/{container}") and (signed is None or str(getattr(cache[k], "token", "")) in signed)
     ]
     for key in keys:
         sas.TOKEN_CACHE.pop(key, None)
