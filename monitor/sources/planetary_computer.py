@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -77,14 +76,14 @@ class PlanetaryComputerSource(StacSource):
             log.info("%s: read of %s refused; dropped %d cached SAS token(s)", self.name, href, dropped)
 
 
-def drop_token(href: str, cache: Mapping[str, Any] | None = None, signed: str | None = None) -> int:
+def drop_token(href: str, signed: str | None = None) -> int:
     """Remove the cached SAS token(s) of ``href``'s storage account and container; returns how many.
 
     With ``signed`` (the URL that was refused), only a cached token that URL carries is removed.
     """
     from planetary_computer import sas
 
-    cache = sas.TOKEN_CACHE if cache is None else cache
+    cache = sas.TOKEN_CACHE
     parts = urlsplit(href)
     account = parts.netloc.split(".")[0]
     container = parts.path.lstrip("/").split("/")[0]
@@ -94,5 +93,5 @@ def drop_token(href: str, cache: Mapping[str, Any] | None = None, signed: str | 
         if k.endswith(f"/{account}/{container}") and (signed is None or str(getattr(cache[k], "token", "")) in signed)
     ]
     for key in keys:
-        sas.TOKEN_CACHE.pop(key, None)
+        cache.pop(key, None)
     return len(keys)
