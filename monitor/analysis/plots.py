@@ -18,11 +18,10 @@ from matplotlib.patches import Patch, Rectangle
 
 from monitor.detect.baseline import Baseline
 from monitor.detect.scoring import SceneChange
-from monitor.detect.values import analysis_values
+from monitor.pipeline.evidence import baseline_rgb, display_rgb, zone_window
 from monitor.render.evidence import credit_line
 from monitor.render.stretch import percentile_limits, to_display
 from monitor.scene import Scene
-from monitor.sensors import is_radar, rgb_bands
 
 LEVEL_COLOURS = {"low": "#f2c94c", "medium": "#f2994a", "high": "#eb5757"}
 KINDS = ("crowd", "vehicle")
@@ -169,19 +168,6 @@ def _mark_parades(axes: list[Axes], parades: pd.DataFrame, start: pd.Timestamp, 
     return last
 
 
-def _window(mask: np.ndarray, pad: int = 20, minimum: int = 64) -> tuple[slice, slice]:
-    """Rows and columns around a zone, ``pad`` pixels of context, at least ``minimum`` pixels a side."""
-    rows, cols = np.nonzero(mask)
-    out = []
-    for idx, size in ((rows, mask.shape[0]), (cols, mask.shape[1])):
-        lo, hi = int(idx.min()) - pad, int(idx.max()) + 1 + pad
-        if hi - lo < minimum:
-            grow = (minimum - (hi - lo)) // 2 + 1
-            lo, hi = lo - grow, hi + grow
-        out.append(slice(max(0, lo), min(size, hi)))
-    return out[0], out[1]
-
-
 def panels(
     scene: Scene,
     baseline: Baseline,
@@ -195,18 +181,11 @@ def panels(
     cyan, classified detections (troop blocks, vehicle rows and parks) in yellow; the whole site or the
     window around ``zone``. Simulated imagery says so in the title and the credit line."""
     if zone is not None:
-        rows, cols = _window(masks[zone])
+        rows, cols = zone_window(masks[zone])
     else:
         rows, cols = slice(0, scene.shape[0]), slice(0, scene.shape[1])
-    rgb = rgb_bands(baseline.bands)
-    radar = is_radar(scene.sensor, baseline.bands)
-    if rgb is not None and not radar:
-        base = baseline.median[[baseline.bands.index(b) for b in rgb]][:, rows, cols]
-        now = scene.data[[scene.bands.index(b) for b in rgb]][:, rows, cols]
-    else:
-        base = np.repeat(baseline.median[:1, rows, cols], 3, axis=0)
-        now = np.repeat(analysis_values(scene.sensor, scene.bands, scene.data)[:1, rows, cols], 3, axis=0)
-    now = np.where(scene.valid[rows, cols][None], now, np.nan)
+    base = baseline_rgb(baseline, (rows, cols))
+    now = display_rgb(scene, baseline.bands, (rows, cols))
     stat = change.statistic[rows, cols]
     limits = percentile_limits(base)
     fig = Figure(figsize=(15, 5.4), layout="constrained")

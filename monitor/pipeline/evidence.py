@@ -62,7 +62,8 @@ def display_rgb(scene: Scene, bands: tuple[str, ...], window: tuple[slice, slice
     return np.where(scene.valid[rows, cols][None], out, np.nan)
 
 
-def _baseline_rgb(baseline: Baseline, window: tuple[slice, slice]) -> np.ndarray:
+def baseline_rgb(baseline: Baseline, window: tuple[slice, slice]) -> np.ndarray:
+    """(3, rows, cols) of a baseline median in a window: true colour for optical, the first band in grey."""
     rows, cols = window
     rgb = rgb_bands(baseline.bands)
     if rgb is not None and not is_radar(baseline.sensor, baseline.bands):
@@ -101,7 +102,7 @@ def render_zone(
 
     window = zone_window(masks[zone])
     rows, cols = window
-    base_rgb = _baseline_rgb(baseline, window)
+    base_rgb = baseline_rgb(baseline, window)
     zone_score = next(z for z in change.zones if z.zone == zone)
     detections = [(zone, replace(d, row=d.row - rows.start, col=d.col - cols.start)) for d in zone_score.detections]
 
