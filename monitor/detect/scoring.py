@@ -52,8 +52,6 @@ GREY_TOLERANCE = 0.1
 MIN_INVARIANT_SHARE = 0.3
 #: Pixels the global comparison finds unchanged at this false-alarm rate are a zone's invariant pixels.
 INVARIANT_FALSE_ALARM_RATE = 0.05
-ZONE_MATCH = True
-BAND_COVARIANCE = True
 #: The scene's own no-change spread of z may tighten the noise model by at most this factor (the floor
 #: is a guess at unmodelled residuals; a clean scene shows they are smaller, but never 0).
 MIN_Z_SPREAD = 0.5
@@ -164,13 +162,14 @@ def _score_scene(
     if compared.any():
         values = (normalise_offset if radar else normalise_linear)(values, baseline.median, compared)
     z = scaled_z(values, baseline.median, baseline.z_scale)
-    model = no_change_model(z, compared) if BAND_COVARIANCE else None
+    model = no_change_model(z, compared)
     stat = model_statistic(z, model)
     stat[~compared] = np.nan
     k = len(baseline.bands)
     threshold, low = chi2_threshold(k, false_alarm_rate), chi2_threshold(k, GROW_FALSE_ALARM_RATE)
     significant = grow_significant(stat, compared, threshold, low)
-    invariant = compared & (change_statistic(z) < chi2_threshold(k, INVARIANT_FALSE_ALARM_RATE))
+    # the invariant pixels only serve the optical zone match
+    invariant = None if radar else compared & (change_statistic(z) < chi2_threshold(k, INVARIANT_FALSE_ALARM_RATE))
 
     context = _context(stat, values, baseline.median, baseline.bands, radar)
     zones = []
@@ -183,7 +182,7 @@ def _score_scene(
             continue
         zone_m2 = float(mask.sum()) * res**2
         box = zone_box(mask, round(PARK_GAP_M / res) + 1)
-        gains = None if radar or not ZONE_MATCH else zone_gains(values, baseline.median, compared, mask, invariant)
+        gains = None if invariant is None else zone_gains(values, baseline.median, compared, mask, invariant)
         if gains is None:
             zone_sig, local = significant[box], crop_context(context, box)
         else:

@@ -100,10 +100,7 @@ def _first_baseline(
 def alerted_scenes(catalogue: Catalogue, site: str) -> set[str]:
     """Every scene that raised or confirmed an alert of the site (the alerts' ``scene_ids``): what a
     formation looked like must never become what the site normally looks like."""
-    out: set[str] = set()
-    for row in catalogue.query("SELECT scene_ids FROM alerts WHERE site = ?", (site,)):
-        out.update(json.loads(row["scene_ids"]))
-    return out
+    return {scene_id for alert in catalogue.alerts(site) for scene_id in alert["scene_ids"]}
 
 
 def _build(
