@@ -26,7 +26,7 @@ from monitor.geometry import footprint
 from monitor.grid import SiteGrid
 from monitor.scene import Scene
 from monitor.sources import harmonise
-from monitor.sources.base import SceneRef
+from monitor.sources.base import SceneRef, parse_utc
 from monitor.sources.raster import Crop, to_scene
 from monitor.sources.retry import RetryPolicy, TransientError
 from monitor.sources.scenes import Tile, group_overpasses, platform_code, relative_orbit, scene_id
@@ -224,10 +224,10 @@ class SentinelHubSource:
         bbox = BBox(footprint(site.bbox, site.geometry).bounds, crs=CRS.WGS84)
         window = (start or datetime(2014, 4, 1, tzinfo=UTC), end or datetime.now(UTC) + timedelta(days=1))
         tiles: list[Tile] = []
+        catalog = SentinelHubCatalog(config=self.sh_config)
         for collection in self.collections:
-            catalog = SentinelHubCatalog(config=self.sh_config)
 
-            def fetch(collection: str = collection, catalog: Any = catalog) -> list[dict[str, Any]]:
+            def fetch(collection: str = collection) -> list[dict[str, Any]]:
                 return list(catalog.search(self._data_collection(collection), bbox=bbox, time=window, limit=100))
 
             for feature in self._call(f"Sentinel Hub catalog search of {collection}", fetch):
@@ -358,12 +358,9 @@ def catalog_tile(feature: Mapping[str, Any], collection: str) -> Tile | str:
     item_id = str(feature.get("id", ""))
     props: Mapping[str, Any] = feature.get("properties") or {}
     value = props.get("datetime")
-    try:
-        acquired = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+    acquired = parse_utc(value)
+    if acquired is None:
         return f"catalog item {item_id} has no valid datetime ({value!r})"
-    if acquired.tzinfo is None:
-        acquired = acquired.replace(tzinfo=UTC)
     platform = platform_code(props, item_id)
     if platform is None:
         return f"catalog item {item_id}: unknown platform {props.get('platform')!r}"

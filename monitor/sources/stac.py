@@ -25,7 +25,7 @@ from monitor.errors import EmptySceneError, SceneError, SourceError
 from monitor.geometry import footprint
 from monitor.grid import SiteGrid
 from monitor.scene import Scene
-from monitor.sensors import AUX_BANDS, S2_SPECTRAL, nodata_of
+from monitor.sensors import S2_SPECTRAL, nodata_of
 from monitor.sources import harmonise
 from monitor.sources.base import BandAsset, SceneRef, parse_utc
 from monitor.sources.gdal_env import cog_env
@@ -367,7 +367,7 @@ def _harmonised(crop: Crop, tile: Tile) -> Crop:
         return crop
     data = crop.data.copy()
     for i, name in enumerate(crop.names):
-        if name in S2_SPECTRAL and name not in AUX_BANDS:
+        if name in S2_SPECTRAL:
             data[i] = harmonise.remove_offset(data[i])
     return Crop(names=crop.names, data=np.asarray(data, dtype=np.float32), tags=crop.tags, dtypes=crop.dtypes)
 
