@@ -10,6 +10,7 @@ import numpy as np
 
 from monitor.detect.change import normalise_linear, normalise_offset
 from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
+from monitor.detect.validity import comparable
 from monitor.detect.values import analysis_values, noise_floor
 from monitor.scene import Scene
 from monitor.sensors import is_radar
@@ -124,8 +125,10 @@ def baseline_from_scenes(
     bands = scenes[0].bands
     sensor = scenes[0].sensor
     stack = np.stack([analysis_values(s.sensor, bands, s.data) for s in scenes])
-    valid = np.stack([s.valid for s in scenes])
     radar = is_radar(sensor, bands)
+    valid = np.stack(
+        [s.valid if radar else comparable(s.valid, v, s.aux.get("SCL")) for s, v in zip(scenes, stack, strict=True)]
+    )
     regs: list[Registration | None] = [None] * len(scenes)
     if not radar:
         stack, valid, found = register_stack(stack, valid, float(scenes[0].transform.a))

@@ -32,7 +32,7 @@ from monitor.detect.formations import (
     vehicle_score,
 )
 from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
-from monitor.detect.validity import cloud_margin
+from monitor.detect.validity import cloud_margin, comparable
 from monitor.detect.values import analysis_values
 from monitor.scene import Scene
 from monitor.sensors import is_radar
@@ -136,7 +136,8 @@ def _score_scene(
     values = analysis_values(scene.sensor, baseline.bands, data)
     res = float(scene.transform.a)
     radar = is_radar(scene.sensor, baseline.bands)
-    scene_valid, scl = scene.valid, scene.aux.get("SCL")
+    scl = scene.aux.get("SCL")
+    scene_valid = scene.valid if radar else comparable(scene.valid, values, scl)
     registration = None
     if not radar:
         # Radar is not registered: GRD speckle defeats phase correlation at 20 m over a small site.

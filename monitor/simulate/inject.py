@@ -31,6 +31,10 @@ ASPHALT: Spectrum = (0.065, 0.075, 0.085, 0.10)
 WET_FACTOR = 0.75
 """Wet pavement reflects about a quarter less in every band (a water film darkens concrete and asphalt)."""
 CLEAR_SCL = (4, 5, 6)
+#: Classes that are no cloud, shadow, snow or defect: 2 dark area, 7 unclassified (see
+#: :data:`monitor.detect.validity.SCL_ALSO_COMPARED`). What Sen2Cor called the farmland says nothing of
+#: a paved square laid over it: these pixels are paved too, and keep their class.
+SURFACE_SCL = (2, 4, 5, 6, 7)
 """SCL classes of clear ground; other pixels (clouds, shadows, snow, unclassified) are left as they are."""
 HAZE_SHAPE = (1.0, 0.7, 0.5, 0.2)
 """Relative path radiance of haze in B02 B03 B04 B08 (Rayleigh/aerosol scattering falls with wavelength)."""
@@ -112,15 +116,18 @@ def pave(
     window: tuple[slice, slice],
     zone: NDArray[np.float32],
 ) -> tuple[NDArray[np.float32], NDArray[np.integer]]:
-    """``scene`` with the clear pixels of ``window`` replaced by ``zone`` (from :func:`render_zone`).
+    """``scene`` with the ground pixels of ``window`` (:data:`SURFACE_SCL`) replaced by ``zone`` (from
+    :func:`render_zone`).
 
-    Cloudy, shadowed or unclassified pixels keep their real values and class, so real clouds cross the
-    pavement as they crossed the fields; replaced pixels become SCL 5 (not vegetated).
+    Cloudy, shadowed or snowy pixels keep their real values and class, so real clouds cross the pavement
+    as they crossed the fields; replaced clear pixels become SCL 5 (not vegetated); dark-area and
+    unclassified pixels keep their class, as Sen2Cor's noise would stay on a square.
     """
     out, out_scl = scene.copy(), scl.copy()
     clear = np.isin(scl[window], CLEAR_SCL)
+    ground = np.isin(scl[window], SURFACE_SCL)
     region = out[(slice(None), *window)]
-    region[:, clear] = zone[:, clear]
+    region[:, ground] = zone[:, ground]
     out_scl[window] = np.where(clear, SCL_NOT_VEGETATED, scl[window])
     return out, out_scl
 
