@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
+from scipy.special import chdtri
 from skimage.filters import apply_hysteresis_threshold
 from threadpoolctl import ThreadpoolController
 
@@ -46,12 +47,11 @@ MAX_HAZE_BLUE = 0.06
 #: the PSF and the pixel grid spread a 20 m block over up to 9 pixels, most of them partly covered;
 #: alone they would not pass, next to a sure one they are its edge, not chance.
 GROW_FALSE_ALARM_RATE = 0.01
-#: A zone-wide change is grey (wetness, illumination) when its per-band gains agree within this share.
-GREY_TOLERANCE = 0.1
 #: A zone whose unchanged pixels are at least this share of it is rescaled on them alone.
 MIN_INVARIANT_SHARE = 0.3
-#: Pixels the global comparison finds unchanged at this false-alarm rate are a zone's invariant pixels.
-INVARIANT_FALSE_ALARM_RATE = 0.05
+#: A zone's unchanged pixels have a squared z below this multiple of the zone's median: the 95 % point of
+#: a chi-square law with 4 degrees of freedom over its median (9.49 / 3.36).
+ZONE_INVARIANT_FACTOR = float(chdtri(4, 0.05) / chdtri(4, 0.5))
 #: The scene's own no-change spread of z may tighten the noise model by at most this factor (the floor
 #: is a guess at unmodelled residuals; a clean scene shows they are smaller, but never 0).
 MIN_Z_SPREAD = 0.5
@@ -169,8 +169,6 @@ def _score_scene(
     k = len(baseline.bands)
     threshold, low = chi2_threshold(k, false_alarm_rate), chi2_threshold(k, GROW_FALSE_ALARM_RATE)
     significant = grow_significant(stat, compared, threshold, low)
-    # the invariant pixels only serve the optical zone match
-    invariant = None if radar else compared & (change_statistic(z) < chi2_threshold(k, INVARIANT_FALSE_ALARM_RATE))
 
     context = _context(stat, values, baseline.median, baseline.bands, radar)
     zones = []
@@ -183,7 +181,7 @@ def _score_scene(
             continue
         zone_m2 = float(mask.sum()) * res**2
         box = zone_box(mask, round(PARK_GAP_M / res) + 1)
-        gains = None if invariant is None else zone_gains(values, baseline.median, compared, mask, invariant)
+        gains = None if radar else zone_gains(values, baseline.median, compared, mask, baseline.z_scale)
         if gains is None:
             zone_sig, local = significant[box], crop_context(context, box)
         else:
@@ -346,42 +344,41 @@ def blue_offset(values: np.ndarray, baseline: Baseline, compared: np.ndarray) ->
 
 
 def zone_gains(
-    values: np.ndarray, reference: np.ndarray, compared: np.ndarray, mask: np.ndarray, invariant: np.ndarray
+    values: np.ndarray, reference: np.ndarray, compared: np.ndarray, mask: np.ndarray, scale: np.ndarray
 ) -> np.ndarray | None:
     """Per-band gains that rescale a zone to the baseline on its own unchanged pixels, or None.
 
-    The site-wide match follows whatever dominates the site (fields); a zone can still differ as a whole:
-    wet pavement reflects about a quarter less, a paved square does not follow the fields' season. Per
-    band, the gain is the ratio of the baseline's median to the scene's over the zone's ``invariant``
-    pixels (those the site-wide comparison finds unchanged): a formation's pixels are not among them, so
-    it is not absorbed. When fewer than :data:`MIN_INVARIANT_SHARE` of the zone is invariant, the whole
-    zone changed: that is taken as wetness or light only if it is grey (per-band gains over all its pixels
-    agree within :data:`GREY_TOLERANCE`: a water film and the sun darken every band alike, a formation
-    does not: olive vehicles darken concrete's visible bands four times more than its NIR); otherwise
-    None (the zone keeps the site-wide match). None too for zones with fewer than
-    :data:`MIN_ZONE_PIXELS` compared pixels. Gains are clipped to 0.5..2.
+    The site-wide match follows whatever dominates the site (fields); a paved zone does not follow the
+    fields' season, and wet pavement reflects about a quarter less. ``scale`` is the baseline's z-score
+    denominator. Two passes, both medians of the per-pixel ratio ``reference / values`` (pixel pairs,
+    so the pavement's own texture cancels): first over all the zone's compared pixels (a formation
+    covering less than half the zone moves a median little; more than half is no formation, see
+    :data:`~monitor.detect.formations.MAX_ZONE_SHARE`), then over the zone's unchanged pixels only: those
+    whose squared z after the first gains lies below :data:`ZONE_INVARIANT_FACTOR` times the zone's
+    median, the 95 % point of a chi-square law scaled to the zone's own spread. A formation's pixels are
+    not among them, so it is not absorbed. None for zones with fewer than :data:`MIN_ZONE_PIXELS`
+    compared pixels. Gains are clipped to 0.5..2.
     """
     zc = compared & mask
-    n = int(zc.sum())
-    if n < MIN_ZONE_PIXELS:
+    if int(zc.sum()) < MIN_ZONE_PIXELS:
         return None
-    still = zc & invariant
-    grey_only = int(still.sum()) < max(MIN_ZONE_PIXELS, MIN_INVARIANT_SHARE * n)
-    use = zc if grey_only else still
-    idx = sample_index(use)
-    ratios = []
-    for b in range(values.shape[0]):
-        mv = float(np.median(values[b].ravel()[idx]))
-        mr = float(np.median(reference[b].ravel()[idx]))
-        ratios.append(mr / mv if mv > 0 and mr > 0 else float("nan"))
-    r = np.asarray(ratios)
-    if not np.all(np.isfinite(r)):
+    idx = sample_index(zc)
+    k = values.shape[0]
+    v = values.reshape(k, -1)[:, idx].astype(np.float64)
+    r = reference.reshape(k, -1)[:, idx].astype(np.float64)
+    sc = scale.reshape(k, -1)[:, idx].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(v > 0, r / v, np.nan)
+    if not np.all(np.isfinite(ratio).any(axis=1)):
         return None
-    if grey_only:
-        if r.max() / r.min() > 1.0 + GREY_TOLERANCE:
-            return None
-        r = np.full_like(r, np.median(r))
-    return np.clip(r, 0.5, 2.0).astype(np.float32)
+    gains = np.nanmedian(ratio, axis=1)
+    stat = np.sum(((v * gains[:, None] - r) / sc) ** 2, axis=0)
+    still = stat <= ZONE_INVARIANT_FACTOR * float(np.median(stat))
+    if int(still.sum()) >= max(MIN_ZONE_PIXELS, MIN_INVARIANT_SHARE * len(idx)):
+        gains = np.nanmedian(ratio[:, still], axis=1)
+    if not np.all(np.isfinite(gains)):
+        return None
+    return np.clip(gains, 0.5, 2.0).astype(np.float32)
 
 
 def normalise_zones(
@@ -389,13 +386,13 @@ def normalise_zones(
     reference: np.ndarray,
     compared: np.ndarray,
     zone_masks: Mapping[str, np.ndarray],
-    invariant: np.ndarray,
+    scale: np.ndarray,
 ) -> np.ndarray:
     """``values`` with each zone rescaled by its :func:`zone_gains` (where zones overlap, the last wins).
     The scorer applies the gains zone by zone instead, so that a zone's score never depends on others."""
     out = values.copy()
     for mask in zone_masks.values():
-        gains = zone_gains(values, reference, compared, mask, invariant)
+        gains = zone_gains(values, reference, compared, mask, scale)
         if gains is not None:
             out[:, mask] = values[:, mask] * gains[:, None]
     return out
