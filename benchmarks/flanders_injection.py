@@ -42,6 +42,7 @@ from monitor.simulate.formations import (
     VEHICLE_FILL,
     VEHICLE_REFLECTANCE,
     Footprint,
+    cover_fraction,
     troop_lattice,
     vehicle_park,
 )
@@ -74,6 +75,7 @@ SCL_CLEAR = (4, 5, 6)
 PARK_VEHICLES = 120
 PARK_AREA_M = (300.0, 200.0)
 LATTICE_BLOCKS = 8
+SEEN_SHARE = 0.5  # a formation counts as seen when at least this share of its footprint was compared
 
 
 @dataclass
@@ -201,6 +203,7 @@ class Result:
     truth: bool
     episode: int | None
     state: str
+    seen: float | None = None  # share of the formation's footprint among the compared pixels (None: none)
 
 
 def evaluate(scenes: list[Scene], plans: list[Plan]) -> list[Result]:
@@ -217,6 +220,10 @@ def evaluate(scenes: list[Scene], plans: list[Plan]) -> list[Result]:
     config = AlertsConfig()
     for scene, plan in zip(scenes[start:], plans[start:], strict=True):
         change = score_scene(scene, baseline, masks)
+        seen = {
+            "crowd": _seen(plan.crowd, change.compared[CROWD]),
+            "vehicle": _seen(plan.park, change.compared[VEHICLE]),
+        }
         for zs in change.zones:
             if zs.change_fraction is not None:  # as monitor.pipeline.score: track against earlier observations
                 detections = track(zs.detections, history[zs.zone], scene.acquired, 10.0)
@@ -241,9 +248,19 @@ def evaluate(scenes: list[Scene], plans: list[Plan]) -> list[Result]:
                     truth,
                     plan.episode,
                     change.state,
+                    seen[zs.zone],
                 )
             )
     return out
+
+
+def _seen(footprints: tuple[Footprint, ...] | None, compared: np.ndarray) -> float | None:
+    """Share of a formation's sub-pixel cover that falls on compared pixels (not under a cloud, its
+    margin or a baseline hole), or None without a formation."""
+    if not footprints:
+        return None
+    cover = cover_fraction(footprints, compared.shape)
+    return float((cover * compared).sum() / max(float(cover.sum()), 1e-9))
 
 
 def alerts(results: list[Result], config: AlertsConfig) -> list[tuple[str, str, datetime]]:
@@ -278,15 +295,21 @@ def episode_delays(results: list[Result], config: AlertsConfig) -> list[str]:
 
 
 def auc_line(results: list[Result], zone: str, config: AlertsConfig) -> str:
+    """ROC-AUC over the zone's usable observations, then over those where the formation, if any, was
+    mostly seen (at least half its footprint on compared pixels: not under a cloud or its margin)."""
     rs = [r for r in results if r.zone == zone and r.score is not None and r.usable >= config.min_usable_fraction]
     auc = roc_auc(np.array([r.score for r in rs]), np.array([r.truth for r in rs]))
     pos = [r.score for r in rs if r.truth]
     neg = [r.score for r in rs if not r.truth]
     median_pos = float(np.median(pos)) if pos else float("nan")
     max_neg = max(neg) if neg else float("nan")
+    seen = [r for r in rs if not r.truth or (r.seen or 0.0) >= SEEN_SHARE]
+    auc_seen = roc_auc(np.array([r.score for r in seen]), np.array([r.truth for r in seen]))
+    hidden = len(rs) - len(seen)
     return (
         f"{zone:<8} ROC-AUC {auc:.3f}  ({len(pos)} with formation: median score {median_pos:.2f}; "
-        f"{len(neg)} without: max {max_neg:.2f})"
+        f"{len(neg)} without: max {max_neg:.2f}); formation seen: ROC-AUC {auc_seen:.3f} "
+        f"({hidden} with the formation mostly under cloud left out)"
     )
 
 
