@@ -290,7 +290,11 @@ def episode_delays(results: list[Result], config: AlertsConfig) -> list[str]:
             hit = next(
                 (i + 1 for i, r in enumerate(usable) if r.score is not None and r.score >= config.threshold), None
             )
-            lines.append(f"{zone} episode {ep + 1}: {len(usable)} usable obs, alerted at obs {hit or 'missed'}")
+            seen = sum(1 for r in usable if r.truth and (r.seen or 0.0) >= SEEN_SHARE)
+            lines.append(
+                f"{zone} episode {ep + 1}: {len(usable)} usable obs ({seen} with the formation seen), "
+                f"alerted at obs {hit or 'missed'}"
+            )
     return lines
 
 
