@@ -36,7 +36,7 @@ from monitor.detect.registration import Registration, apply_shift, estimate_shif
 from monitor.detect.validity import cloud_margin, comparable
 from monitor.detect.values import analysis_values
 from monitor.scene import Scene
-from monitor.sensors import SCL_CLEAR, is_radar
+from monitor.sensors import is_radar
 
 VISIBLE = ("B02", "B03", "B04")
 #: Haze that the scorer refuses to see through: a rise of the blue band's dark end of more than this
@@ -171,12 +171,9 @@ def _score_scene(
     significant = grow_significant(stat, compared, threshold, low)
 
     context = _context(stat, values, baseline.median, baseline.bands, radar)
-    clear = compared if scl is None else compared & np.isin(np.nan_to_num(scl, nan=0).astype(np.int16), SCL_CLEAR)
     zones = []
     for zone_id, mask in zone_masks.items():
-        # usable: clear (SCL 4-6), outside the cloud margin and covered by the baseline, i.e. what was seen;
-        # a formation under a cloud or its margin cannot count against a zone's score
-        zone_usable = float((clear & mask).sum()) / max(int(mask.sum()), 1)
+        zone_usable = scene.usable_fraction(mask)
         zc = compared & mask
         n = int(zc.sum())
         if n == 0:
