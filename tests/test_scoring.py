@@ -85,26 +85,35 @@ def test_a_hazy_scene_is_flagged_not_scored() -> None:
 
 def test_a_wet_zone_is_rescaled_but_a_formation_is_not_absorbed() -> None:
     ground = _ground()
+    scale = _baseline(ground).z_scale
     mask = np.zeros(ground.shape[1:], dtype=bool)
     mask[10:50, 10:40] = True
     compared = np.ones_like(mask)
     wet = ground.copy()
     wet[:, mask] *= 0.75  # grey: every band alike
-    out = normalise_zones(wet, ground, compared, {"z": mask}, invariant=~mask)
+    out = normalise_zones(wet, ground, compared, {"z": mask}, scale)
     assert np.allclose(out[:, mask], ground[:, mask], rtol=1e-4)
     assert np.array_equal(out[:, ~mask], wet[:, ~mask])
-    # vehicles over 20 % of the zone brighten only the NIR: the invariant rest of the zone sets the gain
+    # vehicles over 20 % of the zone brighten only the NIR: the unchanged rest of the zone sets the gain
     parked = ground.copy()
     block = np.zeros_like(mask)
     block[10:18, 10:40] = True
     parked[3, block] += 0.1
-    out = normalise_zones(parked, ground, compared, {"z": mask}, invariant=~block)
+    out = normalise_zones(parked, ground, compared, {"z": mask}, scale)
     assert np.allclose(out[3, block], parked[3, block], rtol=1e-4)
-    # a non-grey change of the whole zone is left to the site-wide match
+    assert np.allclose(out[:, mask & ~block], ground[:, mask & ~block], rtol=1e-4)
+    # the same vehicles on a wet day: the gain comes from the wet pavement around them, not from them
+    both = parked.copy()
+    both[:, mask] *= 0.75
+    out = normalise_zones(both, ground, compared, {"z": mask}, scale)
+    assert np.allclose(out[:, mask & ~block], ground[:, mask & ~block], rtol=1e-4)
+    assert np.all(out[3, block] - ground[3, block] > 0.09)
+    # a zone whose every band changed by its own factor (a whole new surface) is matched band by band:
+    # more than half a zone is never a formation (MAX_ZONE_SHARE), so nothing of it is left to score
     tinted = ground.copy()
     tinted[0, mask] *= 0.6
-    out = normalise_zones(tinted, ground, compared, {"z": mask}, invariant=~mask)
-    assert np.array_equal(out, tinted)
+    out = normalise_zones(tinted, ground, compared, {"z": mask}, scale)
+    assert np.allclose(out[:, mask], ground[:, mask], rtol=1e-4)
 
 
 def test_covariance_statistic_keeps_the_false_alarm_rate_of_correlated_bands() -> None:
@@ -233,3 +242,45 @@ def test_the_cached_and_sampled_shortcuts_give_the_same_numbers() -> None:
     d = rng.normal(0, 1, (500, 4))
     cov = np.cov(d.T) + 0.3
     assert np.allclose(mahalanobis_columns(d.T, d.mean(axis=0), cov), mahalanobis(d, d.mean(axis=0), cov), rtol=1e-12)
+
+
+def test_dark_area_and_unclassified_pixels_are_compared_but_not_counted_usable() -> None:
+    """Sen2Cor calls pavement darkened by troops "dark area" (SCL 2) and leaves scattered pixels
+    "unclassified" (7): neither is a cloud, both are compared, neither counts as clear."""
+    from monitor.sensors import clear_mask
+    from monitor.simulate.formations import TROOP_FILL, UNIFORM_REFLECTANCE, cover_fraction, troop_lattice
+
+    shape = (40, 40)
+    texture = pavement_texture(np.random.default_rng(8), shape)
+    identity = Atmosphere((1.0,) * 4, (0.0,) * 4)
+    empty = render_zone(CONCRETE, texture, identity, np.random.default_rng(9))
+    lattice = troop_lattice(np.random.default_rng(10), (400.0, 400.0), 8)
+    troops = render_zone(
+        CONCRETE, texture, identity, np.random.default_rng(11), [(lattice, UNIFORM_REFLECTANCE, TROOP_FILL)]
+    )
+    scl = np.full(shape, 5.0, dtype=np.float32)
+    scl[cover_fraction(lattice, shape) > 0.3] = 2
+    scl[::6, ::6] = 7
+    masks = {"square": np.ones(shape, dtype=bool)}
+
+    def scored(layer: np.ndarray) -> tuple[float, float | None]:
+        scene = Scene(
+            scene_id="S2_20250701T020000",
+            sensor="S2",
+            acquired=datetime(2025, 7, 1, 2, tzinfo=UTC),
+            bands=BANDS,
+            data=troops,
+            valid=clear_mask(troops, layer),
+            transform=Affine(10, 0, 500000, 0, -10, 4300000),
+            crs=CRS.from_epsg(32652),
+            aux={"SCL": layer},
+        )
+        zone = score_scene(scene, _baseline(empty), masks).zones[0]
+        return zone.usable_fraction, zone.crowd_score
+
+    usable, crowd = scored(scl)
+    assert usable == pytest.approx(float(np.isin(scl, (4, 5, 6)).mean()))
+    assert crowd is not None and crowd > 0.9
+    # the same pixels flagged defective (SCL 1) are not compared, and the lattice is lost with them
+    _, hidden = scored(np.where(scl == 2, 1.0, scl).astype(np.float32))
+    assert hidden is not None and hidden < 0.5
