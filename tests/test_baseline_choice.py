@@ -68,9 +68,7 @@ def test_alerted_scenes_stay_out_and_each_month_has_one_version(synthetic_site) 
     first = run(load_config(config))
     assert first.errors == [] and first.baselines_built == 3  # warm-up (May), recent (June), recent (July)
     db = sqlite3.connect(config.parent / "data" / "catalogue.sqlite")
-    versions = {
-        sid: v for sid, v in db.execute("SELECT scene_id, baseline_version FROM scores WHERE zone = 'square'")
-    }
+    versions = {sid: v for sid, v in db.execute("SELECT scene_id, baseline_version FROM scores WHERE zone = 'square'")}
     by_month: dict[str, set[int]] = {}
     for sid, v in versions.items():
         by_month.setdefault(sid[3:9], set()).add(v)
