@@ -104,7 +104,8 @@ def test_a_lost_baseline_is_rebuilt(synthetic_site) -> None:  # type: ignore[no-
     parked = config.parent / last.name
     last.rename(parked)
     run(load_config(config))
-    baseline = next((config.parent / "data" / "baselines").rglob("*.tif"))
+    # the newest version: the one the parked scene is scored against (each month may have its own)
+    baseline = max((config.parent / "data" / "baselines").rglob("*.tif"), key=lambda p: int(p.stem.split("-v")[-1]))
     before = baseline.read_bytes()
     baseline.unlink()
     parked.rename(last)

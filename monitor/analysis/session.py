@@ -219,9 +219,9 @@ class Monitor:
             raise ArchiveError(f"scene {scene_id!r} has no crop (status {row['status']}: {row['reason'] or '-'})")
         return read_crop_file(Path(row["crop"]))
 
-    def _baseline_obj(self, site: str, sensor: str | None) -> tuple[Baseline, Any, Any]:
-        """The newest stored baseline of a site (and sensor), with its transform and CRS. Never builds one:
-        that is the run's job, and this session is read-only."""
+    def _baseline_obj(self, site: str, sensor: str | None, version: int | None = None) -> tuple[Baseline, Any, Any]:
+        """The newest stored baseline of a site (and sensor), or its ``version``, with its transform and CRS.
+        Never builds one: that is the run's job, and this session is read-only."""
         import rasterio
 
         from monitor.archive.baselines import read_baseline_file
@@ -239,8 +239,13 @@ class Monitor:
                     )
                 sensor = str(rows[0]["sensor"])
             row = cat.baseline(site, sensor)
+            if version is not None:
+                found = cat.query(
+                    "SELECT * FROM baselines WHERE site = ? AND sensor = ? AND version = ?", (site, sensor, version)
+                )
+                row = {**found[0], "scene_ids": json.loads(found[0]["scene_ids"])} if found else None
         if row is None:
-            raise ArchiveError(f"site {site!r} has no {sensor} baseline yet")
+            raise ArchiveError(f"site {site!r} has no {sensor} baseline{f' v{version}' if version else ''} yet")
         baseline = read_baseline_file(
             Path(row["path"]), tuple(row["scene_ids"]), int(row["version"]), self.detect.min_observations
         )
@@ -274,28 +279,35 @@ class Monitor:
 
         return scene_array(self._scene_obj(site, scene_id), site)
 
-    def baseline(self, site: str, sensor: str | None = None) -> xr.Dataset:
-        """The site's newest stored baseline (of ``sensor``; default the newest of any sensor) as a Dataset:
-        ``median``, ``sigma`` (band, y, x), ``count``, ``valid`` (y, x)."""
+    def baseline(self, site: str, sensor: str | None = None, version: int | None = None) -> xr.Dataset:
+        """The site's newest stored baseline (of ``sensor``; default the newest of any sensor), or its
+        ``version`` (a score row's ``baseline_version``), as a Dataset: ``median``, ``sigma`` (band, y, x),
+        ``count``, ``valid`` (y, x)."""
         from monitor.analysis.arrays import baseline_dataset
 
-        baseline, transform, crs = self._baseline_obj(site, sensor)
+        baseline, transform, crs = self._baseline_obj(site, sensor, version)
         return baseline_dataset(baseline, transform, crs, site)
 
     def _change_obj(self, site: str, scene_id: str) -> tuple[Scene, Baseline, SceneChange, dict[str, np.ndarray]]:
         from monitor.detect.scoring import score_scene
 
         scene = self._scene_obj(site, scene_id)
-        baseline, _, _ = self._baseline_obj(site, scene.sensor)
+        with self._catalogue() as cat:  # the baseline the run compared the scene with, if it was scored
+            used = cat.query(
+                "SELECT MAX(baseline_version) AS v FROM scores WHERE site = ? AND scene_id = ?", (site, scene_id)
+            )
+        version = used[0]["v"] if used and used[0]["v"] is not None else None
+        baseline, _, _ = self._baseline_obj(site, scene.sensor, None if version is None else int(version))
         masks = self._zone_masks(site, scene)
         detect = self.detect
         change = score_scene(scene, baseline, masks, detect.false_alarm_rate, detect.cloud_margin_m)
         return scene, baseline, change, masks
 
     def change(self, site: str, scene_id: str) -> xr.Dataset:
-        """A scene's change against the stored baseline, recomputed with the installed detector and the
-        config's ``[detect]`` settings: ``statistic``, ``significant``, ``compared`` (y, x), and per zone
-        ``zone_mask`` and the scores. (:meth:`scores` holds what the run stored at the time.)"""
+        """A scene's change against the baseline the run compared it with (the newest if it was not
+        scored), recomputed with the installed detector and the config's ``[detect]`` settings:
+        ``statistic``, ``significant``, ``compared`` (y, x), and per zone ``zone_mask`` and the scores.
+        (:meth:`scores` holds what the run stored at the time.)"""
         from monitor.analysis.arrays import change_dataset
 
         scene, baseline, change, masks = self._change_obj(site, scene_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cached_property
 
 import numpy as np
@@ -146,3 +147,108 @@ def baseline_from_scenes(
         min_observations=min_observations,
     )
     return baseline, regs
+
+
+#: A seasonal baseline takes earlier years' scenes acquired within this many days of the 15th of the
+#: scene's month. Sentinel-2 revisits a site every 5 days, so +-45 days of one earlier year hold ~18
+#: overpasses, about half of them clear: one year of history nearly fills a baseline. Within 45 days the
+#: noon sun moves by at most ~18 degrees (at the equinox, 39 N) and crops by about one growth stage;
+#: what is left is a gain the radiometric match absorbs. A wider window mixes seasons, a narrower one
+#: needs several years of history before it is ever used.
+SEASON_WINDOW_DAYS = 45
+#: A seasonal baseline uses at most this many times ``warmup_scenes`` scenes (the most recent ones):
+#: more add little to a median and cost a registration each.
+SEASONAL_MAX_FACTOR = 2
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A usable past scene that may enter a baseline."""
+
+    scene_id: str
+    acquired: datetime
+
+
+@dataclass(frozen=True)
+class Composition:
+    """Which scenes a baseline is made of, and by which rule: ``kind`` is ``seasonal`` (same time of year,
+    earlier years), ``recent`` (the most recent quiet scenes before the month) or ``warm-up`` (the site's
+    first usable scenes, before there is enough history for either)."""
+
+    kind: str
+    rule: str
+    scene_ids: tuple[str, ...]
+
+
+def season_centre(when: datetime, year: int | None = None) -> datetime:
+    """The 15th of ``when``'s month at 00:00 (in ``year`` if given): scenes of one month share a season."""
+    return when.replace(year=when.year if year is None else year, day=15, hour=0, minute=0, second=0, microsecond=0)
+
+
+def month_start(when: datetime) -> datetime:
+    """The first instant of ``when``'s month: scenes of one month share a recent baseline."""
+    return when.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def seasonal_scenes(
+    quiet: Sequence[Candidate], when: datetime, window_days: int = SEASON_WINDOW_DAYS
+) -> list[Candidate]:
+    """The ``quiet`` scenes of years before ``when``'s acquired within ``window_days`` of the 15th of
+    ``when``'s month in their year (a window that crosses New Year counts for the year of its centre).
+
+    Every scene of one month gets the same list, so one baseline serves the month.
+    """
+    out = []
+    window = timedelta(days=window_days)
+    for c in quiet:
+        centres = (season_centre(when, y) for y in range(c.acquired.year - 1, c.acquired.year + 2) if y < when.year)
+        if any(abs(c.acquired - centre) <= window for centre in centres):
+            out.append(c)
+    return sorted(out, key=lambda c: (c.acquired, c.scene_id))
+
+
+def recent_scenes(quiet: Sequence[Candidate], when: datetime, n: int) -> list[Candidate]:
+    """The ``n`` most recent ``quiet`` scenes acquired before ``when``'s month (fewer if there are not)."""
+    start = month_start(when)
+    before = sorted((c for c in quiet if c.acquired < start), key=lambda c: (c.acquired, c.scene_id))
+    return before[-n:] if n > 0 else []
+
+
+def choose_composition(
+    quiet: Sequence[Candidate],
+    warmup: Sequence[Candidate],
+    when: datetime,
+    n: int,
+    warmup_rule: str,
+    window_days: int = SEASON_WINDOW_DAYS,
+) -> Composition | None:
+    """The scenes of the baseline a scene acquired at ``when`` is compared with, or None (not enough yet).
+
+    ``quiet`` are the usable past scenes that raised no alert, were not marked by an analyst and scored
+    below the alert threshold in every zone; ``warmup`` the site's first usable scenes (not alerted, not
+    marked) in acquisition order; ``n`` (``detect.warmup_scenes``) the number a baseline needs. In order:
+
+    1. **seasonal**: at least ``n`` quiet scenes from earlier years within ``window_days`` of the same
+       time of year (:func:`seasonal_scenes`; at most ``SEASONAL_MAX_FACTOR * n``, the most recent);
+    2. **recent**: else the ``n`` most recent quiet scenes before the scene's month (:func:`recent_scenes`);
+    3. **warm-up**: else the first ``n`` usable scenes (which may follow the scene: the first weeks of a
+       site are scored as soon as there is a baseline at all).
+
+    A rule depends on the month, not the day, so every scene of a month reuses one baseline.
+    """
+    season = seasonal_scenes(quiet, when, window_days)
+    if len(season) >= n:
+        chosen = season[-SEASONAL_MAX_FACTOR * n :]
+        centre = season_centre(when)
+        rule = (
+            f"seasonal: the {len(chosen)} most recent quiet usable scenes of years before {when.year} "
+            f"within {window_days} days of {centre:%d %B}"
+        )
+        return Composition("seasonal", rule, tuple(c.scene_id for c in chosen))
+    recent = recent_scenes(quiet, when, n)
+    if len(recent) >= n:
+        rule = f"recent: the {n} most recent quiet usable scenes before {month_start(when):%Y-%m-%d}"
+        return Composition("recent", rule, tuple(c.scene_id for c in recent))
+    if len(warmup) >= n:
+        return Composition("warm-up", warmup_rule, tuple(c.scene_id for c in warmup[:n]))
+    return None

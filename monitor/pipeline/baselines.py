@@ -1,16 +1,19 @@
-"""The baseline step: build a site's baseline from its first usable scenes, or load the stored one."""
+"""The baseline step: choose the scenes a scene is compared with (seasonal, recent or warm-up), and build
+that baseline once, or load the stored one with the same scenes (``docs/detection.md``, section 3)."""
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from monitor.archive.baselines import read_baseline_file, write_baseline_file
-from monitor.archive.catalogue import Catalogue, utcnow
+from monitor.archive.catalogue import Catalogue, iso, utcnow
 from monitor.archive.crops import read_crop_file
 from monitor.config import Config, SiteConfig
-from monitor.detect.baseline import Baseline, baseline_from_scenes
+from monitor.detect.baseline import Baseline, Candidate, Composition, baseline_from_scenes, choose_composition
 from monitor.errors import ArchiveError
 from monitor.scene import Scene
 
@@ -44,8 +47,9 @@ def load_crop(catalogue: Catalogue, site: str, scene_id: str, crop: str) -> Scen
 
 
 def site_baseline(catalogue: Catalogue, config: Config, site: SiteConfig, sensor: str) -> Baseline | None:
-    """The site's baseline for a sensor: the stored one, else one built from the first
-    ``detect.warmup_scenes`` usable scenes once there are that many (None until then).
+    """The site's newest stored baseline for a sensor, else one built from the first
+    ``detect.warmup_scenes`` usable scenes once there are that many (None until then). Scoring picks
+    each scene's own baseline (:func:`scene_baseline`); this one serves benchmarks and tools.
 
     A stored baseline whose file is lost or broken is rebuilt from the scenes it was made of, under the
     same version; if those scenes are gone too, a new version is built from the scenes there are now, so
@@ -70,7 +74,8 @@ def site_baseline(catalogue: Catalogue, config: Config, site: SiteConfig, sensor
     loaded = [load_crop(catalogue, site.id, c["scene_id"], c["crop"]) for c in stored]
     scenes = [s for s in loaded if s is not None]
     if len(scenes) == len(row["scene_ids"]):
-        return _build(catalogue, config, site, sensor, scenes, int(row["version"]))
+        previous = json.loads(row.get("composition") or "{}")
+        return _build(catalogue, config, site, sensor, scenes, int(row["version"]), previous=previous)
     return _first_baseline(catalogue, config, site, sensor, version=int(row["version"]) + 1)
 
 
@@ -97,6 +102,143 @@ def _first_baseline(
             return _build(catalogue, config, site, sensor, scenes, version, skipped)
 
 
+def warmup_rule(config: Config) -> str:
+    """The rule of a warm-up baseline, as stored in its ``composition``."""
+    detect = config.detect
+    return f"first {detect.warmup_scenes} scenes with usable fraction >= {detect.min_scene_usable}"
+
+
+def _usable(catalogue: Catalogue, config: Config, site: str, sensor: str) -> list[dict[str, Any]]:
+    return catalogue.query(
+        "SELECT scene_id, acquired FROM scenes WHERE site = ? AND sensor = ? AND status = 'ok' "
+        "AND usable_fraction >= ? AND (registration IS NULL OR registration NOT LIKE 'unregistered%') "
+        "ORDER BY acquired, scene_id",
+        (site, sensor, config.detect.min_scene_usable),
+    )
+
+
+def quiet_scenes(catalogue: Catalogue, config: Config, site: str, sensor: str, before: datetime) -> list[Candidate]:
+    """The usable scenes of a site and sensor acquired before ``before`` that are quiet: scored (at least
+    one zone compared, none hazy, unregistered or failed), below ``alerts.threshold`` in every zone's
+    crowd and vehicle score, and in no alert's scenes (raised, confirmed, or dismissed by an analyst)."""
+    rows = catalogue.query(
+        "SELECT s.scene_id, s.acquired FROM scenes s WHERE s.site = ? AND s.sensor = ? AND s.status = 'ok' "
+        "AND s.scored = 1 AND s.usable_fraction >= ? AND s.acquired < ? "
+        "AND (s.registration IS NULL OR s.registration NOT LIKE 'unregistered%') "
+        "AND EXISTS (SELECT 1 FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id AND c.state = 'scored') "
+        "AND NOT EXISTS (SELECT 1 FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id AND "
+        "(c.state NOT IN ('scored', 'unusable') OR COALESCE(c.crowd_score, 0) >= ? "
+        "OR COALESCE(c.vehicle_score, 0) >= ?)) "
+        "ORDER BY s.acquired, s.scene_id",
+        (site, sensor, config.detect.min_scene_usable, iso(before), config.alerts.threshold, config.alerts.threshold),
+    )
+    alerted = alerted_scenes(catalogue, site)
+    return [
+        Candidate(r["scene_id"], datetime.fromisoformat(r["acquired"])) for r in rows if r["scene_id"] not in alerted
+    ]
+
+
+def scene_composition(
+    catalogue: Catalogue, config: Config, site: SiteConfig, sensor: str, acquired: datetime
+) -> Composition | None:
+    """Which scenes the baseline of a scene acquired at ``acquired`` is made of (see
+    :func:`monitor.detect.baseline.choose_composition`), or None while the site has too few."""
+    alerted = alerted_scenes(catalogue, site.id)
+    warmup = [
+        Candidate(r["scene_id"], datetime.fromisoformat(r["acquired"]))
+        for r in _usable(catalogue, config, site.id, sensor)
+        if r["scene_id"] not in alerted
+    ]
+    quiet = quiet_scenes(catalogue, config, site.id, sensor, acquired)
+    return choose_composition(quiet, warmup, acquired, config.detect.warmup_scenes, warmup_rule(config))
+
+
+def scene_baseline(
+    catalogue: Catalogue,
+    config: Config,
+    site: SiteConfig,
+    sensor: str,
+    acquired: datetime,
+    cache: dict[tuple[str, int], Baseline] | None = None,
+) -> tuple[Baseline | None, bool]:
+    """The baseline a scene of ``sensor`` acquired at ``acquired`` is scored against, and whether it was
+    built just now (False: loaded, or taken from ``cache``, keyed by sensor and version).
+
+    A baseline is stored once per composition: a scene whose rule picks the same scenes as a stored
+    baseline reuses it (and its version); otherwise a new version is built. A cron run thus builds at
+    most one baseline per sensor and month, and a score row's ``baseline_version`` names the scenes it
+    was compared with. A scene whose crop is lost on the way is recorded failed and the choice is made
+    again without it.
+    """
+    cache = {} if cache is None else cache
+    for _ in range(3):
+        composition = scene_composition(catalogue, config, site, sensor, acquired)
+        if composition is None:
+            return None, False
+        stored = [
+            r
+            for r in catalogue.query(
+                "SELECT version, scene_ids FROM baselines WHERE site = ? AND sensor = ? ORDER BY version",
+                (site.id, sensor),
+            )
+            if tuple(json.loads(r["scene_ids"])) == composition.scene_ids
+        ]
+        if stored:
+            version = int(stored[-1]["version"])
+            if (sensor, version) not in cache:
+                found = _stored_version(catalogue, config, site, sensor, version)
+                if found is None:
+                    continue
+                cache[(sensor, version)] = found
+            return cache[(sensor, version)], False
+        scenes = _load_scenes(catalogue, site.id, composition.scene_ids)
+        if scenes is None:
+            continue  # a crop was lost: it is failed now, choose again
+        versions = catalogue.query(
+            "SELECT MAX(version) AS v FROM baselines WHERE site = ? AND sensor = ?", (site.id, sensor)
+        )
+        version = 1 + int(versions[0]["v"] or 0)
+        usable = {r["scene_id"] for r in _usable(catalogue, config, site.id, sensor)}
+        kept_out = sorted(alerted_scenes(catalogue, site.id) & usable)
+        baseline = _build(catalogue, config, site, sensor, scenes, version, kept_out, composition)
+        cache[(sensor, version)] = baseline
+        return baseline, True
+    return None, False
+
+
+def _load_scenes(catalogue: Catalogue, site: str, scene_ids: tuple[str, ...]) -> list[Scene] | None:
+    """The archived crops of ``scene_ids`` in acquisition order, or None if one is lost (it is then failed)."""
+    marks = ",".join("?" for _ in scene_ids)
+    rows = catalogue.query(
+        f"SELECT scene_id, crop FROM scenes WHERE site = ? AND scene_id IN ({marks}) AND crop IS NOT NULL "
+        "ORDER BY acquired, scene_id",
+        (site, *scene_ids),
+    )
+    loaded = [load_crop(catalogue, site, r["scene_id"], r["crop"]) for r in rows]
+    scenes = [s for s in loaded if s is not None]
+    return scenes if len(scenes) == len(scene_ids) else None
+
+
+def _stored_version(
+    catalogue: Catalogue, config: Config, site: SiteConfig, sensor: str, version: int
+) -> Baseline | None:
+    """A stored baseline version; a lost or broken file is rebuilt from its scenes under the same version
+    (None if those scenes are gone too)."""
+    row = catalogue.query(
+        "SELECT * FROM baselines WHERE site = ? AND sensor = ? AND version = ?", (site.id, sensor, version)
+    )[0]
+    scene_ids = tuple(json.loads(row["scene_ids"]))
+    try:
+        return read_baseline_file(Path(row["path"]), scene_ids, version, config.detect.min_observations)
+    except ArchiveError as exc:
+        log.warning("site %s: %s; rebuilding it from its %d scenes", site.id, exc, len(scene_ids))
+    scenes = _load_scenes(catalogue, site.id, scene_ids)
+    if scenes is None:
+        return None
+    previous = json.loads(row["composition"] or "{}")
+    return _build(catalogue, config, site, sensor, scenes, version, previous=previous)
+
+
 def alerted_scenes(catalogue: Catalogue, site: str) -> set[str]:
     """Every scene that raised or confirmed an alert of the site (the alerts' ``scene_ids``): what a
     formation looked like must never become what the site normally looks like."""
@@ -111,13 +253,21 @@ def _build(
     scenes: list[Scene],
     version: int,
     alerted: list[str] | None = None,
+    chosen: Composition | None = None,
+    previous: dict[str, Any] | None = None,
 ) -> Baseline:
+    """Build, store and register baseline ``version`` from ``scenes``. Its ``composition`` records the
+    rule that chose them (``chosen``; the warm-up rule by default; a rebuild keeps ``previous``), the
+    alerted or marked scenes kept out, and each scene's registration."""
     bands = scenes[0].bands
     scenes = [s for s in scenes if s.bands == bands]
     baseline, regs = baseline_from_scenes(scenes, config.detect.min_observations, version)
+    kind, rule = ("warm-up", warmup_rule(config)) if chosen is None else (chosen.kind, chosen.rule)
     composition: dict[str, object] = {
-        "rule": f"first {config.detect.warmup_scenes} scenes with usable fraction >= {config.detect.min_scene_usable}",
+        "kind": kind,
+        "rule": rule,
         "kept_out_alerted": alerted or [],
+        **(previous or {}),
         "shifts_px": {
             s.scene_id: [round(r.dx_px, 3), round(r.dy_px, 3)] for s, r in zip(scenes, regs, strict=True) if r and r.ok
         },
@@ -139,5 +289,5 @@ def _build(
                 json.dumps(composition, sort_keys=True),
             ),
         )
-    log.info("site %s: %s baseline v%d built from %d scenes", site.id, sensor, version, len(scenes))
+    log.info("site %s: %s baseline v%d built from %d scenes (%s)", site.id, sensor, version, len(scenes), rule)
     return baseline

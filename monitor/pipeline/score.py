@@ -19,7 +19,7 @@ from monitor.detect.scoring import ZoneScore, score_scene
 from monitor.detect.tracking import TRACKED, Past, track
 from monitor.errors import ArchiveError
 from monitor.grid import SiteGrid
-from monitor.pipeline.baselines import load_crop, site_baseline
+from monitor.pipeline.baselines import load_crop, scene_baseline
 from monitor.pipeline.evidence import render_zone
 from monitor.pipeline.rows import score_row
 from monitor.pipeline.summary import RunSummary
@@ -37,7 +37,7 @@ NOTEWORTHY = {"opened", "raised", "resolved"}
 
 def _pending(catalogue: Catalogue, site: str) -> list[dict[str, str]]:
     return catalogue.query(
-        "SELECT scene_id, sensor, crop FROM scenes WHERE site = ? AND status = 'ok' AND scored = 0 "
+        "SELECT scene_id, sensor, crop, acquired FROM scenes WHERE site = ? AND status = 'ok' AND scored = 0 "
         "ORDER BY acquired, scene_id",
         (site,),
     )
@@ -82,29 +82,32 @@ def _cover_new_zones(catalogue: Catalogue, site: str, zones: list[str], summary:
 def score_site(
     catalogue: Catalogue, config: Config, site: SiteConfig, grid: SiteGrid, summary: RunSummary, progress: bool
 ) -> None:
-    """Score every ingested, unscored scene of a site, oldest first, once its sensor has a baseline.
+    """Score every ingested, unscored scene of a site, oldest first, each against its own baseline
+    (:func:`scene_baseline`: seasonal, recent or warm-up); a scene waits while its sensor has too few
+    usable scenes for any. Oldest first matters: whether a scene is quiet enough to enter a later
+    baseline depends on its score.
 
     A scene whose scoring fails (a bug, a full disk while rendering) is recorded with state
     ``error: ...`` and the run goes on.
     """
     masks, kinds = zone_masks(site, grid), zone_kinds(site)
     _cover_new_zones(catalogue, site.id, list(masks), summary)
-    sensors = sorted({p["sensor"] for p in _pending(catalogue, site.id)})
-    baselines: dict[str, Baseline] = {}
-    for sensor in sensors:
-        existed = catalogue.baseline(site.id, sensor) is not None
-        baseline = site_baseline(catalogue, config, site, sensor)
-        if baseline is not None:
-            baselines[sensor] = baseline
-            summary.baselines_built += int(not existed)
-    todo = [p for p in _pending(catalogue, site.id) if p["sensor"] in baselines]  # again: crops may have been lost
+    baselines: dict[tuple[str, int], Baseline] = {}  # one run loads or builds each version once
+    todo = _pending(catalogue, site.id)
     for row in tqdm(todo, desc=f"score {site.id}", unit="scene", disable=not progress, leave=False):
+        if not _still_pending(catalogue, site.id, row["scene_id"]):
+            continue  # failed while a baseline was being built (its crop was lost)
+        acquired = datetime.fromisoformat(row["acquired"])
+        baseline, built = scene_baseline(catalogue, config, site, row["sensor"], acquired, baselines)
+        summary.baselines_built += int(built)
+        if baseline is None:
+            continue
         scene = load_crop(catalogue, site.id, row["scene_id"], row["crop"])
         if scene is None:
             summary.failed_scenes += 1
             continue
         try:
-            score_one(catalogue, config, site, grid, scene, baselines[row["sensor"]], masks, kinds, summary)
+            score_one(catalogue, config, site, grid, scene, baseline, masks, kinds, summary)
         except (ArchiveError, OSError) as exc:  # our disk, not the scene: left unscored, retried next run
             log.error("scene %s: scoring could not be stored: %s", scene.scene_id, exc)
             summary.errors.append(f"scene {scene.scene_id}: scoring could not be stored: {exc}")
@@ -113,6 +116,13 @@ def score_site(
             log.debug("traceback", exc_info=True)
             _record_error(catalogue, site.id, scene, masks, f"error: {exc!r}")
             summary.errors.append(f"scene {scene.scene_id}: scoring failed: {exc!r}")
+
+
+def _still_pending(catalogue: Catalogue, site: str, scene_id: str) -> bool:
+    rows = catalogue.query(
+        "SELECT 1 FROM scenes WHERE site = ? AND scene_id = ? AND status = 'ok' AND scored = 0", (site, scene_id)
+    )
+    return bool(rows)
 
 
 def _record_error(catalogue: Catalogue, site: str, scene: Scene, masks: dict[str, np.ndarray], state: str) -> None:

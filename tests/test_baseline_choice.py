@@ -1,0 +1,89 @@
+"""Which scenes a baseline is made of: seasonal, recent quiet, or warm-up; versioned and reused."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+from monitor.config import load_config
+from monitor.detect.baseline import Candidate, choose_composition, seasonal_scenes
+from monitor.pipeline.run import run
+
+
+def _every(start: datetime, days: int, count: int, prefix: str) -> list[Candidate]:
+    return [Candidate(f"{prefix}{i}", start + timedelta(days=days * i)) for i in range(count)]
+
+
+def test_seasonal_when_earlier_years_hold_enough_scenes() -> None:
+    when = datetime(2026, 6, 20, 2, 0, tzinfo=UTC)
+    last_year = _every(datetime(2025, 4, 1, tzinfo=UTC), 5, 36, "a")  # April .. September 2025
+    this_spring = _every(datetime(2026, 4, 1, tzinfo=UTC), 5, 12, "b")
+    chosen = choose_composition([*last_year, *this_spring], [], when, 10, "warm-up")
+    assert chosen is not None and chosen.kind == "seasonal"
+    dates = {c.scene_id: c.acquired for c in last_year}
+    assert all(sid in dates for sid in chosen.scene_ids)  # nothing of this year's spring
+    centre = datetime(2025, 6, 15, tzinfo=UTC)
+    assert all(abs(dates[sid] - centre) <= timedelta(days=45) for sid in chosen.scene_ids)
+    assert len(chosen.scene_ids) == 19  # +-45 days (both ends) every 5 days, fewer than the cap of 2 x 10
+
+
+def test_recent_quiet_scenes_when_history_is_short() -> None:
+    when = datetime(2026, 6, 20, tzinfo=UTC)
+    quiet = _every(datetime(2026, 3, 1, tzinfo=UTC), 5, 30, "q")  # March .. mid-July
+    chosen = choose_composition(quiet, quiet, when, 10, "warm-up")
+    assert chosen is not None and chosen.kind == "recent"
+    before = [c for c in quiet if c.acquired < datetime(2026, 6, 1, tzinfo=UTC)]
+    assert chosen.scene_ids == tuple(c.scene_id for c in before[-10:])  # the month's own scenes stay out
+
+
+def test_every_scene_of_a_month_gets_the_same_scenes() -> None:
+    quiet = _every(datetime(2025, 1, 1, tzinfo=UTC), 5, 80, "q")
+    firsts = {choose_composition(quiet, quiet, datetime(2025, 9, d, tzinfo=UTC), 10, "w") for d in (1, 14, 30)}
+    assert len(firsts) == 1
+    october = choose_composition(quiet, quiet, datetime(2025, 10, 2, tzinfo=UTC), 10, "w")
+    assert october not in firsts
+
+
+def test_warm_up_then_nothing() -> None:
+    first = _every(datetime(2025, 5, 1, tzinfo=UTC), 5, 12, "w")
+    chosen = choose_composition([], first, datetime(2025, 5, 3, tzinfo=UTC), 10, "first 10")
+    assert chosen is not None and chosen.kind == "warm-up" and chosen.rule == "first 10"
+    assert chosen.scene_ids == tuple(c.scene_id for c in first[:10])
+    assert choose_composition([], first[:9], datetime(2025, 5, 3, tzinfo=UTC), 10, "first 10") is None
+
+
+def test_a_season_across_new_year() -> None:
+    when = datetime(2026, 1, 10, tzinfo=UTC)
+    december_two_years = Candidate("d", datetime(2024, 12, 5, tzinfo=UTC))  # 41 days before 15 Jan 2025
+    last_december = Candidate("e", datetime(2025, 12, 20, tzinfo=UTC))  # this winter: not an earlier year
+    march = Candidate("m", datetime(2025, 3, 5, tzinfo=UTC))  # 49 days after 15 Jan 2025
+    chosen = seasonal_scenes([december_two_years, last_december, march], when)
+    assert [c.scene_id for c in chosen] == ["d"]
+
+
+def test_alerted_scenes_stay_out_and_each_month_has_one_version(synthetic_site) -> None:  # type: ignore[no-untyped-def]
+    # warm-up 6; scenes every 5 days from 1 May 2025: 12 quiet ones (to 25 June), then formations
+    config = synthetic_site(quiet=12, formations=("crowd", "crowd", "none", "none"))
+    first = run(load_config(config))
+    assert first.errors == [] and first.baselines_built == 3  # warm-up (May), recent (June), recent (July)
+    db = sqlite3.connect(config.parent / "data" / "catalogue.sqlite")
+    versions = {sid: v for sid, v in db.execute("SELECT scene_id, baseline_version FROM scores WHERE zone = 'square'")}
+    by_month: dict[str, set[int]] = {}
+    for sid, v in versions.items():
+        by_month.setdefault(sid[3:9], set()).add(v)
+    assert by_month == {"202505": {1}, "202506": {2}, "202507": {3}}
+    baselines = {
+        v: (json.loads(ids), json.loads(comp))
+        for v, ids, comp in db.execute("SELECT version, scene_ids, composition FROM baselines")
+    }
+    assert baselines[1][1]["kind"] == "warm-up" and baselines[2][1]["kind"] == "recent"
+    crowd_dates = sorted(versions)[12:14]  # 30 June and 5 July: the lattice
+    july_ids = baselines[3][0]
+    assert crowd_dates[0] not in july_ids  # the 30 June lattice (an alert) is before July but not quiet
+    assert july_ids == sorted(versions)[6:12]  # the six most recent quiet scenes before 1 July
+    crowd = dict(db.execute("SELECT scene_id, crowd_score FROM scores WHERE zone = 'square'"))
+    assert crowd[crowd_dates[1]] > 0.5  # the second lattice date still stands out against July's baseline
+    db.close()
+    again = run(load_config(config))
+    assert again.baselines_built == 0 and again.scored_scenes == 0
