@@ -97,7 +97,7 @@ class PixelContext:
 class Detection:
     """One connected region of significant change inside a zone, with the reasons for its class."""
 
-    cls: str  # crowd-block | vehicle-row | vehicle-park | persistent-change | vegetation | other
+    cls: str  # crowd-block | vehicle-row | vehicle-park | persistent-change | vegetation | other | bright-target
     area_m2: float
     length_m: float
     width_m: float
@@ -432,18 +432,29 @@ def vehicle_score(detections: list[Detection]) -> float:
     return float(1.0 - math.exp(-area / 5000.0))
 
 
-def describe(detections: list[Detection]) -> str:
-    """One line an analyst can read: counts per formation class with the summed estimates."""
+def describe(detections: list[Detection], resolution: float = 10.0) -> str:
+    """One line an analyst can read: counts per formation class with the summed estimates.
+
+    Troop blocks are counted as the crowd score counts them, by area (:func:`block_equivalents` at a
+    pixel size of ``resolution`` metres): blocks the PSF merged into one blob are several blocks.
+    """
     parts = []
     blocks = [d for d in detections if d.cls == "crowd-block"]
     if blocks:
         area = sum(d.area_m2 for d in blocks)
         lo, hi = (area * k for k in PERSONNEL_PER_M2)
-        parts.append(f"{len(blocks)} crowd block(s), {area:,.0f} m2, est. {lo:,.0f}-{hi:,.0f} personnel")
+        n_blocks = sum(block_equivalents(d, resolution) for d in blocks)
+        parts.append(
+            f"~{n_blocks:.0f} troop block(s) in {len(blocks)} blob(s), {area:,.0f} m2, "
+            f"est. {lo:,.0f}-{hi:,.0f} personnel"
+        )
     vehicles = [d for d in detections if d.cls in {"vehicle-row", "vehicle-park"}]
     if vehicles:
         # a park's footprint is its bridged area (changed area / density), a row's its changed area
         area = sum(d.area_m2 / d.extent if d.cls == "vehicle-park" and d.extent > 0 else d.area_m2 for d in vehicles)
         lo, hi = (area / k for k in reversed(M2_PER_VEHICLE))
         parts.append(f"{len(vehicles)} vehicle row(s)/park(s) over {area:,.0f} m2, est. {lo:,.0f}-{hi:,.0f} vehicles")
+    targets = [d for d in detections if d.cls == "bright-target"]
+    if targets:
+        parts.append(f"{len(targets)} new bright radar target(s)")
     return "; ".join(parts) or "no formation-like change"

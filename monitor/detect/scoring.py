@@ -32,6 +32,7 @@ from monitor.detect.formations import (
     find_regions,
     vehicle_score,
 )
+from monitor.detect.radar import bright_targets
 from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
 from monitor.detect.validity import cloud_margin, comparable
 from monitor.detect.values import analysis_values
@@ -210,6 +211,9 @@ def _score_scene(
         parks, park_mask = find_parks(sig & ~explained, local, res, zone_m2)
         detections = [d for d in regions if not (d.cls == "vehicle-row" and park_mask[round(d.row), round(d.col)])]
         detections += parks
+        if radar:
+            cut = (slice(None), *box)
+            detections += bright_targets(values[cut], baseline.median[cut], zc[box], res)
         r0, c0 = box[0].start, box[1].start
         detections = [replace(d, row=d.row + r0, col=d.col + c0) for d in detections]
         zones.append(

@@ -114,7 +114,8 @@ def render_zone(
     subtitle = (
         f"crowd score {fmt(zone_score.crowd_score)}, vehicle score {fmt(zone_score.vehicle_score)}; "
         f"{100 * (zone_score.change_fraction or 0):.1f}% of compared pixels changed, "
-        f"{100 * zone_score.usable_fraction:.0f}% of the zone usable\n{describe(zone_score.detections)}"
+        f"{100 * zone_score.usable_fraction:.0f}% of the zone usable\n"
+        f"{describe(zone_score.detections, float(scene.transform.a))}"
     )
     credit = credit_line(scene.simulated, scene.acquired.year)
     folder = config.data_dir / "evidence" / site.id
