@@ -32,7 +32,7 @@ from monitor.alerts import Observation, step
 from monitor.config import AlertsConfig
 from monitor.detect.baseline import baseline_from_scenes
 from monitor.detect.formations import crowd_score, vehicle_score
-from monitor.detect.scoring import score_scene
+from monitor.detect.scoring import reported, score_scene
 from monitor.detect.tracking import TRACKED, Past, track
 from monitor.scene import Scene
 from monitor.simulate.clouds import apply_clouds, make_clouds
@@ -230,8 +230,10 @@ def evaluate(scenes: list[Scene], plans: list[Plan]) -> list[Result]:
                 zs = replace(
                     zs,
                     detections=detections,
-                    crowd_score=None if zs.crowd_score is None else crowd_score(detections, 10.0),
-                    vehicle_score=vehicle_score(detections),
+                    crowd_score=None
+                    if zs.crowd_score is None
+                    else reported(crowd_score(detections, 10.0), zs.compared_fraction),
+                    vehicle_score=reported(vehicle_score(detections), zs.compared_fraction),
                 )
                 if zs.usable_fraction >= config.min_usable_fraction:
                     centres = tuple((d.row, d.col) for d in detections if d.cls in (*TRACKED, "persistent-change"))

@@ -16,6 +16,7 @@ from monitor.detect.baseline import Baseline
 from monitor.detect.change import bitemporal_change, robust_covariance
 from monitor.detect.formations import classify
 from monitor.detect.scoring import (
+    ZoneScore,
     covariance_statistic,
     grow_significant,
     normalise_zones,
@@ -284,3 +285,45 @@ def test_dark_area_and_unclassified_pixels_are_compared_but_not_counted_usable()
     # the same pixels flagged defective (SCL 1) are not compared, and the lattice is lost with them
     _, hidden = scored(np.where(scl == 2, 1.0, scl).astype(np.float32))
     assert hidden is not None and hidden < 0.5
+
+
+def test_a_mostly_hidden_zone_scores_what_it_finds_and_is_empty_otherwise() -> None:
+    """A zone seen in less than half gets no score rather than a low one, unless it found a formation."""
+    from monitor.detect.scoring import MIN_VIEW_FOR_ABSENCE, reported
+    from monitor.sensors import clear_mask
+    from monitor.simulate.formations import TROOP_FILL, UNIFORM_REFLECTANCE, troop_lattice
+
+    assert reported(0.1, 0.9) == 0.1 and reported(0.1, 0.3) is None and reported(0.8, 0.3) == 0.8
+    assert reported(None, 0.9) is None and reported(0.2, None) == 0.2
+    shape = (60, 40)
+    texture = pavement_texture(np.random.default_rng(8), shape)
+    identity = Atmosphere((1.0,) * 4, (0.0,) * 4)
+    empty = render_zone(CONCRETE, texture, identity, np.random.default_rng(9))
+    lattice = troop_lattice(np.random.default_rng(10), (200.0, 400.0), 8)  # in the northern 200 m
+    troops = render_zone(
+        CONCRETE, texture, identity, np.random.default_rng(11), [(lattice, UNIFORM_REFLECTANCE, TROOP_FILL)]
+    )
+    quiet = render_zone(CONCRETE, texture, identity, np.random.default_rng(12))
+    scl = np.full(shape, 5.0, dtype=np.float32)
+    scl[30:, :] = 9  # a cloud over the southern 300 m; with its 30 m margin, 55 % of the zone unseen
+    masks = {"square": np.ones(shape, dtype=bool)}
+
+    def zone(data: np.ndarray) -> ZoneScore:
+        scene = Scene(
+            scene_id="S2_20250701T020000",
+            sensor="S2",
+            acquired=datetime(2025, 7, 1, 2, tzinfo=UTC),
+            bands=BANDS,
+            data=data,
+            valid=clear_mask(data, scl),
+            transform=Affine(10, 0, 500000, 0, -10, 4300000),
+            crs=CRS.from_epsg(32652),
+            aux={"SCL": scl},
+        )
+        return score_scene(scene, _baseline(empty), masks).zones[0]
+
+    found, nothing = zone(troops), zone(quiet)
+    assert found.compared_fraction is not None and found.compared_fraction < MIN_VIEW_FOR_ABSENCE
+    assert found.crowd_score is not None and found.crowd_score > 0.9
+    assert nothing.change_fraction is not None
+    assert nothing.crowd_score is None and nothing.vehicle_score is None

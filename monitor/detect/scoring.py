@@ -58,6 +58,21 @@ ZONE_INVARIANT_FACTOR = float(chdtri(4, 0.05) / chdtri(4, 0.5))
 MIN_Z_SPREAD = 0.5
 #: A zone needs this many compared pixels for its own radiometric gain.
 MIN_ZONE_PIXELS = 20
+#: A zone of which less than this share was compared (the rest under a cloud, its margin, or outside the
+#: baseline) cannot show that a formation is absent: it may stand in the part not seen. Its scores are
+#: reported only when they found one (at least :data:`EVIDENCE_SCORE`); below, the score is empty, not
+#: low, so that a hidden formation neither lowers a score series nor quiets an alert.
+MIN_VIEW_FOR_ABSENCE = 0.5
+#: The score from which a formation counts as found (the middle of the 0..1 scale).
+EVIDENCE_SCORE = 0.5
+
+
+def reported(score: float | None, compared_fraction: float | None) -> float | None:
+    """A formation score as reported for a zone of which ``compared_fraction`` (0..1) was compared: the
+    score, or None when it found nothing in a zone mostly not seen (:data:`MIN_VIEW_FOR_ABSENCE`)."""
+    if score is None or compared_fraction is None or compared_fraction >= MIN_VIEW_FOR_ABSENCE:
+        return score
+    return score if score >= EVIDENCE_SCORE else None
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,7 @@ class ZoneScore:
     crowd_score: float | None
     vehicle_score: float | None
     detections: list[Detection] = field(default_factory=list)
+    compared_fraction: float | None = None  # share of the zone's pixels compared (clear, outside the cloud margin)
 
 
 @dataclass(frozen=True)
@@ -216,14 +232,16 @@ def _score_scene(
             detections += bright_targets(values[cut], baseline.median[cut], zc[box], res)
         r0, c0 = box[0].start, box[1].start
         detections = [replace(d, row=d.row + r0, col=d.col + c0) for d in detections]
+        seen = n / max(int(mask.sum()), 1)
         zones.append(
             ZoneScore(
                 zone=zone_id,
                 usable_fraction=zone_usable,
                 change_fraction=float(sig.sum()) / n,
-                crowd_score=crowd,
-                vehicle_score=vehicle_score(detections),
+                crowd_score=reported(crowd, seen),
+                vehicle_score=reported(vehicle_score(detections), seen),
                 detections=detections,
+                compared_fraction=seen,
             )
         )
     return SceneChange(

@@ -15,7 +15,7 @@ from monitor.archive.catalogue import Catalogue, iso
 from monitor.config import Config, SiteConfig
 from monitor.detect.baseline import Baseline
 from monitor.detect.formations import crowd_score, vehicle_score
-from monitor.detect.scoring import ZoneScore, score_scene
+from monitor.detect.scoring import ZoneScore, reported, score_scene
 from monitor.detect.tracking import TRACKED, Past, track
 from monitor.errors import ArchiveError
 from monitor.grid import SiteGrid
@@ -155,8 +155,9 @@ def _tracked(catalogue: Catalogue, config: Config, site: str, scene: Scene, zs: 
     ]
     res = float(scene.transform.a)
     detections = track(zs.detections, history, scene.acquired, res)
-    crowd = None if zs.crowd_score is None else crowd_score(detections, res)
-    return replace(zs, detections=detections, crowd_score=crowd, vehicle_score=vehicle_score(detections))
+    crowd = None if zs.crowd_score is None else reported(crowd_score(detections, res), zs.compared_fraction)
+    vehicle = reported(vehicle_score(detections), zs.compared_fraction)
+    return replace(zs, detections=detections, crowd_score=crowd, vehicle_score=vehicle)
 
 
 def score_one(
