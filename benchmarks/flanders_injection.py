@@ -31,7 +31,7 @@ from scipy.stats import rankdata
 from monitor.alerts import Observation, step
 from monitor.config import AlertsConfig
 from monitor.detect.baseline import baseline_from_scenes
-from monitor.detect.formations import crowd_score, vehicle_score
+from monitor.detect.formations import Detection, crowd_score, vehicle_score
 from monitor.detect.scoring import reported, score_scene
 from monitor.detect.tracking import TRACKED, Past, track
 from monitor.scene import Scene
@@ -129,15 +129,27 @@ class Plan:
     episode: int | None
 
 
-def plan_dates(dates: list[Date], rng: np.random.Generator) -> list[Plan]:
+def plan_dates(
+    dates: list[Date],
+    rng: np.random.Generator,
+    blocks: int | tuple[int, int] = LATTICE_BLOCKS,
+    vehicles: int | tuple[int, int] = PARK_VEHICLES,
+) -> list[Plan]:
+    """What stands in the zones on each date: a troop lattice of ``blocks`` blocks on rehearsal days (not on
+    rest days), one park of ``vehicles`` vehicles per episode. A ``(low, high)`` pair draws the number
+    uniformly (inclusive) per lattice or per park."""
+
+    def draw(n: int | tuple[int, int]) -> int:
+        return n if isinstance(n, int) else int(rng.integers(n[0], n[1] + 1))
+
     plans = []
-    parks = [vehicle_park(rng, PARK_AREA_M, PARK_VEHICLES) for _ in EPISODES]
+    parks = [vehicle_park(rng, PARK_AREA_M, draw(vehicles)) for _ in EPISODES]
     for d in dates:
         ep = next((i for i, (a, b) in enumerate(EPISODES) if a <= d.acquired <= b), None)
         if ep is None:
             plans.append(Plan(None, None, None))
             continue
-        crowd = troop_lattice(rng, (300.0, 300.0), LATTICE_BLOCKS) if rng.random() >= REST_DAY else None
+        crowd = troop_lattice(rng, (300.0, 300.0), draw(blocks)) if rng.random() >= REST_DAY else None
         plans.append(Plan(crowd, parks[ep], ep))
     return plans
 
@@ -204,6 +216,7 @@ class Result:
     episode: int | None
     state: str
     seen: float | None = None  # share of the formation's footprint among the compared pixels (None: none)
+    detections: tuple[Detection, ...] = ()  # the zone's detections after tracking
 
 
 def evaluate(scenes: list[Scene], plans: list[Plan]) -> list[Result]:
@@ -251,6 +264,7 @@ def evaluate(scenes: list[Scene], plans: list[Plan]) -> list[Result]:
                     plan.episode,
                     change.state,
                     seen[zs.zone],
+                    tuple(zs.detections),
                 )
             )
     return out
@@ -319,6 +333,23 @@ def auc_line(results: list[Result], zone: str, config: AlertsConfig) -> str:
     )
 
 
+def pseudo_invariant(dates: list[Date]) -> tuple[np.ndarray, np.ndarray]:
+    """The series' clear-sky median (bands, rows, cols) and its pseudo-invariant pixels (roofs, roads of
+    the village): the 15 % with the least relative date-to-date variation. Each date's illumination and
+    atmosphere are fitted on them, not on the crops."""
+    clear_stack = np.stack([np.where(np.isin(d.scl, SCL_CLEAR)[None], d.data, np.nan) for d in dates])
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            reference = np.nanmedian(clear_stack, axis=0).astype(np.float32)
+            spread = np.nanmedian(np.abs(clear_stack - reference[None]), axis=0) / np.abs(reference)
+            variation = np.nansum(spread, axis=0)
+    variation[~np.all(np.isfinite(reference), axis=0)] = np.inf
+    return reference, variation <= np.percentile(variation[np.isfinite(variation)], 15)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -329,19 +360,7 @@ def main() -> None:
         sys.exit(f"no Sentinel-2 series at {folder}")
     started = time.perf_counter()
     dates = load(folder)
-    clear_stack = np.stack([np.where(np.isin(d.scl, SCL_CLEAR)[None], d.data, np.nan) for d in dates])
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            reference = np.nanmedian(clear_stack, axis=0).astype(np.float32)
-            # pseudo-invariant pixels (roofs, roads of the village): the 15 % with the least relative
-            # date-to-date variation; the date's illumination is fitted on them, not on the crops
-            spread = np.nanmedian(np.abs(clear_stack - reference[None]), axis=0) / np.abs(reference)
-            variation = np.nansum(spread, axis=0)
-    variation[~np.all(np.isfinite(reference), axis=0)] = np.inf
-    invariant = variation <= np.percentile(variation[np.isfinite(variation)], 15)
+    reference, invariant = pseudo_invariant(dates)
     plans = plan_dates(dates, np.random.default_rng(opts.seed))
     config = AlertsConfig()
     print(

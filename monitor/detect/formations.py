@@ -75,6 +75,13 @@ VEHICLE_MAX_VISIBLE_CHANGE = 0.02
 RADAR_MIN_BRIGHTENING_DB = 3.0
 #: A region covering more than this share of its zone is scene-wide change (season, flooding), not a formation.
 MAX_ZONE_SHARE = 0.5
+#: Constants of the scores (see :func:`crowd_score`, :func:`vehicle_score`): the logistic of the crowd
+#: score is centred on this many block-equivalents with this slope per block; the vehicle score reaches
+#: 1 - 1/e at this changed area (m2). ``benchmarks/calibration.py`` fits them on simulations and checks
+#: their reliability on held-out ones.
+CROWD_CENTRE_BLOCKS = 3.5
+CROWD_SLOPE = 1.0
+VEHICLE_SCALE_M2 = 5000.0
 #: Assumptions behind the estimates (stated with every estimate).
 PERSONNEL_PER_M2 = (0.5, 1.0)
 M2_PER_VEHICLE = (60.0, 120.0)
@@ -423,13 +430,13 @@ def crowd_score(detections: list[Detection], resolution: float) -> float:
     rows, cols, weights = block_points(blocks, resolution)
     n = float(weights.sum())
     regular = lattice_regularity(rows, cols, weights)
-    return float(regular / (1.0 + math.exp(-(n - 3.5))))
+    return float(regular / (1.0 + math.exp(-CROWD_SLOPE * (n - CROWD_CENTRE_BLOCKS))))
 
 
 def vehicle_score(detections: list[Detection]) -> float:
     """0..1 from the area of vehicle rows and parks: 1 - exp(-area / 0.5 ha) (1 ha -> 0.86)."""
     area = sum(d.area_m2 for d in detections if d.cls in {"vehicle-row", "vehicle-park"})
-    return float(1.0 - math.exp(-area / 5000.0))
+    return float(1.0 - math.exp(-area / VEHICLE_SCALE_M2))
 
 
 def describe(detections: list[Detection], resolution: float = 10.0) -> str:

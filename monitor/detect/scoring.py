@@ -394,10 +394,13 @@ def zone_gains(
     if not np.all(np.isfinite(ratio).any(axis=1)):
         return None
     gains = np.nanmedian(ratio, axis=1)
-    stat = np.sum(((v * gains[:, None] - r) / sc) ** 2, axis=0)
-    still = stat <= ZONE_INVARIANT_FACTOR * float(np.median(stat))
+    with np.errstate(invalid="ignore"):
+        stat = np.sum(((v * gains[:, None] - r) / sc) ** 2, axis=0)
+        still = stat <= ZONE_INVARIANT_FACTOR * float(np.nanmedian(stat))
+    # a pixel with a non-positive value in some band has no ratio there: it is not one of the pairs
+    still &= np.all(np.isfinite(ratio), axis=0)
     if int(still.sum()) >= max(MIN_ZONE_PIXELS, MIN_INVARIANT_SHARE * len(idx)):
-        gains = np.nanmedian(ratio[:, still], axis=1)
+        gains = np.median(ratio[:, still], axis=1)
     if not np.all(np.isfinite(gains)):
         return None
     return np.clip(gains, 0.5, 2.0).astype(np.float32)
