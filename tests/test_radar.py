@@ -70,7 +70,12 @@ def test_no_target_without_a_large_rise_to_a_bright_level() -> None:
     values[0, 5, 5] = -11.0  # +7 dB but still dim (-11 dB)
     values[0, 8, 8] = -2.0  # +16 dB and bright: one target
     compared = np.ones((10, 10), dtype=bool)
-    found = bright_targets(values, median, compared, 10.0)
+    scale = np.full_like(median, 1.0)
+    found = bright_targets(values, median, scale, compared, 10.0)
     assert [(round(d.row), round(d.col)) for d in found] == [(8, 8)]
     compared[8, 8] = False
-    assert bright_targets(values, median, compared, 10.0) == []
+    assert bright_targets(values, median, scale, compared, 10.0) == []
+    # a pixel that normally varies by 4 dB needs a 20 dB rise
+    compared[8, 8] = True
+    scale[0, 8, 8] = 4.0
+    assert bright_targets(values, median, scale, compared, 10.0) == []

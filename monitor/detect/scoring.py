@@ -229,7 +229,7 @@ def _score_scene(
         detections += parks
         if radar:
             cut = (slice(None), *box)
-            detections += bright_targets(values[cut], baseline.median[cut], zc[box], res)
+            detections += bright_targets(values[cut], baseline.median[cut], baseline.z_scale[cut], zc[box], res)
         r0, c0 = box[0].start, box[1].start
         detections = [replace(d, row=d.row + r0, col=d.col + c0) for d in detections]
         seen = n / max(int(mask.sum()), 1)
