@@ -44,9 +44,6 @@ def sample_index(usable: np.ndarray, samples: int = QUANTILE_SAMPLES) -> np.ndar
     return flat[:: max(1, len(flat) // samples)]
 
 
-#: The site-wide regression is fitted on at most about this many pixel pairs (an even stride): five
-#: thousand pin a gain to a few parts in a thousand, and keep the cost independent of the site's size.
-REGRESSION_SAMPLES = 5_000
 #: Rounds of invariant-pixel selection and refit in :func:`normalise_linear`.
 INVARIANT_ROUNDS = 3
 #: A pixel pair is invariant when its residuals, scaled per band by their robust spread, lie inside the
@@ -95,7 +92,7 @@ def normalise_linear(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -
     histograms' modes moved. A band whose fit is degenerate, or whose gain leaves 0.2..5, keeps the
     quantile line, and without that :func:`normalise_gain`.
     """
-    idx = sample_index(usable, REGRESSION_SAMPLES)
+    idx = sample_index(usable)
     if idx.size < 50:
         return normalise_gain(x, reference, usable)
     k = x.shape[0]
