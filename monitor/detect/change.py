@@ -33,8 +33,6 @@ def normalise_gain(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -> 
 
 #: Quantiles for the radiometric match are taken on at most about this many pixels (an even stride).
 QUANTILE_SAMPLES = 20_000
-#: MAD -> standard deviation for normally distributed data.
-MAD_SCALE = 1.4826
 
 
 def sample_index(usable: np.ndarray, samples: int = QUANTILE_SAMPLES) -> np.ndarray:
@@ -44,87 +42,33 @@ def sample_index(usable: np.ndarray, samples: int = QUANTILE_SAMPLES) -> np.ndar
     return flat[:: max(1, len(flat) // samples)]
 
 
-#: Rounds of invariant-pixel selection and refit in :func:`normalise_linear`.
-INVARIANT_ROUNDS = 3
-#: A pixel pair is invariant when its residuals, scaled per band by their robust spread, lie inside the
-#: 95 % contour of a chi-square law (one degree of freedom per band).
-INVARIANT_QUANTILE = 0.95
-
-
-def quantile_line(xs: np.ndarray, rs: np.ndarray) -> tuple[float, float] | None:
-    """Gain and offset of the straight line through the pairs of the 5th..95th percentiles of ``xs`` and
-    ``rs`` (1-d, finite), or None when it is degenerate. Blind to which pixel is which, so robust to any
-    share of changed pixels whose values stay inside the histogram, but bent by a histogram whose modes
-    move apart (asphalt and fields in another season)."""
-    qs = np.linspace(5.0, 95.0, 19)
-    # sorted first: the same quantiles, but numpy's selection of 19 of them is slower than a sort
-    px, pr = np.percentile(np.sort(xs), qs), np.percentile(np.sort(rs), qs)
-    if np.ptp(px) <= 0:
-        return None
-    gain, offset = np.polyfit(px, pr, 1)
-    return (float(gain), float(offset)) if np.isfinite(gain) and np.isfinite(offset) else None
-
-
-def orthogonal_line(xs: np.ndarray, rs: np.ndarray) -> tuple[float, float] | None:
-    """Gain and offset of the orthogonal (total least squares) regression of ``rs`` on ``xs``: both carry
-    noise, and ordinary least squares would shrink the gain towards 0. None when degenerate."""
-    mx, mr = float(np.mean(xs)), float(np.mean(rs))
-    sxx, srr = float(np.var(xs)), float(np.var(rs))
-    sxr = float(np.mean((xs - mx) * (rs - mr)))
-    if sxr <= 0:
-        return None
-    gain = (srr - sxx + np.sqrt((srr - sxx) ** 2 + 4.0 * sxr**2)) / (2.0 * sxr)
-    return float(gain), mr - float(gain) * mx
-
-
 def normalise_linear(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """Map each band of ``x`` linearly (gain and offset) onto ``reference`` by a robust regression on the
-    pixel pairs of invariant pixels.
+    """Map each band of ``x`` linearly (gain and offset) onto ``reference`` by matching quantiles.
 
-    The gain absorbs illumination (sun angle, season), the offset the additive path radiance of residual
-    haze, which lifts dark surfaces such as asphalt far more than a gain would. Start: per band, the line
-    through paired quantiles (:func:`quantile_line`). Then, :data:`INVARIANT_ROUNDS` times: the residuals
-    of every usable pixel pair, scaled per band by their robust spread (1.4826 x MAD) over the pixels
-    kept so far, select the pairs inside the :data:`INVARIANT_QUANTILE` chi-square contour over all
-    bands (a pixel is invariant in every band or not at all, as in IR-MAD), and each band's line is refit
-    on them by orthogonal regression (:func:`orthogonal_line`). Changed pixels (a formation, a field in
-    another season) leave the fit, and the line follows the surfaces that did not change, however the
-    histograms' modes moved. A band whose fit is degenerate, or whose gain leaves 0.2..5, keeps the
-    quantile line, and without that :func:`normalise_gain`.
+    The 5th..95th percentiles of ``x`` and ``reference`` over ``usable`` pixels are paired and a straight
+    line is fitted through the pairs: the gain absorbs illumination (sun angle, season), the offset the
+    additive path radiance of residual haze, which lifts dark surfaces such as asphalt far more than a
+    gain would. Quantiles are robust to the few percent of pixels that really changed. Falls back to
+    :func:`normalise_gain` for a band with too few usable pixels or a degenerate fit.
     """
     idx = sample_index(usable)
     if idx.size < 50:
         return normalise_gain(x, reference, usable)
-    k = x.shape[0]
-    xs = x.reshape(k, -1)[:, idx].astype(np.float64)
-    rs = reference.reshape(k, -1)[:, idx].astype(np.float64)
-    ok = np.all(np.isfinite(xs), axis=0) & np.all(np.isfinite(rs), axis=0)
-    xs, rs = xs[:, ok], rs[:, ok]
     out = x.copy()
-    if xs.shape[1] < 50:
-        return normalise_gain(x, reference, usable)
-    lines: list[tuple[float, float] | None] = [quantile_line(xs[b], rs[b]) for b in range(k)]
-    if all(line is not None for line in lines):
-        limit = float(chdtri(k, 1.0 - INVARIANT_QUANTILE))
-        keep = np.ones(xs.shape[1], dtype=bool)
-        for _ in range(INVARIANT_ROUNDS):
-            gains = np.array([line[0] for line in lines if line is not None])[:, None]
-            offsets = np.array([line[1] for line in lines if line is not None])[:, None]
-            resid = rs - (xs * gains + offsets)
-            centre = np.median(resid[:, keep], axis=1, keepdims=True)
-            spread = MAD_SCALE * np.median(np.abs(resid[:, keep] - centre), axis=1, keepdims=True)
-            stat = np.sum(((resid - centre) / np.maximum(spread, 1e-6)) ** 2, axis=0)
-            keep = stat < limit
-            if keep.sum() < max(50, 0.05 * keep.size):
-                break
-            refit = [orthogonal_line(xs[b, keep], rs[b, keep]) for b in range(k)]
-            lines = [
-                new if new is not None and 0.2 < new[0] < 5.0 else old for new, old in zip(refit, lines, strict=True)
-            ]
-    for b, line in enumerate(lines):
-        if line is not None and 0.2 < line[0] < 5.0:
-            out[b] = (x[b] * np.float32(line[0]) + np.float32(line[1])).astype(np.float32)
-        else:
+    qs = np.linspace(5.0, 95.0, 19)
+    for b in range(x.shape[0]):
+        xs, rs = x[b].ravel()[idx], reference[b].ravel()[idx]
+        ok = np.isfinite(xs) & np.isfinite(rs)
+        fitted = False
+        if ok.sum() >= 50:
+            # sorted first: the same quantiles, but numpy's selection of 19 of them is slower than a sort
+            px, pr = np.percentile(np.sort(xs[ok]), qs), np.percentile(np.sort(rs[ok]), qs)
+            if np.ptp(px) > 0:
+                gain, offset = np.polyfit(px, pr, 1)
+                if np.isfinite(gain) and np.isfinite(offset) and 0.2 < gain < 5.0:
+                    out[b] = (x[b] * np.float32(gain) + np.float32(offset)).astype(np.float32)
+                    fitted = True
+        if not fitted:
             out[b] = normalise_gain(x[b : b + 1], reference[b : b + 1], usable)[0]
     return out
 
