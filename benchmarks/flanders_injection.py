@@ -10,8 +10,11 @@ Two zones of the 640 m patch (300 x 300 m each) are first paved, concrete for th
 for the vehicle zone, carrying each date's own illumination and atmosphere (fitted on the real scene),
 wet (25 % darker) on some dates, real clouds left as they are; then formations are injected on the dates of
 four rehearsal episodes (troops with rest days, parks for the whole episode). The detector is the
-monitor's own: baseline (co-registered, first 10 usable scenes), ``score_scene`` and the alert state
-machine with default settings. A last section injects the same formations into the unpaved farmland.
+monitor's own ``score_scene``, tracking and alert state machine with default settings, against one
+baseline built as the pipeline builds it (co-registered, matched) from the first 10 usable scenes and
+kept all year. The pipeline would instead refresh it each month from the most recent quiet scenes (or
+take earlier years' same season); the fixed one is the harder case, eight months old by the autumn.
+A last section injects the same formations into the unpaved farmland.
 """
 
 from __future__ import annotations

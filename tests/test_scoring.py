@@ -327,3 +327,17 @@ def test_a_mostly_hidden_zone_scores_what_it_finds_and_is_empty_otherwise() -> N
     assert found.crowd_score is not None and found.crowd_score > 0.9
     assert nothing.change_fraction is not None
     assert nothing.crowd_score is None and nothing.vehicle_score is None
+
+
+def test_zone_gains_ignore_pixels_without_a_ratio_and_the_cut_follows_a_lower_alert_threshold() -> None:
+    from monitor.detect.scoring import reported, zone_gains
+
+    ground = _ground()
+    mask = np.ones(ground.shape[1:], dtype=bool)
+    reference = ground.copy()
+    reference[3, :, : 2 * ground.shape[2] // 3] = -0.01  # water below 0 in the NIR over two thirds
+    scene = ground / np.float32(1.25)
+    gains = zone_gains(scene, reference, mask, mask, _baseline(ground).z_scale)
+    assert gains is not None and np.allclose(gains, 1.25, rtol=1e-3)
+    assert reported(0.45, 0.4) is None and reported(0.45, 0.4, evidence=0.3) == 0.45
+    assert reported(0.45, 0.4, evidence=0.9) is None  # a higher threshold never hides more than 0.5

@@ -15,7 +15,7 @@ import pandas as pd
 
 from monitor.analysis import frames
 from monitor.archive.catalogue import Catalogue
-from monitor.config import Config, DetectConfig, SiteConfig, load_config
+from monitor.config import AlertsConfig, Config, DetectConfig, SiteConfig, load_config
 from monitor.errors import ArchiveError, ConfigError
 
 if TYPE_CHECKING:
@@ -82,11 +82,14 @@ class Monitor:
         return self.config.detect if self.config is not None else DetectConfig()
 
     @property
+    def alerts_config(self) -> AlertsConfig:
+        """The ``[alerts]`` settings (defaults when the archive was opened without a config)."""
+        return self.config.alerts if self.config is not None else AlertsConfig()
+
+    @property
     def min_usable_fraction(self) -> float:
         """Usable share of a zone below which an observation counts as unusable (cloud), 0..1."""
-        from monitor.config import AlertsConfig
-
-        return (self.config.alerts if self.config is not None else AlertsConfig()).min_usable_fraction
+        return self.alerts_config.min_usable_fraction
 
     def _site_config(self, site: str) -> SiteConfig | None:
         if self.config is None:
@@ -300,7 +303,8 @@ class Monitor:
         baseline, _, _ = self._baseline_obj(site, scene.sensor, None if version is None else int(version))
         masks = self._zone_masks(site, scene)
         detect = self.detect
-        change = score_scene(scene, baseline, masks, detect.false_alarm_rate, detect.cloud_margin_m)
+        threshold = self.alerts_config.threshold
+        change = score_scene(scene, baseline, masks, detect.false_alarm_rate, detect.cloud_margin_m, threshold)
         return scene, baseline, change, masks
 
     def change(self, site: str, scene_id: str) -> xr.Dataset:

@@ -442,8 +442,10 @@ def vehicle_score(detections: list[Detection]) -> float:
 def describe(detections: list[Detection], resolution: float = 10.0) -> str:
     """One line an analyst can read: counts per formation class with the summed estimates.
 
-    Troop blocks are counted as the crowd score counts them, by area (:func:`block_equivalents` at a
-    pixel size of ``resolution`` metres): blocks the PSF merged into one blob are several blocks.
+    Troop blocks are counted by area, as the crowd score counts them (:func:`block_equivalents` at a
+    pixel size of ``resolution`` metres: blocks the PSF merged into one blob are several blocks), over
+    every crowd-block blob, including those too far from the others to join the formation the score
+    judges. New bright radar targets are counted too.
     """
     parts = []
     blocks = [d for d in detections if d.cls == "crowd-block"]

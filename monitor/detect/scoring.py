@@ -50,9 +50,14 @@ MAX_HAZE_BLUE = 0.06
 GROW_FALSE_ALARM_RATE = 0.01
 #: A zone whose unchanged pixels are at least this share of it is rescaled on them alone.
 MIN_INVARIANT_SHARE = 0.3
-#: A zone's unchanged pixels have a squared z below this multiple of the zone's median: the 95 % point of
-#: a chi-square law with 4 degrees of freedom over its median (9.49 / 3.36).
-ZONE_INVARIANT_FACTOR = float(chdtri(4, 0.05) / chdtri(4, 0.5))
+
+
+def invariant_factor(bands: int) -> float:
+    """A zone's unchanged pixels have a squared z (summed over ``bands`` bands) below this multiple of the
+    zone's median: the 95 % point of a chi-square law over its median (9.49 / 3.36 = 2.83 for 4 bands)."""
+    return float(chdtri(bands, 0.05) / chdtri(bands, 0.5))
+
+
 #: The scene's own no-change spread of z may tighten the noise model by at most this factor (the floor
 #: is a guess at unmodelled residuals; a clean scene shows they are smaller, but never 0).
 MIN_Z_SPREAD = 0.5
@@ -67,12 +72,13 @@ MIN_VIEW_FOR_ABSENCE = 0.5
 EVIDENCE_SCORE = 0.5
 
 
-def reported(score: float | None, compared_fraction: float | None) -> float | None:
+def reported(score: float | None, compared_fraction: float | None, evidence: float = EVIDENCE_SCORE) -> float | None:
     """A formation score as reported for a zone of which ``compared_fraction`` (0..1) was compared: the
-    score, or None when it found nothing in a zone mostly not seen (:data:`MIN_VIEW_FOR_ABSENCE`)."""
+    score, or None when it found nothing (below ``evidence``; callers pass the alert threshold when it is
+    lower) in a zone mostly not seen (:data:`MIN_VIEW_FOR_ABSENCE`)."""
     if score is None or compared_fraction is None or compared_fraction >= MIN_VIEW_FOR_ABSENCE:
         return score
-    return score if score >= EVIDENCE_SCORE else None
+    return score if score >= min(evidence, EVIDENCE_SCORE) else None
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,8 @@ class ZoneScore:
     crowd_score: float | None
     vehicle_score: float | None
     detections: list[Detection] = field(default_factory=list)
-    compared_fraction: float | None = None  # share of the zone's pixels compared (clear, outside the cloud margin)
+    # share of the zone's pixels compared: comparable (SCL 2, 4-7), outside the cloud margin, in the baseline
+    compared_fraction: float | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,7 @@ def score_scene(
     zone_masks: Mapping[str, np.ndarray],
     false_alarm_rate: float = 1e-4,
     cloud_margin_m: float = 30.0,
+    evidence_score: float = EVIDENCE_SCORE,
 ) -> SceneChange:
     """Compare a scene with its baseline and score every zone.
 
@@ -135,7 +143,7 @@ def score_scene(
     per scene with two threads, 128 ms with one, same numbers).
     """
     with _threadpools().limit(limits=1, user_api="blas"):
-        return _score_scene(scene, baseline, zone_masks, false_alarm_rate, cloud_margin_m)
+        return _score_scene(scene, baseline, zone_masks, false_alarm_rate, cloud_margin_m, evidence_score)
 
 
 def _score_scene(
@@ -144,6 +152,7 @@ def _score_scene(
     zone_masks: Mapping[str, np.ndarray],
     false_alarm_rate: float,
     cloud_margin_m: float,
+    evidence_score: float,
 ) -> SceneChange:
     if tuple(scene.bands) != baseline.bands:
         idx = [scene.bands.index(b) for b in baseline.bands]
@@ -238,8 +247,8 @@ def _score_scene(
                 zone=zone_id,
                 usable_fraction=zone_usable,
                 change_fraction=float(sig.sum()) / n,
-                crowd_score=reported(crowd, seen),
-                vehicle_score=reported(vehicle_score(detections), seen),
+                crowd_score=reported(crowd, seen, evidence_score),
+                vehicle_score=reported(vehicle_score(detections), seen, evidence_score),
                 detections=detections,
                 compared_fraction=seen,
             )
@@ -376,7 +385,7 @@ def zone_gains(
     so the pavement's own texture cancels): first over all the zone's compared pixels (a formation
     covering less than half the zone moves a median little; more than half is no formation, see
     :data:`~monitor.detect.formations.MAX_ZONE_SHARE`), then over the zone's unchanged pixels only: those
-    whose squared z after the first gains lies below :data:`ZONE_INVARIANT_FACTOR` times the zone's
+    whose squared z after the first gains lies below :func:`invariant_factor` times the zone's
     median, the 95 % point of a chi-square law scaled to the zone's own spread. A formation's pixels are
     not among them, so it is not absorbed. None for zones with fewer than :data:`MIN_ZONE_PIXELS`
     compared pixels. Gains are clipped to 0.5..2.
@@ -390,13 +399,13 @@ def zone_gains(
     r = reference.reshape(k, -1)[:, idx].astype(np.float64)
     sc = scale.reshape(k, -1)[:, idx].astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(v > 0, r / v, np.nan)
+        ratio = np.where((v > 0) & (r > 0), r / v, np.nan)
     if not np.all(np.isfinite(ratio).any(axis=1)):
         return None
     gains = np.nanmedian(ratio, axis=1)
     with np.errstate(invalid="ignore"):
         stat = np.sum(((v * gains[:, None] - r) / sc) ** 2, axis=0)
-        still = stat <= ZONE_INVARIANT_FACTOR * float(np.nanmedian(stat))
+        still = stat <= invariant_factor(k) * float(np.nanmedian(stat))
     # a pixel with a non-positive value in some band has no ratio there: it is not one of the pairs
     still &= np.all(np.isfinite(ratio), axis=0)
     if int(still.sum()) >= max(MIN_ZONE_PIXELS, MIN_INVARIANT_SHARE * len(idx)):

@@ -178,10 +178,11 @@ def scene_baseline(
         stored = [
             r
             for r in catalogue.query(
-                "SELECT version, scene_ids FROM baselines WHERE site = ? AND sensor = ? ORDER BY version",
+                "SELECT version, scene_ids, composition FROM baselines WHERE site = ? AND sensor = ? ORDER BY version",
                 (site.id, sensor),
             )
-            if tuple(json.loads(r["scene_ids"])) == composition.scene_ids
+            if composition.scene_ids
+            in (tuple(json.loads(r["scene_ids"])), tuple(json.loads(r["composition"] or "{}").get("chosen", ())))
         ]
         if stored:
             version = int(stored[-1]["version"])
@@ -260,12 +261,16 @@ def _build(
     rule that chose them (``chosen``; the warm-up rule by default; a rebuild keeps ``previous``), the
     alerted or marked scenes kept out, and each scene's registration."""
     bands = scenes[0].bands
+    given = [s.scene_id for s in scenes]
     scenes = [s for s in scenes if s.bands == bands]
     baseline, regs = baseline_from_scenes(scenes, config.detect.min_observations, version)
     kind, rule = ("warm-up", warmup_rule(config)) if chosen is None else (chosen.kind, chosen.rule)
     composition: dict[str, object] = {
         "kind": kind,
         "rule": rule,
+        # what the rule chose, before scenes with another band set were left out: a later scene whose
+        # rule chooses the same reuses this version
+        "chosen": list(chosen.scene_ids) if chosen is not None else given,
         "kept_out_alerted": alerted or [],
         **(previous or {}),
         "shifts_px": {

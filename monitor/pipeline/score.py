@@ -155,8 +155,9 @@ def _tracked(catalogue: Catalogue, config: Config, site: str, scene: Scene, zs: 
     ]
     res = float(scene.transform.a)
     detections = track(zs.detections, history, scene.acquired, res)
-    crowd = None if zs.crowd_score is None else reported(crowd_score(detections, res), zs.compared_fraction)
-    vehicle = reported(vehicle_score(detections), zs.compared_fraction)
+    found = config.alerts.threshold
+    crowd = None if zs.crowd_score is None else reported(crowd_score(detections, res), zs.compared_fraction, found)
+    vehicle = reported(vehicle_score(detections), zs.compared_fraction, found)
     return replace(zs, detections=detections, crowd_score=crowd, vehicle_score=vehicle)
 
 
@@ -176,7 +177,10 @@ def score_one(
     if missing:
         _record_error(catalogue, site.id, scene, masks, f"missing bands {','.join(missing)}")
         return
-    change = score_scene(scene, baseline, masks, config.detect.false_alarm_rate, config.detect.cloud_margin_m)
+    detect = config.detect
+    change = score_scene(
+        scene, baseline, masks, detect.false_alarm_rate, detect.cloud_margin_m, config.alerts.threshold
+    )
     change = replace(change, zones=[_tracked(catalogue, config, site.id, scene, zs) for zs in change.zones])
     rows = []
     changes: list[tuple[AlertChange, str]] = []

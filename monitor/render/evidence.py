@@ -89,7 +89,9 @@ def render_evidence(
     """
     limits = percentile_limits(baseline_rgb)
     formations = [(z, d) for z, d in detections if d.cls in FORMATION_CLASSES]
-    entries, numbered = _key_entries(formations, len(detections) - len(formations))
+    targets = sum(1 for _, d in detections if d.cls == "bright-target")
+    others = len(detections) - len(formations) - targets
+    entries, numbered = _key_entries(formations, others, targets, resolution)
     columns = 1 if tall or not numbered else 3
     rows, cols = change.shape
     if tall:
@@ -144,17 +146,22 @@ def render_evidence(
     return save_figure(fig, path)
 
 
-def _key_entries(formations: Sequence[tuple[str, Detection]], others: int) -> tuple[list[str], bool]:
+def _key_entries(
+    formations: Sequence[tuple[str, Detection]], others: int, targets: int = 0, resolution: float = 10.0
+) -> tuple[list[str], bool]:
     """The lines under the picture: the formations numbered (class, area, estimate) when there are at most
-    :data:`MAX_NUMBERED`, else one summary line per class; and whether they are numbered."""
+    :data:`MAX_NUMBERED`, else one summary line per class (troop blocks counted at ``resolution`` metres);
+    the count of new bright radar targets (``targets``); and whether the formations are numbered."""
     numbered = len(formations) <= MAX_NUMBERED
     if numbered:
         entries = [f"{i}  {zone}: {detection_label(det)}" for i, (zone, det) in enumerate(formations, start=1)]
     else:
         entries = [f"{len(formations)} formations outlined (each one in the GeoJSON):"]
-        entries += [f"  {part}" for part in describe([d for _, d in formations]).split("; ")]
+        entries += [f"  {part}" for part in describe([d for _, d in formations], resolution).split("; ")]
     if not entries:
         entries = ["no formation-like change outlined"]
+    if targets:
+        entries.append(f"+ {targets} new bright radar target(s) (metal; listed in the GeoJSON, not outlined)")
     if others:
         entries.append(f"+ {others} other changed region(s) (vegetation, other; not outlined)")
     return entries, numbered

@@ -39,7 +39,7 @@ def render_timeline(
                 ax.plot(*zip(*points, strict=True), marker=marker, ms=4, lw=0.6, alpha=0.8, color=colour, label=kind)
         unusable = [_t(r["acquired"]) for r in rows if r["crowd_score"] is None and r["vehicle_score"] is None]
         if unusable:
-            ax.plot(unusable, [0.02] * len(unusable), "|", color="grey", ms=8, label="no usable pixels")
+            ax.plot(unusable, [0.02] * len(unusable), "|", color="grey", ms=8, label="no score (clouds)")
         for value, name in ((thresholds.threshold, "low"), (thresholds.medium, "medium"), (thresholds.high, "high")):
             ax.axhline(value, color="grey", lw=0.6, ls="--")
             ax.text(1.002, value, name, transform=ax.get_yaxis_transform(), fontsize=7, va="center", color="grey")

@@ -31,11 +31,11 @@ ASPHALT: Spectrum = (0.065, 0.075, 0.085, 0.10)
 WET_FACTOR = 0.75
 """Wet pavement reflects about a quarter less in every band (a water film darkens concrete and asphalt)."""
 CLEAR_SCL = (4, 5, 6)
-#: Classes that are no cloud, shadow, snow or defect: 2 dark area, 7 unclassified (see
-#: :data:`monitor.detect.validity.SCL_ALSO_COMPARED`). What Sen2Cor called the farmland says nothing of
-#: a paved square laid over it: these pixels are paved too, and keep their class.
+"""SCL classes of clear ground (they become SCL 5 when paved)."""
 SURFACE_SCL = (2, 4, 5, 6, 7)
-"""SCL classes of clear ground; other pixels (clouds, shadows, snow, unclassified) are left as they are."""
+"""SCL classes that are no cloud, shadow, snow or defect: clear ground, 2 dark area and 7 unclassified (see
+:data:`monitor.detect.validity.SCL_ALSO_COMPARED`). What Sen2Cor called the farmland says nothing of a
+paved square laid over it: these pixels are paved; clouds, shadows and snow are left as they are."""
 HAZE_SHAPE = (1.0, 0.7, 0.5, 0.2)
 """Relative path radiance of haze in B02 B03 B04 B08 (Rayleigh/aerosol scattering falls with wavelength)."""
 
