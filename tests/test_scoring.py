@@ -3,6 +3,7 @@ the vehicle direction rule, the bi-temporal statistic, and the injection simulat
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import numpy as np
@@ -341,3 +342,36 @@ def test_zone_gains_ignore_pixels_without_a_ratio_and_the_cut_follows_a_lower_al
     assert gains is not None and np.allclose(gains, 1.25, rtol=1e-3)
     assert reported(0.45, 0.4) is None and reported(0.45, 0.4, evidence=0.3) == 0.45
     assert reported(0.45, 0.4, evidence=0.9) is None  # a higher threshold never hides more than 0.5
+
+
+def test_a_tent_camp_renders_its_area_and_shows_on_pavement() -> None:
+    """Tents: rows of 8-11 x 4.5-6 m canvas. On concrete the camp is found as a grid of dark blocks; at 10 m
+    it reads as a troop lattice (docs/detection.md, section 8: a known confounder)."""
+    from monitor.sensors import clear_mask
+    from monitor.simulate.formations import TENT_REFLECTANCE, cover_fraction, tent_camp
+
+    tents = tent_camp(np.random.default_rng(21), (300.0, 300.0), 60)
+    assert len(tents) == 60
+    assert all(8.0 <= t.length <= 11.0 and 4.5 <= t.width <= 6.0 for t in tents)
+    assert cover_fraction(tents, (30, 30)).sum() * 100.0 == pytest.approx(sum(t.area for t in tents), rel=0.01)
+    with pytest.raises(ValueError, match="do not fit"):
+        tent_camp(np.random.default_rng(21), (60.0, 60.0), 60)
+    shape = (30, 30)
+    texture = pavement_texture(np.random.default_rng(8), shape)
+    identity = Atmosphere((1.0,) * 4, (0.0,) * 4)
+    empty = render_zone(CONCRETE, texture, identity, np.random.default_rng(9))
+    camp = render_zone(CONCRETE, texture, identity, np.random.default_rng(11), [(tents, TENT_REFLECTANCE, 1.0)])
+    scene = Scene(
+        scene_id="S2_20250701T020000",
+        sensor="S2",
+        acquired=datetime(2025, 7, 1, 2, tzinfo=UTC),
+        bands=BANDS,
+        data=camp,
+        valid=clear_mask(camp, None),
+        transform=Affine(10, 0, 500000, 0, -10, 4300000),
+        crs=CRS.from_epsg(32652),
+    )
+    zone = score_scene(scene, _baseline(empty), {"square": np.ones(shape, dtype=bool)}).zones[0]
+    assert zone.change_fraction is not None and zone.change_fraction > 0.03
+    near = [d for d in zone.detections if any(math.hypot(d.col * 10 - t.x, d.row * 10 - t.y) < 15 for t in tents)]
+    assert len(near) >= 5

@@ -1,4 +1,4 @@
-"""Formations: troop-block lattices and vehicle rows, rendered as sub-pixel cover fractions.
+"""Formations: troop-block lattices, vehicle rows and tent camps, rendered as sub-pixel cover fractions.
 
 Geometry is in metres in a *window* (a zone rectangle of the site grid): ``x`` eastward from the window's
 west edge, ``y`` southward from its north edge. Objects are rotated rectangles (:class:`Footprint`).
@@ -27,6 +27,10 @@ UNIFORM_REFLECTANCE: Spectrum = (0.045, 0.055, 0.050, 0.18)
 
 VEHICLE_REFLECTANCE: Spectrum = (0.055, 0.070, 0.065, 0.22)
 """Olive-drab painted vehicles (visible 0.055-0.07, NIR 0.22)."""
+
+TENT_REFLECTANCE: Spectrum = (0.06, 0.08, 0.07, 0.30)
+"""Olive canvas of army tents: dark in the visible, brighter in the NIR than paint (dyes made to
+match foliage in the near infrared)."""
 
 TROOP_FILL = 0.6
 """Fraction of a troop block's footprint hidden by soldiers and their shadows (0-1)."""
@@ -145,6 +149,39 @@ def vehicle_column(
         ValueError: if the vehicles do not fit.
     """
     return _vehicle_rows(rng, area_m, n_vehicles, margin_m=margin_m, side_by_side=False)
+
+
+def tent_camp(
+    rng: np.random.Generator, area_m: tuple[float, float], n_tents: int, *, margin_m: float = 10.0
+) -> tuple[Footprint, ...]:
+    """A tent camp: west-east rows of large army tents (one size per camp, 8-11 x 4.5-6 m, long axis
+    west-east), 3-6 m apart within a row, rows 8-14 m apart, filled from the north-west corner.
+
+    Args:
+        rng: random generator.
+        area_m: ``(height, width)`` of the window in metres.
+        n_tents: number of tents, >= 1.
+        margin_m: distance kept from the window edges, metres.
+
+    Raises:
+        ValueError: if the tents do not fit.
+    """
+    if n_tents < 1:
+        raise ValueError("n_tents must be >= 1")
+    height, width = area_m
+    length, depth = float(rng.uniform(8.0, 11.0)), float(rng.uniform(4.5, 6.0))
+    gap, row_gap = float(rng.uniform(3.0, 6.0)), float(rng.uniform(8.0, 14.0))
+    result: list[Footprint] = []
+    y = margin_m
+    while len(result) < n_tents:
+        if y + depth > height - margin_m:
+            raise ValueError(f"{n_tents} tents do not fit in {width:.0f} x {height:.0f} m")
+        x = margin_m
+        while len(result) < n_tents and x + length <= width - margin_m:
+            result.append(Footprint(x + length / 2, y + depth / 2, length, depth, float(rng.uniform(-1.0, 1.0))))
+            x += length + gap
+        y += depth + row_gap
+    return tuple(result)
 
 
 def cover_fraction(
