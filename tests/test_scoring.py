@@ -61,16 +61,20 @@ def _baseline(ground: np.ndarray) -> Baseline:
     )
 
 
-def _scene(data: np.ndarray) -> Scene:
+def _scene(data: np.ndarray, scl: np.ndarray | None = None) -> Scene:
+    """A Sentinel-2 scene of ``data``; with ``scl``, valid where SCL is clear (4-6) and SCL in ``aux``."""
+    from monitor.sensors import clear_mask
+
     return Scene(
         scene_id="S2_20250701T020000",
         sensor="S2",
         acquired=datetime(2025, 7, 1, 2, tzinfo=UTC),
         bands=BANDS,
         data=data.astype(np.float32),
-        valid=np.ones(data.shape[1:], dtype=bool),
+        valid=np.ones(data.shape[1:], dtype=bool) if scl is None else clear_mask(data, scl),
         transform=Affine(10, 0, 500000, 0, -10, 4300000),
         crs=CRS.from_epsg(32652),
+        aux={} if scl is None else {"SCL": scl},
     )
 
 
@@ -249,7 +253,6 @@ def test_the_cached_and_sampled_shortcuts_give_the_same_numbers() -> None:
 def test_dark_area_and_unclassified_pixels_are_compared_but_not_counted_usable() -> None:
     """Sen2Cor calls pavement darkened by troops "dark area" (SCL 2) and leaves scattered pixels
     "unclassified" (7): neither is a cloud, both are compared, neither counts as clear."""
-    from monitor.sensors import clear_mask
     from monitor.simulate.formations import TROOP_FILL, UNIFORM_REFLECTANCE, cover_fraction, troop_lattice
 
     shape = (40, 40)
@@ -266,18 +269,7 @@ def test_dark_area_and_unclassified_pixels_are_compared_but_not_counted_usable()
     masks = {"square": np.ones(shape, dtype=bool)}
 
     def scored(layer: np.ndarray) -> tuple[float, float | None]:
-        scene = Scene(
-            scene_id="S2_20250701T020000",
-            sensor="S2",
-            acquired=datetime(2025, 7, 1, 2, tzinfo=UTC),
-            bands=BANDS,
-            data=troops,
-            valid=clear_mask(troops, layer),
-            transform=Affine(10, 0, 500000, 0, -10, 4300000),
-            crs=CRS.from_epsg(32652),
-            aux={"SCL": layer},
-        )
-        zone = score_scene(scene, _baseline(empty), masks).zones[0]
+        zone = score_scene(_scene(troops, layer), _baseline(empty), masks).zones[0]
         return zone.usable_fraction, zone.crowd_score
 
     usable, crowd = scored(scl)
@@ -291,7 +283,6 @@ def test_dark_area_and_unclassified_pixels_are_compared_but_not_counted_usable()
 def test_a_mostly_hidden_zone_scores_what_it_finds_and_is_empty_otherwise() -> None:
     """A zone seen in less than half gets no score rather than a low one, unless it found a formation."""
     from monitor.detect.scoring import MIN_VIEW_FOR_ABSENCE, reported
-    from monitor.sensors import clear_mask
     from monitor.simulate.formations import TROOP_FILL, UNIFORM_REFLECTANCE, troop_lattice
 
     assert reported(0.1, 0.9) == 0.1 and reported(0.1, 0.3) is None and reported(0.8, 0.3) == 0.8
@@ -310,18 +301,7 @@ def test_a_mostly_hidden_zone_scores_what_it_finds_and_is_empty_otherwise() -> N
     masks = {"square": np.ones(shape, dtype=bool)}
 
     def zone(data: np.ndarray) -> ZoneScore:
-        scene = Scene(
-            scene_id="S2_20250701T020000",
-            sensor="S2",
-            acquired=datetime(2025, 7, 1, 2, tzinfo=UTC),
-            bands=BANDS,
-            data=data,
-            valid=clear_mask(data, scl),
-            transform=Affine(10, 0, 500000, 0, -10, 4300000),
-            crs=CRS.from_epsg(32652),
-            aux={"SCL": scl},
-        )
-        return score_scene(scene, _baseline(empty), masks).zones[0]
+        return score_scene(_scene(data, scl), _baseline(empty), masks).zones[0]
 
     found, nothing = zone(troops), zone(quiet)
     assert found.compared_fraction is not None and found.compared_fraction < MIN_VIEW_FOR_ABSENCE
@@ -347,7 +327,6 @@ def test_zone_gains_ignore_pixels_without_a_ratio_and_the_cut_follows_a_lower_al
 def test_a_tent_camp_renders_its_area_and_shows_on_pavement() -> None:
     """Tents: rows of 8-11 x 4.5-6 m canvas. On concrete the camp is found as a grid of dark blocks; at 10 m
     it reads as a troop lattice (docs/detection.md, section 8: a known confounder)."""
-    from monitor.sensors import clear_mask
     from monitor.simulate.formations import TENT_REFLECTANCE, cover_fraction, tent_camp
 
     tents = tent_camp(np.random.default_rng(21), (300.0, 300.0), 60)
@@ -361,17 +340,7 @@ def test_a_tent_camp_renders_its_area_and_shows_on_pavement() -> None:
     identity = Atmosphere((1.0,) * 4, (0.0,) * 4)
     empty = render_zone(CONCRETE, texture, identity, np.random.default_rng(9))
     camp = render_zone(CONCRETE, texture, identity, np.random.default_rng(11), [(tents, TENT_REFLECTANCE, 1.0)])
-    scene = Scene(
-        scene_id="S2_20250701T020000",
-        sensor="S2",
-        acquired=datetime(2025, 7, 1, 2, tzinfo=UTC),
-        bands=BANDS,
-        data=camp,
-        valid=clear_mask(camp, None),
-        transform=Affine(10, 0, 500000, 0, -10, 4300000),
-        crs=CRS.from_epsg(32652),
-    )
-    zone = score_scene(scene, _baseline(empty), {"square": np.ones(shape, dtype=bool)}).zones[0]
+    zone = score_scene(_scene(camp), _baseline(empty), {"square": np.ones(shape, dtype=bool)}).zones[0]
     assert zone.change_fraction is not None and zone.change_fraction > 0.03
     near = [d for d in zone.detections if any(math.hypot(d.col * 10 - t.x, d.row * 10 - t.y) < 15 for t in tents)]
     assert len(near) >= 5
