@@ -42,14 +42,7 @@ import flanders_injection as fi
 
 from monitor.config import AlertsConfig
 from monitor.detect import formations
-from monitor.detect.formations import (
-    MIN_FORMATION_BLOBS,
-    block_equivalents,
-    block_points,
-    formation_blocks,
-    is_whole_block,
-    lattice_regularity,
-)
+from monitor.detect.formations import formation_measures
 
 BLOCKS = (3, 16)
 VEHICLES = (30, 200)
@@ -67,14 +60,8 @@ class Example:
 
 
 def features(zone: str, truth: bool, detections: tuple[formations.Detection, ...]) -> Example:
-    """What the scores are computed from, as :func:`formations.crowd_score` and ``vehicle_score`` do."""
-    blocks = formation_blocks(list(detections), 10.0)
-    if sum(is_whole_block(b) for b in blocks) < MIN_FORMATION_BLOBS:
-        n, regular = 0.0, 0.0
-    else:
-        rows, cols, weights = block_points(blocks, 10.0)
-        n = float(sum(block_equivalents(b, 10.0) for b in blocks))
-        regular = lattice_regularity(rows, cols, weights)
+    """What the scores are computed from (:func:`formations.formation_measures`, the vehicle area)."""
+    n, regular = formation_measures(list(detections), 10.0) or (0.0, 0.0)
     area = sum(d.area_m2 for d in detections if d.cls in {"vehicle-row", "vehicle-park"})
     return Example(zone, truth, n, regular, float(area))
 

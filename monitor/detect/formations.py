@@ -216,7 +216,7 @@ def find_regions(
         if table.area[lab] == 0:
             continue
         area_m2 = float(table.area[lab]) * px
-        length_px, width_px = _extent_px(float(table.major[lab]), float(table.minor[lab]))
+        length_px, width_px = extent_px(float(table.major[lab]), float(table.minor[lab]))
         length_m, width_m = length_px * resolution, width_px * resolution
         elongation = length_px / width_px
         vis, ndvi, ground, db = vis_m[lab], ndvi_m[lab], ground_m[lab], db_m[lab]
@@ -282,7 +282,7 @@ def find_parks(
         db = _mean(context.db_diff, changed_coords)
         if context.db_diff is not None and (db is None or db < RADAR_MIN_BRIGHTENING_DB):
             continue
-        length_px, width_px = _extent_px(float(region.axis_major_length), float(region.axis_minor_length))
+        length_px, width_px = extent_px(float(region.axis_major_length), float(region.axis_minor_length))
         area_m2 = float(changed.sum()) * px
         parks.append(
             Detection(
@@ -307,7 +307,7 @@ def find_parks(
     return parks, mask
 
 
-def _extent_px(major: float, minor: float) -> tuple[float, float]:
+def extent_px(major: float, minor: float) -> tuple[float, float]:
     """Length and width in pixels of a region from its moment axes (skimage's 4 x sqrt(eigenvalue)).
 
     A run of n pixels has variance (n^2 - 1) / 12 along it, so sqrt(12 var + 1) gives back n exactly,
@@ -424,13 +424,22 @@ def crowd_score(detections: list[Detection], resolution: float) -> float:
     spaced. At least three blobs are needed to judge the spacing: one dark surface of any size is not a
     formation.
     """
+    found = formation_measures(detections, resolution)
+    if found is None:
+        return 0.0
+    n, regular = found
+    return float(regular / (1.0 + math.exp(-CROWD_SLOPE * (n - CROWD_CENTRE_BLOCKS))))
+
+
+def formation_measures(detections: list[Detection], resolution: float) -> tuple[float, float] | None:
+    """What :func:`crowd_score` is computed from: the formation's troop blocks counted by area
+    (block-equivalents) and the regularity of their spacing (0..1); None with fewer than
+    :data:`MIN_FORMATION_BLOBS` whole-block blobs in the formation."""
     blocks = formation_blocks(detections, resolution)
     if sum(is_whole_block(b) for b in blocks) < MIN_FORMATION_BLOBS:
-        return 0.0
+        return None
     rows, cols, weights = block_points(blocks, resolution)
-    n = float(weights.sum())
-    regular = lattice_regularity(rows, cols, weights)
-    return float(regular / (1.0 + math.exp(-CROWD_SLOPE * (n - CROWD_CENTRE_BLOCKS))))
+    return float(weights.sum()), lattice_regularity(rows, cols, weights)
 
 
 def vehicle_score(detections: list[Detection]) -> float:

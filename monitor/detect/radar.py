@@ -13,7 +13,7 @@ import math
 import numpy as np
 from skimage.measure import label, regionprops
 
-from monitor.detect.formations import Detection
+from monitor.detect.formations import Detection, extent_px
 
 #: A new target's backscatter rises at least this far above the baseline median (dB) ...
 #: GRD-HR speckle (about 4.4 looks) puts a pixel 6 dB above its mean less than once in 10^5; soil
@@ -55,8 +55,7 @@ def bright_targets(
     px = resolution**2
     for region in regionprops(labels):
         coords = tuple(region.coords.T)
-        major, minor = float(region.axis_major_length), float(region.axis_minor_length)
-        length_px, width_px = math.sqrt(0.75 * major**2 + 1.0), math.sqrt(0.75 * minor**2 + 1.0)
+        length_px, width_px = extent_px(float(region.axis_major_length), float(region.axis_minor_length))
         mean_rise = float(np.mean(rise[coords]))
         out.append(
             Detection(
