@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,8 +34,8 @@ from scipy.stats import rankdata
 from monitor.alerts import Observation, step
 from monitor.config import AlertsConfig
 from monitor.detect.baseline import baseline_from_scenes
-from monitor.detect.formations import Detection, crowd_score, vehicle_score
-from monitor.detect.scoring import reported, score_scene
+from monitor.detect.formations import Detection
+from monitor.detect.scoring import rescored, score_scene
 from monitor.detect.tracking import TRACKED, Past, track
 from monitor.scene import Scene
 from monitor.simulate.clouds import apply_clouds, make_clouds
@@ -243,14 +243,7 @@ def evaluate(scenes: list[Scene], plans: list[Plan]) -> list[Result]:
         for zs in change.zones:
             if zs.change_fraction is not None:  # as monitor.pipeline.score: track against earlier observations
                 detections = track(zs.detections, history[zs.zone], scene.acquired, 10.0)
-                zs = replace(
-                    zs,
-                    detections=detections,
-                    crowd_score=None
-                    if zs.crowd_score is None
-                    else reported(crowd_score(detections, 10.0), zs.compared_fraction),
-                    vehicle_score=reported(vehicle_score(detections), zs.compared_fraction),
-                )
+                zs = rescored(zs, detections, 10.0, config.threshold)
                 if zs.usable_fraction >= config.min_usable_fraction:
                     centres = tuple((d.row, d.col) for d in detections if d.cls in (*TRACKED, "persistent-change"))
                     history[zs.zone].append(Past(scene.acquired, centres))

@@ -24,7 +24,7 @@ NEW_TARGET_RISE_DB = 6.0
 #: Flanders series (149 Sentinel-1 scenes of 41 ha of fields and a village against the first ten) this
 #: leaves 0.9 targets per scene (farm machinery and bales among them), against 4.0 with 6 dB alone.
 NEW_TARGET_SPREADS = 5.0
-#: ... and is at least this bright (sigma0, dB, brightest polarisation). Metal on the ground gives 0 dB
+#: ... and is at least this bright there (sigma0, dB, in the polarisation that rose). Metal on the ground gives 0 dB
 #: and more at 10-20 m pixels; asphalt, concrete and short grass lie at -25..-10 dB, so a rise from
 #: there that stays dim is wetness or roughness, not an object.
 BRIGHT_TARGET_DB = -5.0

@@ -95,6 +95,21 @@ class ZoneScore:
     compared_fraction: float | None = None
 
 
+def rescored(
+    zs: ZoneScore, detections: list[Detection], resolution: float, evidence: float = EVIDENCE_SCORE
+) -> ZoneScore:
+    """``zs`` with new ``detections`` (tracked ones: persistent change no longer counts) and its scores
+    computed again from them and reported as :func:`score_scene` reports them (:func:`reported`); a crowd
+    score the zone did not have (radar, or a hidden zone) stays empty. ``resolution``: pixel size, m."""
+    crowd = None if zs.crowd_score is None else crowd_score(detections, resolution)
+    return replace(
+        zs,
+        detections=detections,
+        crowd_score=reported(crowd, zs.compared_fraction, evidence),
+        vehicle_score=reported(vehicle_score(detections), zs.compared_fraction, evidence),
+    )
+
+
 @dataclass(frozen=True)
 class SceneChange:
     """Per-pixel results of one scene: the change statistic, the significant pixels, the compared pixels."""

@@ -14,8 +14,7 @@ from monitor.alerts import AlertChange, Observation, advance, kinds_for_zone
 from monitor.archive.catalogue import Catalogue, iso
 from monitor.config import Config, SiteConfig
 from monitor.detect.baseline import Baseline
-from monitor.detect.formations import crowd_score, vehicle_score
-from monitor.detect.scoring import ZoneScore, reported, score_scene
+from monitor.detect.scoring import ZoneScore, rescored, score_scene
 from monitor.detect.tracking import TRACKED, Past, track
 from monitor.errors import ArchiveError
 from monitor.grid import SiteGrid
@@ -154,11 +153,7 @@ def _tracked(catalogue: Catalogue, config: Config, site: str, scene: Scene, zs: 
         for r in rows
     ]
     res = float(scene.transform.a)
-    detections = track(zs.detections, history, scene.acquired, res)
-    found = config.alerts.threshold
-    crowd = None if zs.crowd_score is None else reported(crowd_score(detections, res), zs.compared_fraction, found)
-    vehicle = reported(vehicle_score(detections), zs.compared_fraction, found)
-    return replace(zs, detections=detections, crowd_score=crowd, vehicle_score=vehicle)
+    return rescored(zs, track(zs.detections, history, scene.acquired, res), res, config.alerts.threshold)
 
 
 def score_one(
