@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.archive.catalogue import Catalogue
 from monitor.config import load_config
-from monitor.demo import run_demo
 from monitor.detect.scoring import score_scene
 from monitor.grid import site_grid
 from monitor.notify import build_message
 from monitor.pipeline.baselines import load_crop, site_baseline
+from monitor.pipeline.demo import run_demo
 from monitor.pipeline.evidence import render_zone
 from monitor.pipeline.zones import zone_masks
 

@@ -18,7 +18,7 @@ import numpy as np
 import rasterio
 from scipy.stats import rankdata
 
-from monitor.diff import diff_images
+from monitor.pipeline.diff import diff_images
 
 
 def roc_auc(score: np.ndarray, label: np.ndarray) -> float:

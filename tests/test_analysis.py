@@ -163,7 +163,7 @@ def test_plots_return_figures(m) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_parade_table_is_valid_and_sourced() -> None:
-    from monitor.truth import read_truth
+    from monitor.report.truth import read_truth
 
     events = read_truth(PARADES)
     parades = [e for e in events if e.is_parade]
@@ -210,7 +210,7 @@ def test_parade_table_is_valid_and_sourced() -> None:
 )
 def test_bad_parade_table_names_file_line_and_column(tmp_path: Path, text: str, where: str, what: str) -> None:
     from monitor.errors import TruthTableError
-    from monitor.truth import read_truth
+    from monitor.report.truth import read_truth
 
     path = tmp_path / "p.csv"
     path.write_text(text)
@@ -223,7 +223,7 @@ def test_bad_parade_table_names_file_line_and_column(tmp_path: Path, text: str, 
 
 
 def _event(parade: str | None, first: str | None, kind: str = "parade", occasion: str = "x"):  # type: ignore[no-untyped-def]
-    from monitor.truth import Event
+    from monitor.report.truth import Event
 
     return Event(
         0,
@@ -238,7 +238,7 @@ def _event(parade: str | None, first: str | None, kind: str = "parade", occasion
 
 
 def test_evaluate_matches_each_alert_to_the_next_parade() -> None:
-    from monitor.evaluate import evaluate, format_text
+    from monitor.report.evaluate import evaluate, format_text
 
     events = [
         _event("2023-07-27", "2023-05-15"),

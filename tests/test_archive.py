@@ -260,7 +260,7 @@ def test_a_failed_rename_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.
     def refuse(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("monitor.files.os.replace", refuse)
+    monkeypatch.setattr("monitor.archive.files.os.replace", refuse)
     with pytest.raises(ArchiveError, match=r"r\.tif"):
         write_raster(path, np.full((1, 8, 8), 2.0, np.float32), names=["x"], transform=TRANSFORM, crs=CRS_UTM51)
     with pytest.raises(ArchiveError):

@@ -24,8 +24,8 @@ from monitor.detect.scoring import (
     score_scene,
     zone_box,
 )
-from monitor.diff import ground_pixel_size
 from monitor.grid import SiteGrid
+from monitor.pipeline.diff import ground_pixel_size
 from monitor.scene import Scene
 from monitor.simulate.formations import Footprint
 from monitor.simulate.inject import (

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.archive import Catalogue
-from monitor.tables import (
+from monitor.report.tables import (
     ALERT_FIELDS,
     SCENE_COLUMNS,
     SCORE_COLUMNS,

@@ -177,7 +177,7 @@ class Monitor:
     @staticmethod
     def parades(path: str | os.PathLike[str]) -> pd.DataFrame:
         """A parade table (``configs/parades.csv``) as a DataFrame; hard negatives have ``kind`` negative."""
-        from monitor.truth import read_truth
+        from monitor.report.truth import read_truth
 
         rows = [
             {
@@ -197,9 +197,9 @@ class Monitor:
 
     def evaluate(self, truth: str | os.PathLike[str], site: str | None = None, max_lead_days: int = 180) -> Any:
         """``monitor evaluate`` as an object: per parade the first alert and lead time (see
-        :mod:`monitor.evaluate`); ``print(monitor.evaluate.format_text(result))`` for the table."""
-        from monitor.evaluate import evaluate
-        from monitor.truth import read_truth
+        :mod:`monitor.report.evaluate`); ``print(monitor.report.evaluate.format_text(result))`` for the table."""
+        from monitor.report.evaluate import evaluate
+        from monitor.report.truth import read_truth
 
         events = read_truth(truth)
         if site is not None:

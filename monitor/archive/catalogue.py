@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from monitor.archive.files import umask
 from monitor.errors import ArchiveError
-from monitor.files import umask
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema

@@ -14,14 +14,14 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 
+from monitor.archive.files import atomic_path
 from monitor.errors import ArchiveError
-from monitor.files import atomic_path
 from monitor.scene import Scene
 from monitor.sensors import clear_mask
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> Path:
-    """Write bytes to ``path`` atomically (see :func:`monitor.files.atomic_path`)."""
+    """Write bytes to ``path`` atomically (see :func:`monitor.archive.files.atomic_path`)."""
     try:
         with atomic_path(path) as tmp:
             tmp.write_bytes(payload)

@@ -27,7 +27,7 @@ def command(ctx: click.Context, config_path: Path | None, site: str | None, fmt:
         return
     from monitor.archive.catalogue import Catalogue
     from monitor.config import load_config
-    from monitor.tables import ALERT_FIELDS, alert_rows, format_rows
+    from monitor.report.tables import ALERT_FIELDS, alert_rows, format_rows
 
     config = load_config(config_path)
     if site is not None:

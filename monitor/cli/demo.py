@@ -23,7 +23,7 @@ def command(ctx: click.Context, out: Path) -> None:
     dates), runs the real pipeline on it and prints where the alerts, scores and pictures are. Every
     output is labelled as simulated. The config is left at OUT/config.toml for the other commands.
     """
-    from monitor.demo import run_demo
+    from monitor.pipeline.demo import run_demo
 
     progress = ctx.obj["quiet"] == 0 and click.get_text_stream("stderr").isatty()
     try:

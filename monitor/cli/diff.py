@@ -18,7 +18,7 @@ def command(before: Path, after: Path, out: Path, png: Path | None) -> None:
     The output is float32, one band, higher = more change, NaN where either image has no valid data;
     AFTER is warped onto BEFORE's grid when the grids differ.
     """
-    from monitor.diff import diff_images
+    from monitor.pipeline.diff import diff_images
     from monitor.render.changemap import render_change_map
     from monitor.render.evidence import credit_line
 

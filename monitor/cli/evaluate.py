@@ -41,8 +41,8 @@ def command(config_path: Path | None, truth_path: Path, site: str | None, max_le
     reported as not covered, not as missed."""
     from monitor.archive.catalogue import Catalogue
     from monitor.config import load_config
-    from monitor.evaluate import evaluate, format_text, to_json
-    from monitor.truth import read_truth
+    from monitor.report.evaluate import evaluate, format_text, to_json
+    from monitor.report.truth import read_truth
 
     events = read_truth(truth_path)
     config = load_config(config_path)

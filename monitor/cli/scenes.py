@@ -22,7 +22,7 @@ def command(config_path: Path | None, site: str | None, status: str | None, fmt:
     """
     from monitor.archive.catalogue import Catalogue
     from monitor.config import load_config
-    from monitor.tables import SCENE_COLUMNS, format_rows, scene_rows
+    from monitor.report.tables import SCENE_COLUMNS, format_rows, scene_rows
 
     config = load_config(config_path)
     if site is not None:

@@ -23,7 +23,7 @@ def command(config_path: Path | None, site: str | None, zone: str | None, fmt: s
     """
     from monitor.archive.catalogue import Catalogue
     from monitor.config import load_config
-    from monitor.tables import SCORE_COLUMNS, format_rows, score_rows
+    from monitor.report.tables import SCORE_COLUMNS, format_rows, score_rows
 
     config = load_config(config_path)
     if site is not None:

@@ -28,7 +28,7 @@ import jinja2
 from PIL import Image
 
 from monitor.render.names import newest, newest_of_each
-from monitor.templating import environment
+from monitor.render.templating import environment
 
 log = logging.getLogger(__name__)
 

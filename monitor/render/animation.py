@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from monitor.archive.files import atomic_path
 from monitor.errors import ArchiveError
-from monitor.files import atomic_path
 from monitor.render.evidence import ZONE_COLOUR
 from monitor.render.stretch import to_display
 

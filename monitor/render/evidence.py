@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 from matplotlib.patheffects import withStroke
 
+from monitor.archive.files import atomic_path
 from monitor.detect.formations import Detection, describe
-from monitor.files import atomic_path
 from monitor.render.outlines import detection_label, detection_outline
 from monitor.render.stretch import percentile_limits, to_display
 

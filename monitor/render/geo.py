@@ -15,9 +15,9 @@ from rasterio.crs import CRS
 from shapely.geometry import Polygon, mapping
 from shapely.geometry.polygon import orient
 
+from monitor.archive.files import atomic_path
 from monitor.detect.formations import Detection
 from monitor.errors import ArchiveError
-from monitor.files import atomic_path
 from monitor.render.outlines import detection_outline
 
 

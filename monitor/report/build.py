@@ -18,11 +18,11 @@ from typing import Any
 import jinja2
 
 from monitor.archive.catalogue import Catalogue
+from monitor.archive.files import atomic_path
 from monitor.config import Config
-from monitor.files import atomic_path
 from monitor.pipeline.rows import safe_name
 from monitor.render.names import newest
-from monitor.templating import environment
+from monitor.render.templating import environment
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from typing import Any
 from monitor.archive.catalogue import Catalogue
 from monitor.config import load_config
 from monitor.pipeline import RunSummary, run
+from monitor.report.tables import alert_rows
 from monitor.simulate import DemoTruth, build_demo_imagery, write_demo_config
-from monitor.tables import alert_rows
 
 
 @dataclass(frozen=True)

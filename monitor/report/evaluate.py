@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from monitor.truth import Event
+from monitor.report.truth import Event
 
 DEFAULT_MAX_LEAD_DAYS = 180
 DEFAULT_NEGATIVE_WINDOW_DAYS = 90
