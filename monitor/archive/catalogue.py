@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.archive.files import umask
+from monitor.archive.health import MIGRATION as HEALTH_MIGRATION
+from monitor.archive.health import HealthMixin
 from monitor.errors import ArchiveError
 
 MIGRATIONS: tuple[str, ...] = (
@@ -171,6 +173,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE scenes ADD COLUMN registration TEXT;
     ALTER TABLE baselines ADD COLUMN composition TEXT NOT NULL DEFAULT '{}';
     """,
+    # 7: health: each source's searches (last success, failed runs in a row, last error) and the standing
+    # "monitor is blind" notices, so each is sent once and its recovery once (archive/health.py)
+    HEALTH_MIGRATION,
 )
 
 
@@ -184,8 +189,9 @@ def iso(t: datetime | None) -> str | None:
     return None if t is None else t.astimezone(UTC).isoformat()
 
 
-class Catalogue:
-    """The archive's SQLite catalogue at ``data_dir/catalogue.sqlite``."""
+class Catalogue(HealthMixin):
+    """The archive's SQLite catalogue at ``data_dir/catalogue.sqlite``; health statements come from
+    :class:`~monitor.archive.health.HealthMixin`."""
 
     FILENAME = "catalogue.sqlite"
 

@@ -65,7 +65,8 @@ class MonitorGroup(click.Group):
 
 
 def _setup_logging(verbose: int, quiet: int) -> None:
-    level = max(logging.DEBUG, logging.INFO - 10 * verbose + 10 * quiet)
+    """INFO by default, DEBUG with ``-v``; ``-q`` shows errors only (a quiet cron pass prints nothing else)."""
+    level = logging.ERROR if quiet else max(logging.DEBUG, logging.INFO - 10 * verbose)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     root = logging.getLogger("monitor")
@@ -76,7 +77,9 @@ def _setup_logging(verbose: int, quiet: int) -> None:
 
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (repeatable).")
-@click.option("-q", "--quiet", count=True, help="Less log output on stderr (repeatable).")
+@click.option(
+    "-q", "--quiet", count=True, help="Only errors and new alerts, one line each; nothing when nothing happened."
+)
 @click.version_option(package_name="monitor")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
@@ -86,9 +89,9 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 def _register() -> None:
-    from monitor.cli import alerts, demo, diff, evaluate, report, run, scenes, scores
+    from monitor.cli import alerts, demo, diff, evaluate, report, run, scenes, schedule, scores, watch
 
-    for module in (run, scores, alerts, scenes, diff, demo, report, evaluate):
+    for module in (run, scores, alerts, scenes, diff, demo, report, evaluate, schedule, watch):
         cli.add_command(module.command)
 
 

@@ -16,7 +16,7 @@ from monitor.config import Config, SiteConfig, utc_since
 from monitor.errors import EmptySceneError, MonitorError, SceneError, SourceError
 from monitor.grid import SiteGrid
 from monitor.pipeline.rows import safe_name, score_row
-from monitor.pipeline.summary import RunSummary
+from monitor.pipeline.summary import RunSummary, SearchOutcome
 from monitor.pipeline.zones import zone_masks
 from monitor.sources import IncrementalSource, SceneRef, Source
 from monitor.sources.base import printable
@@ -70,7 +70,9 @@ def ingest_site(
     except (SourceError, SceneError) as exc:
         log.error("site %s: search of source %s failed: %s", site.id, source.name, exc)
         summary.errors.append(f"site {site.id}: source {source.name}: {exc}")
+        summary.searches.append(SearchOutcome(source.name, site.id, str(exc)))
         return
+    summary.searches.append(SearchOutcome(source.name, site.id))
     todo = [r for r in refs if needs_ingest(catalogue, site.id, r, config.detect.max_attempts)]
     log.info("site %s, source %s: %d scene(s) found, %d new or to retry", site.id, source.name, len(refs), len(todo))
     masks = zone_masks(site, grid)
