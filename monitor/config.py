@@ -42,7 +42,7 @@ CDSE_TOKEN_URL = "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/prot
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _check_bbox(bbox: BBox | None) -> BBox | None:

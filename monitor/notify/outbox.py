@@ -7,9 +7,7 @@ A message that cannot be sent stays ``pending`` and is retried by the next run; 
 from __future__ import annotations
 
 import logging
-import smtplib
 import sqlite3
-import ssl
 from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
@@ -54,6 +52,9 @@ def _send(config: Config, msg: EmailMessage) -> None:
     """Send one message: implicit TLS (``tls``) or STARTTLS (``starttls``, refused if the server does not
     offer it) with certificate and host name checks (the system's CAs, or ``[email] ca_file``), plain
     SMTP only with ``security = "none"``; login with ``MONITOR_SMTP_USER``/``MONITOR_SMTP_PASSWORD``."""
+    import smtplib  # only when a message goes out: a quiet run loads no SMTP or TLS code
+    import ssl
+
     email = config.email
     creds = config.credentials
     try:

@@ -81,8 +81,8 @@ def _recovery(subject: str, name: str, catalogue: Catalogue, config: Config) -> 
 def check_health(catalogue: Catalogue, config: Config, summary: RunSummary, now: datetime | None = None) -> None:
     """Record this run's searches and queue one notice per recipient list for every site or source that
     went blind or sees again since its last notice (``summary.health_changes``)."""
-    from monitor.notify import enqueue
     from monitor.notify.health import health_message
+    from monitor.notify.outbox import enqueue
 
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     if summary.searches:

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from monitor.archive.catalogue import Catalogue, iso
 from monitor.archive.crops import write_crop_file
 from monitor.config import Config, SiteConfig, utc_since
 from monitor.errors import EmptySceneError, MonitorError, SceneError, SourceError
 from monitor.grid import SiteGrid
+from monitor.pipeline.progress import progress as progress_bar
 from monitor.pipeline.rows import safe_name, score_row
 from monitor.pipeline.summary import RunSummary, SearchOutcome
 from monitor.pipeline.zones import zone_masks
@@ -77,7 +77,7 @@ def ingest_site(
     log.info("site %s, source %s: %d scene(s) found, %d new or to retry", site.id, source.name, len(refs), len(todo))
     masks = zone_masks(site, grid)
     crops_dir = config.data_dir / "crops" / site.id
-    for ref in tqdm(todo, desc=f"fetch {site.id}", unit="scene", disable=not progress, leave=False):
+    for ref in progress_bar(todo, desc=f"fetch {site.id}", enabled=progress):
         ingest_one(catalogue, site, grid, source, ref, masks, crops_dir, summary)
     # only once every scene found is recorded: a run that stops half-way searches the same range again
     newest = max((r.acquired for r in refs if r.acquired is not None), default=None)

@@ -16,8 +16,7 @@ from typing import Any
 
 from monitor.archive.catalogue import Catalogue
 from monitor.config import Config
-from monitor.notify import build_message, deliver_pending, enqueue
-from monitor.notify.message import notice
+from monitor.notify.outbox import deliver_pending, enqueue
 from monitor.pipeline.summary import RunSummary
 
 
@@ -60,6 +59,8 @@ def notify(catalogue: Catalogue, config: Config, summary: RunSummary, now: datet
         r["site"]
         for r in catalogue.query("SELECT DISTINCT site FROM scenes WHERE provenance LIKE ?", ('%"SIMULATED": "yes"%',))
     }
+    if groups:  # composing a message loads Jinja2 and Pillow: only when there is one to compose
+        from monitor.notify.message import build_message, notice
     for recipients, alerts in groups.items():
         msg = build_message(
             alerts,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitor.detect.scoring import ZoneScore
+if TYPE_CHECKING:
+    from monitor.detect.scoring import ZoneScore
 
 
 def score_row(

@@ -6,31 +6,32 @@ import json
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm import tqdm
 
 from monitor.alerts import AlertChange, Observation, advance, kinds_for_zone
 from monitor.archive.catalogue import Catalogue, iso
 from monitor.config import Config, SiteConfig
-from monitor.detect.baseline import Baseline
-from monitor.detect.scoring import ZoneScore, rescored, score_scene
-from monitor.detect.tracking import TRACKED, Past, track
 from monitor.errors import ArchiveError
 from monitor.grid import SiteGrid
-from monitor.pipeline.baselines import load_crop, scene_baseline
-from monitor.pipeline.evidence import render_zone
+from monitor.pipeline.progress import progress as progress_bar
 from monitor.pipeline.rows import score_row
 from monitor.pipeline.summary import RunSummary
 from monitor.pipeline.zones import zone_kinds, zone_masks
-from monitor.scene import Scene
+
+if TYPE_CHECKING:  # detection (SciPy, scikit-image) and rendering load only once there is a scene to score
+    from monitor.detect.baseline import Baseline
+    from monitor.detect.scoring import ZoneScore
+    from monitor.scene import Scene
 
 log = logging.getLogger(__name__)
 
 RAISING = {"opened", "raised", "confirmed"}
 #: How far back the tracking looks: longer than PERSISTENT_AFTER, shorter than a year of history.
 HISTORY = timedelta(days=200)
-TRACKED_CENTRES = (*TRACKED, "persistent-change")
+#: Besides the tracked classes (``detect.tracking.TRACKED``), the centres of persistent change.
+PERSISTENT = "persistent-change"
 NOTEWORTHY = {"opened", "raised", "resolved"}
 
 
@@ -93,7 +94,11 @@ def score_site(
     _cover_new_zones(catalogue, site.id, list(masks), summary)
     baselines: dict[tuple[str, int], Baseline] = {}  # one run loads or builds each version once
     todo = _pending(catalogue, site.id)
-    for row in tqdm(todo, desc=f"score {site.id}", unit="scene", disable=not progress, leave=False):
+    if not todo:
+        return
+    from monitor.pipeline.baselines import load_crop, scene_baseline
+
+    for row in progress_bar(todo, desc=f"score {site.id}", enabled=progress):
         if not _still_pending(catalogue, site.id, row["scene_id"]):
             continue  # failed while a baseline was being built (its crop was lost)
         acquired = datetime.fromisoformat(row["acquired"])
@@ -137,6 +142,9 @@ def _record_error(catalogue: Catalogue, site: str, scene: Scene, masks: dict[str
 def _tracked(catalogue: Catalogue, config: Config, site: str, scene: Scene, zs: ZoneScore) -> ZoneScore:
     """The zone's detections tracked against its earlier usable observations (``detect.tracking``):
     persistent change no longer counts towards the scores."""
+    from monitor.detect.scoring import rescored
+    from monitor.detect.tracking import TRACKED, Past, track
+
     if zs.change_fraction is None or not zs.detections:
         return zs
     since = iso(scene.acquired - HISTORY)
@@ -148,7 +156,7 @@ def _tracked(catalogue: Catalogue, config: Config, site: str, scene: Scene, zs: 
     history = [
         Past(
             datetime.fromisoformat(r["acquired"]),
-            tuple((d["row"], d["col"]) for d in json.loads(r["detections"]) if d["cls"] in TRACKED_CENTRES),
+            tuple((d["row"], d["col"]) for d in json.loads(r["detections"]) if d["cls"] in (*TRACKED, PERSISTENT)),
         )
         for r in rows
     ]
@@ -168,6 +176,9 @@ def score_one(
     summary: RunSummary,
 ) -> None:
     """Score one scene, step its zones' alerts, render evidence, and commit it all in one transaction."""
+    from monitor.detect.scoring import score_scene
+    from monitor.pipeline.evidence import render_zone
+
     missing = [b for b in baseline.bands if b not in scene.bands]
     if missing:
         _record_error(catalogue, site.id, scene, masks, f"missing bands {','.join(missing)}")
