@@ -13,6 +13,7 @@ import pytest
 
 from monitor.archive import Catalogue
 from monitor.archive.health import SiteHealth, SourceHealth
+from monitor.archive.records import OutboxMessage
 from monitor.config import load_config
 from monitor.errors import ConfigError
 from monitor.pipeline import run
@@ -23,13 +24,13 @@ from tests.conftest import free_port, write_config
 BROKEN = '\n[[sources]]\nkind = "local"\npath = "catalog.json"\n'
 
 
-def _outbox(data: Path) -> list[dict[str, Any]]:
+def _outbox(data: Path) -> list[OutboxMessage]:
     with Catalogue(data) as cat:
-        return cat.query("SELECT subject, status, attempts FROM outbox WHERE subject LIKE 'monitor %' ORDER BY id")
+        return [m for m in cat.outbox() if "blind" in m.subject or "sees again" in m.subject]
 
 
 def _health_subjects(data: Path) -> list[str]:
-    return [r["subject"] for r in _outbox(data) if "blind" in r["subject"] or "sees again" in r["subject"]]
+    return [m.subject for m in _outbox(data)]
 
 
 def test_a_failing_source_is_notified_once_then_its_recovery(synthetic_site: Any) -> None:
@@ -78,10 +79,10 @@ def test_a_site_without_usable_scenes_goes_blind_once_and_sees_again(synthetic_s
         (site,) = cat.site_health(config.alerts.min_usable_fraction)
         watched = cat.watched_since()["test-site"]
         scenes = cat.scenes("test-site")
-    newest_usable = max((s for s in scenes if s["usable_fraction"] >= 0.3), key=lambda s: s["acquired"])
-    assert site == SiteHealth("test-site", newest_usable["scene_id"], datetime.fromisoformat(newest_usable["acquired"]))
+    newest_usable = max((s for s in scenes if s.usable_fraction >= 0.3), key=lambda s: s.acquired or "")
+    assert site == SiteHealth("test-site", newest_usable.scene_id, newest_usable.acquired_at)
     assert site.last_usable_acquired is not None and site.last_usable_acquired.isoformat() < max(
-        s["acquired"] for s in scenes
+        s.acquired or "" for s in scenes
     )  # the cloudy one
 
     later = watched + timedelta(days=31)
@@ -93,8 +94,8 @@ def test_a_site_without_usable_scenes_goes_blind_once_and_sees_again(synthetic_s
         again = RunSummary()
         check_health(cat, config, again, now=later + timedelta(days=1))
         assert again.health_changes == [] and again.messages_queued == 0
-        (row,) = cat.query("SELECT path FROM outbox WHERE subject LIKE 'monitor is blind%'")
-    msg = BytesParser(policy=policy.default).parsebytes(Path(row["path"]).read_bytes())
+    (row,) = _outbox(config.data_dir)
+    msg = BytesParser(policy=policy.default).parsebytes(Path(row.path).read_bytes())
     assert msg["To"] == "analyst@example.org" and "monitor scenes --site test-site" in msg.get_content()
 
     clear = sorted((config_path.parent / "imagery").glob("S2_*.tif"))[0]  # a clear scene arrives, acquired later
@@ -121,13 +122,13 @@ def test_a_notice_that_cannot_be_sent_is_sent_once_later(synthetic_site: Any, sm
     config = load_config(config_path, env={})
     first = run(config)  # the source fails, the notice is queued, SMTP is down
     assert len(first.health_changes) == 1 and first.messages_pending >= 1
-    assert [r["status"] for r in _outbox(config.data_dir) if "blind" in r["subject"]] == ["pending"]
+    assert [m.status for m in _outbox(config.data_dir)] == ["pending"]
     server.start()
     run(config)
     run(config)
     blind = [m for m in server.messages if b"monitor is blind" in m]
     assert len(blind) == 1
-    assert [r["status"] for r in _outbox(config.data_dir) if "blind" in r["subject"]] == ["sent"]
+    assert [m.status for m in _outbox(config.data_dir)] == ["sent"]
 
 
 def test_zero_turns_the_checks_off(synthetic_site: Any) -> None:
@@ -150,12 +151,11 @@ def test_records_of_an_archive_without_scenes(tmp_path: Path) -> None:
         cat.check_site_grid("empty-site", "EPSG:32652", (10.0, 0.0, 0.0, 0.0, -10.0, 0.0), 5, 5)
         assert cat.site_health() == [SiteHealth("empty-site", None, None)]
         at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-        with cat.transaction() as db:
-            cat.record_source_run(db, "earth-search", "cannot reach it", at)
-            cat.record_source_run(db, "earth-search", "cannot reach it again", at)
+        with cat.transaction():
+            cat.record_source_run("earth-search", "cannot reach it", at)
+            cat.record_source_run("earth-search", "cannot reach it again", at)
         assert cat.source_health() == [SourceHealth("earth-search", None, 2, "cannot reach it again")]
-        with cat.transaction() as db:
-            cat.record_source_run(db, "earth-search", None, at)
+        cat.record_source_run("earth-search", None, at)  # a write outside a transaction commits on its own
         assert cat.source_health() == [SourceHealth("earth-search", at, 0, "cannot reach it again")]
 
 

@@ -7,11 +7,10 @@ A mixin of :class:`~monitor.archive.catalogue.Catalogue`: every statement about 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 #: The share of a site's pixels a scene must have clear and valid to count as a usable view; the same
 #: default as ``[alerts] min_usable_fraction`` (below it an observation cannot raise or resolve an alert).
@@ -81,33 +80,26 @@ def _iso(t: datetime) -> str:
 
 
 class HealthMixin:
-    """Health statements of the catalogue (needs the catalogue's ``db`` and ``transaction``)."""
+    """Health statements of the catalogue. Writes join the enclosing ``transaction()``, as every write of
+    the catalogue does."""
 
-    db: sqlite3.Connection
+    if TYPE_CHECKING:  # provided by Catalogue
 
-    if TYPE_CHECKING:
+        def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]: ...
 
-        def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _write(self, sql: str, params: Sequence[Any] = ()) -> None: ...
 
-    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> Iterator[sqlite3.Row]:
-        from monitor.errors import ArchiveError
-
-        try:
-            yield from self.db.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise ArchiveError(f"catalogue query failed: {exc}") from exc
-
-    def record_source_run(self, db: sqlite3.Connection, source: str, error: str | None, at: datetime) -> None:
+    def record_source_run(self, source: str, error: str | None, at: datetime) -> None:
         """Record one run's searches of ``source``: all succeeded (``error`` None), or one failed."""
         if error is None:
-            db.execute(
+            self._write(
                 "INSERT INTO source_health (source, last_success, consecutive_failures, updated_at) "
                 "VALUES (?, ?, 0, ?) ON CONFLICT (source) DO UPDATE SET last_success = excluded.last_success, "
                 "consecutive_failures = 0, updated_at = excluded.updated_at",
                 (source, _iso(at), _iso(at)),
             )
         else:
-            db.execute(
+            self._write(
                 "INSERT INTO source_health (source, consecutive_failures, last_error, updated_at) "
                 "VALUES (?, 1, ?, ?) ON CONFLICT (source) DO UPDATE SET "
                 "consecutive_failures = source_health.consecutive_failures + 1, last_error = excluded.last_error, "
@@ -149,9 +141,9 @@ class HealthMixin:
             for r in self._rows("SELECT * FROM health_notices ORDER BY subject, name")
         ]
 
-    def set_health_notice(self, db: sqlite3.Connection, notice: HealthNotice) -> None:
+    def set_health_notice(self, notice: HealthNotice) -> None:
         """Record a notice as sent (in the transaction that queues its message)."""
-        db.execute(
+        self._write(
             "INSERT INTO health_notices (subject, name, blind, reason, changed_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (subject, name) DO UPDATE SET blind = excluded.blind, reason = excluded.reason, "
             "changed_at = excluded.changed_at",

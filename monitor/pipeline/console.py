@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from monitor.archive.records import Alert
 from monitor.pipeline.summary import RunSummary
 
 #: Alert changes ``-q`` prints: an alert that is new, or raised to a higher level (the ones a
@@ -32,23 +31,21 @@ def error_line(summary: RunSummary) -> str | None:
 
 def new_alert_lines(summary: RunSummary) -> list[str]:
     """One line per alert that is new or raised in this pass (its state at the end of the pass)."""
-    latest: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    latest: dict[str, tuple[str, Alert]] = {}
     for change in summary.alert_changes:
         word = NEW_ACTIONS.get(change.action)
         if word is None:
             continue
-        alert_id = str(change.alert["id"])
-        if alert_id in latest and latest[alert_id][0] == "NEW":
+        if change.alert.id in latest and latest[change.alert.id][0] == "NEW":
             word = "NEW"
-        latest[alert_id] = (word, change.alert)
+        latest[change.alert.id] = (word, change.alert)
     lines = []
     for word, a in latest.values():
-        evidence = list(a.get("evidence") or [])
-        shown = f", evidence {evidence[-1]}" if evidence else ""
-        more = f" (+{len(evidence) - 1} more)" if len(evidence) > 1 else ""
+        shown = f", evidence {a.evidence[-1]}" if a.evidence else ""
+        more = f" (+{len(a.evidence) - 1} more)" if len(a.evidence) > 1 else ""
         lines.append(
-            f"monitor: {word} {a['level']} {a['kind']} alert {a['id']} at {a['site']}/{a['zone']}: score "
-            f"{float(a['score']):.2f}, seen {a['first_seen']} .. {a['last_seen']}{shown}{more}"
+            f"monitor: {word} {a.level} {a.kind} alert {a.id} at {a.site}/{a.zone}: score {a.score:.2f}, "
+            f"seen {a.first_seen} .. {a.last_seen}{shown}{more}"
         )
     return lines
 

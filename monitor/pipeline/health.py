@@ -9,7 +9,6 @@ queued once; the outbox delivers it once and retries while SMTP fails (the run's
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -27,9 +26,9 @@ def record_searches(catalogue: Catalogue, searches: Sequence[SearchOutcome], now
     for s in searches:
         if errors.get(s.source) is None:
             errors[s.source] = None if s.error is None else f"site {s.site}: {s.error}"
-    with catalogue.transaction() as db:
+    with catalogue.transaction():
         for source, error in errors.items():
-            catalogue.record_source_run(db, source, error, now)
+            catalogue.record_source_run(source, error, now)
 
 
 def site_blindness(config: Config, site: SiteHealth, watched: datetime | None, now: datetime) -> str | None:
@@ -108,9 +107,9 @@ def check_health(catalogue: Catalogue, config: Config, summary: RunSummary, now:
     for recipients, notices in groups.items():
         msg = health_message(notices, sender=config.email.sender, recipients=recipients)
 
-        def mark(db: sqlite3.Connection, notices: list[HealthNotice] = notices) -> None:
+        def mark(notices: list[HealthNotice] = notices) -> None:
             for notice in notices:
-                catalogue.set_health_notice(db, notice)
+                catalogue.set_health_notice(notice)
 
         enqueue(catalogue, msg, config.data_dir / "outbox", then=mark)
         summary.messages_queued += 1
