@@ -317,3 +317,16 @@ def test_quiet_run_prints_one_line_per_error(synthetic_site) -> None:  # type: i
     errors = result.stderr.splitlines()
     assert len(errors) == 1 and " ERROR " in errors[0] and "broken.json" in errors[0], result.stderr
     assert result.stdout == ""
+
+
+def test_quiet_run_says_when_mail_is_not_going_out(synthetic_site) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import free_port
+
+    config = synthetic_site()
+    text = f'\n[email]\nenabled = true\nsmtp_host = "127.0.0.1"\nsmtp_port = {free_port()}\nsecurity = "none"\n'
+    config.write_text(config.read_text() + text + "timeout = 2\n")
+    result = invoke("-q", "run", "--config", str(config))
+    assert result.exit_code == 0  # the message waits in the outbox for the next run
+    assert result.stdout.startswith("monitor: NEW ")
+    errors = result.stderr.splitlines()
+    assert len(errors) == 1 and "not sent, kept in the outbox" in errors[0], result.stderr
