@@ -178,3 +178,13 @@ def test_health_defaults(tmp_path: Path) -> None:
     (tmp_path / "imagery").mkdir()
     config = load_config(write_config(tmp_path), env={})
     assert config.health.blind_days == 30 and config.health.failing_runs == 3
+
+
+def test_turning_a_check_off_sends_no_recovery(synthetic_site: Any) -> None:
+    config_path = synthetic_site(quiet=4, formations=())
+    (config_path.parent / "catalog.json").write_text("{not json")
+    config_path.write_text(config_path.read_text() + BROKEN + "\n[health]\nfailing_runs = 1\n")
+    assert len(run(load_config(config_path, env={})).health_changes) == 1
+    config_path.write_text(config_path.read_text().replace("failing_runs = 1", "failing_runs = 0"))
+    assert run(load_config(config_path, env={})).health_changes == []  # still failing, but nobody asked
+    assert [m.subject.split(":")[0] for m in _outbox(config_path.parent / "data")] == ["monitor is blind"]

@@ -60,11 +60,11 @@ def current_state(catalogue: Catalogue, config: Config, now: datetime) -> dict[t
     state: dict[tuple[Subject, str], str | None] = {}
     sites = {s.site: s for s in catalogue.site_health(config.alerts.min_usable_fraction)}
     watched = catalogue.watched_since()
-    for site in config.sites:
+    for site in config.sites if config.health.blind_days > 0 else ():  # a check turned off says nothing
         if site.id in sites:
             state[("site", site.id)] = site_blindness(config, sites[site.id], watched.get(site.id), now)
     configured = {s.name for s in config.sources}
-    for source in catalogue.source_health():
+    for source in catalogue.source_health() if config.health.failing_runs > 0 else ():
         if source.source in configured:
             state[("source", source.source)] = source_blindness(config, source)
     return state
@@ -73,6 +73,8 @@ def current_state(catalogue: Catalogue, config: Config, now: datetime) -> dict[t
 def _recovery(subject: str, name: str, catalogue: Catalogue, config: Config) -> str:
     if subject == "site":
         seen = {s.site: s for s in catalogue.site_health(config.alerts.min_usable_fraction)}[name]
+        if seen.last_usable_acquired is None:  # blind_days was raised: not blind by the new setting
+            return f"no usable scene yet, but not blind for {config.health.blind_days:g} days"
         return f"usable scene {seen.last_usable_scene}, acquired {seen.last_usable_acquired:%Y-%m-%d}"
     return "its searches succeed again"
 
