@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from monitor.detect.baseline import Baseline
     from monitor.detect.scoring import SceneChange
+    from monitor.report.selection import Selection
     from monitor.scene import Scene
 
 DEMO_CONFIG = "config.toml"
@@ -148,6 +149,19 @@ class Monitor:
             row["simulated"] = str(provenance.get("SIMULATED", "")).lower() in {"yes", "true", "1"}
         return frames.typed_frame(rows, frames.SCENE_DTYPES)
 
+    def _select(self, *, site: str | None = None, zone: str | None = None, status: str | None = None) -> Selection:
+        """The filter checked by the rules of the CLI (:func:`monitor.report.selection.select`): a site,
+        zone or status that names nothing raises :class:`ConfigError` rather than giving an empty table."""
+        from monitor.report.selection import config_zones, select
+
+        if self.config is not None:
+            zones = config_zones(self.config)
+        else:
+            with self._catalogue() as cat:
+                found = cat.query("SELECT DISTINCT site, zone FROM scores ORDER BY site, zone")
+            zones = {s: [r["zone"] for r in found if r["site"] == s] for s in self.site_ids()}
+        return select(zones, site=site, zone=zone, status=status)
+
     def scores(self, site: str | None = None, zone: str | None = None) -> pd.DataFrame:
         """The score table, one row per scene per zone, oldest first (the columns of ``monitor scores``).
 
@@ -155,8 +169,7 @@ class Monitor:
         was scored with at least the alerts' ``min_usable_fraction`` of the zone clear: what the alert
         engine counts; the others are cloudy or unreadable).
         """
-        if site is not None:
-            self._site_config(site)
+        self._select(site=site, zone=zone)
         threshold = self.min_usable_fraction
         with self._catalogue() as cat:
             rows = cat.scores(site=site, zone=zone)
@@ -166,12 +179,14 @@ class Monitor:
         return frames.typed_frame(rows, frames.SCORE_DTYPES)
 
     def alerts(self, site: str | None = None, status: str | None = None) -> pd.DataFrame:
-        """The alerts, oldest first; ``status`` firing | resolved filters; ``level`` is ordered."""
-        if site is not None:
-            self._site_config(site)
+        """The alerts, oldest first; ``status`` firing | resolved | dismissed filters as ``monitor alerts
+        --status`` does (an unknown one raises :class:`ConfigError`); ``level`` is ordered."""
+        chosen = self._select(site=site, status=status)
         with self._catalogue() as cat:
             rows = cat.alerts(site=site)
-        rows = [{**r, "n_scenes": len(r["scene_ids"])} for r in rows if status is None or r["status"] == status]
+        rows = [
+            {**r, "n_scenes": len(r["scene_ids"])} for r in rows if chosen.status is None or chosen.status.matches(r)
+        ]
         return frames.typed_frame(rows, frames.ALERT_DTYPES)
 
     @staticmethod
@@ -198,6 +213,7 @@ class Monitor:
     def evaluate(self, truth: str | os.PathLike[str], site: str | None = None, max_lead_days: int = 180) -> Any:
         """``monitor evaluate`` as an object: per parade the first alert and lead time (see
         :mod:`monitor.report.evaluate`); ``print(monitor.report.evaluate.format_text(result))`` for the table."""
+        from monitor.archive.observed import simulated_sites
         from monitor.report.evaluate import evaluate
         from monitor.report.truth import read_truth
 
@@ -207,7 +223,8 @@ class Monitor:
         with self._catalogue() as cat:
             alerts = cat.alerts(site=site)
             days = [s["acquired"] for s in cat.scenes(site=site, status="ok") if s["acquired"]]
-        return evaluate(events, alerts, days, site=site, max_lead_days=max_lead_days)
+            simulated = bool(simulated_sites(cat) & ({site} if site else set(self.site_ids())))
+        return evaluate(events, alerts, days, site=site, max_lead_days=max_lead_days, simulated=simulated)
 
     # -- rasters ---------------------------------------------------------------------------------------
     def _scene_obj(self, site: str, scene_id: str) -> Scene:

@@ -40,6 +40,7 @@ def command(config_path: Path | None, truth_path: Path, site: str | None, max_le
     then the alerts that match no parade. Parades with no scene in the archive before them are
     reported as not covered, not as missed."""
     from monitor.archive.catalogue import Catalogue
+    from monitor.archive.observed import simulated_sites
     from monitor.config import load_config
     from monitor.report.evaluate import evaluate, format_text, to_json
     from monitor.report.truth import read_truth
@@ -51,5 +52,6 @@ def command(config_path: Path | None, truth_path: Path, site: str | None, max_le
     with Catalogue(config.data_dir, readonly=True) as catalogue:
         alerts = catalogue.alerts(site=site)
         scenes = [s["acquired"] for s in catalogue.scenes(site=site, status="ok") if s["acquired"]]
-    result = evaluate(events, alerts, scenes, site=site, max_lead_days=max_lead_days)
+        simulated = bool(simulated_sites(catalogue) & ({site} if site else {s.id for s in config.sites}))
+    result = evaluate(events, alerts, scenes, site=site, max_lead_days=max_lead_days, simulated=simulated)
     click.echo(format_text(result) if fmt == "text" else to_json(result), nl=False)

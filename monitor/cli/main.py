@@ -52,8 +52,10 @@ class MonitorGroup(click.Group):
         try:
             code = super().main(*args, **kwargs)
         except click.UsageError as exc:
-            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-            click.echo(f"monitor: usage error: {exc.format_message()}{hint}", err=True)
+            message = exc.format_message()
+            # one hint per line: a message that already says where to look gets no --help hint as well
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx and "(see " not in message else ""
+            click.echo(f"monitor: usage error: {message}{hint}", err=True)
             sys.exit(EXIT_USAGE)
         except click.ClickException as exc:
             click.echo(f"monitor: error: {exc.format_message()}", err=True)

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.archive.catalogue import Catalogue
+from monitor.render.names import newest
+from monitor.report.selection import AlertStatus
 
 #: Contract columns first (CONTRACT.md), additions after them.
 SCORE_COLUMNS = (
@@ -61,9 +63,12 @@ def score_rows(catalogue: Catalogue, site: str | None = None, zone: str | None =
     return [{c: r[c] for c in SCORE_COLUMNS} for r in catalogue.scores(site=site, zone=zone)]
 
 
-def alert_rows(catalogue: Catalogue, site: str | None = None) -> list[dict[str, Any]]:
-    """The alerts with the contract's fields."""
-    return [{f: a.get(f) for f in ALERT_FIELDS} for a in catalogue.alerts(site=site)]  # .get: older schemas
+def alert_rows(
+    catalogue: Catalogue, site: str | None = None, status: AlertStatus | None = None
+) -> list[dict[str, Any]]:
+    """The alerts with the contract's fields; ``status``: only those (see :class:`AlertStatus`)."""
+    alerts = [a for a in catalogue.alerts(site=site) if status is None or status.matches(a)]
+    return [{f: a.get(f) for f in ALERT_FIELDS} for a in alerts]  # .get: older schemas
 
 
 def scene_rows(catalogue: Catalogue, site: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
@@ -96,3 +101,38 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     return re.sub(r"\r\n|\r|\n", " ", str(value))
+
+
+def _state(alert: dict[str, Any]) -> str:
+    if alert.get("dismissed_at"):
+        return "dismissed"
+    if alert["status"] == "firing" and alert.get("acked_at"):
+        return "acked"
+    return str(alert["status"])
+
+
+def format_alert_table(rows: Sequence[dict[str, Any]], *, simulated_sites: frozenset[str] = frozenset()) -> str:
+    """Alerts for a terminal: one line each (level, state, kind, site/zone, first..last day, best score,
+    id), then an indented line with the newest evidence picture and how many files and scenes back it.
+    Alerts on simulated sites are marked; CSV and JSON keep the contract's fields instead."""
+    if not rows:
+        return "no alerts\n"
+    where = [f"{r['site']}/{r['zone']}" for r in rows]
+    width = max(len("site/zone"), *(len(w) for w in where))
+    head = f"{'level':<6}  {'state':<9}  {'kind':<7}  {'site/zone':<{width}}  {'seen (UTC)':<23}  {'score':>5}  id"
+    lines = [head]
+    for row, place in zip(rows, where, strict=True):
+        seen = f"{str(row['first_seen'])[:10]} .. {str(row['last_seen'])[:10]}"
+        sim = "  [SIMULATED]" if row["site"] in simulated_sites else ""
+        lines.append(
+            f"{row['level']:<6}  {_state(row):<9}  {row['kind']:<7}  {place:<{width}}  {seen:<23}  "
+            f"{row['score']:>5.2f}  {row['id']}{sim}"
+        )
+        picture = newest(list(row.get("evidence") or []), "png")
+        lines.append(
+            f"    {len(row.get('scene_ids') or [])} scene(s), {len(row.get('evidence') or [])} evidence file(s); "
+            f"newest picture: {picture or 'none on disk'}"
+        )
+        if row.get("dismiss_reason"):
+            lines.append(f"    dismissed: {row['dismiss_reason']}")
+    return "\n".join(lines) + "\n"
