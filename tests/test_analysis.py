@@ -331,9 +331,9 @@ def test_evaluate_on_simulated_scenes_says_so_in_text_and_json(demo_dir: Path) -
 
 
 def test_api_and_cli_refuse_the_same_filters(m, demo_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    import monitor
     from click.testing import CliRunner
 
+    import monitor
     from monitor.cli.main import cli
 
     with pytest.raises(monitor.ConfigError, match=r"no zone 'bogus' \(known: assembly-apron"):
@@ -448,7 +448,9 @@ def test_alert_ids_by_unique_prefix() -> None:
     ids = ["mirim/a/crowd/20250705T020603Z", "mirim/a/crowd/20250801T020603Z", "mirim/b/vehicle/20250720T020549Z"]
     assert resolve_alert_id("mirim/b", ids) == ids[2]
     assert resolve_alert_id(ids[0], ids) == ids[0]
-    with pytest.raises(AmbiguousAlertError, match="matches 2 alerts: mirim/a/crowd/20250705T020603Z, mirim/a/crowd/2025"):
+    with pytest.raises(
+        AmbiguousAlertError, match="matches 2 alerts: mirim/a/crowd/20250705T020603Z, mirim/a/crowd/2025"
+    ):
         resolve_alert_id("mirim/a", ids)
     with pytest.raises(AlertNotFoundError, match="no alert 'x'"):
         resolve_alert_id("x", ids)

@@ -53,11 +53,12 @@ def simulated_sites(catalogue: Catalogue) -> frozenset[str]:
 
 def source_health(catalogue: Catalogue) -> tuple[SourceHealth, ...]:
     """Every source the archive has a trace of, by name (see the module docstring for what is known)."""
+    # an archive a run has not migrated yet (read-only users cannot migrate it) may have no cursors
+    cursors = catalogue.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'source_cursors'")
+    union = " UNION ALL SELECT source, updated_at AS t FROM source_cursors" if cursors else ""
     rows = catalogue.query(
-        "SELECT source, MAX(t) AS last FROM ("
-        " SELECT source, updated_at AS t FROM scenes"
-        " UNION ALL SELECT source, updated_at AS t FROM source_cursors"
-        ") GROUP BY source ORDER BY source"
+        f"SELECT source, MAX(t) AS last FROM (SELECT source, updated_at AS t FROM scenes{union}) "
+        "GROUP BY source ORDER BY source"
     )
     return tuple(SourceHealth(str(r["source"]), _time(r["last"]), 0, None) for r in rows)
 
