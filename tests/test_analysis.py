@@ -479,3 +479,20 @@ def test_ack_and_dismiss_by_prefix(demo_dir: Path, tmp_path: Path) -> None:
     assert gone.exit_code == 0, gone.output
     table = runner.invoke(cli, ["alerts", "--config", cfg, "--format", "table", "--status", "dismissed"])
     assert "mirim/west-parking/vehicle/" in table.output and "dismissed: car park" in table.output
+
+
+def test_sites_map_draws_the_zones_over_the_latest_clear_scene(demo_dir: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli.main import cli
+    from monitor.pipeline.sitemap import CLEAR_FRACTION
+
+    out = tmp_path / "map.png"
+    result = CliRunner().invoke(cli, ["sites", "--config", str(demo_dir / "config.toml"), "--map", str(out)])
+    assert result.exit_code == 0, result.output
+    import monitor
+
+    scenes = monitor.open(demo_dir).scenes(site="mirim", status="ok")
+    clear = scenes[scenes["usable_fraction"] >= CLEAR_FRACTION]
+    newest = str(clear.sort_values("acquired").iloc[-1]["scene_id"])
+    assert f"map of mirim over {newest}: {out}" in result.stderr and out.stat().st_size > 50_000
