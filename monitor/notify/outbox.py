@@ -1,4 +1,5 @@
-"""The outbox: messages are stored in the archive first, then delivered (SMTP) or written as ``.eml``.
+"""The outbox: messages are stored in the archive first, then delivered (SMTP, and a JSON POST to each
+configured webhook) or written as ``.eml``.
 
 A message that cannot be sent stays ``pending`` and is retried by the next run; a message is marked
 ``sent`` only after the server accepted it, so it is delivered once.
@@ -10,7 +11,7 @@ import logging
 import smtplib
 import sqlite3
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -20,8 +21,13 @@ from monitor.archive.catalogue import Catalogue, utcnow
 from monitor.archive.crops import atomic_write_bytes
 from monitor.config import Config
 from monitor.errors import NotifyError
+from monitor.notify.webhook import post_webhook
 
 log = logging.getLogger(__name__)
+
+
+#: ``recipients`` of an outbox row addressed to a webhook: this prefix, then the webhook's name.
+WEBHOOK_PREFIX = "webhook:"
 
 
 def enqueue(
@@ -29,22 +35,33 @@ def enqueue(
     msg: EmailMessage,
     outbox_dir: Path,
     then: Callable[[sqlite3.Connection], None] | None = None,
+    webhooks: Sequence[tuple[str, bytes]] = (),
 ) -> Path:
-    """Store a message as ``.eml`` in the outbox folder and record it as pending, idempotent by Message-ID.
+    """Store a message as ``.eml`` in the outbox folder and record it as pending, idempotent by Message-ID;
+    the same for its webhook copies (``webhooks``: name and JSON body each, one outbox row per webhook,
+    ``message_id`` the email's plus ``#webhook:<name>``, the body in ``<id>.<name>.json`` beside it).
 
-    ``then`` runs inside the same transaction as the outbox row (the caller marks its alerts as
-    notified there), so a crash leaves either both or neither: a message is never queued twice.
+    ``then`` runs inside the same transaction as the outbox rows (the caller marks its alerts as
+    notified there), so a crash leaves either all or none: a message is never queued twice.
     """
     mid = str(msg["Message-ID"])
-    path = outbox_dir / (mid.strip("<>").split("@")[0] + ".eml")
+    stem = mid.strip("<>").split("@")[0]
+    path = outbox_dir / f"{stem}.eml"
     if not path.exists():
         atomic_write_bytes(path, msg.as_bytes(policy=policy.SMTP))
+    rows = [(mid, str(msg["To"]), path)]
+    for name, body in webhooks:
+        body_path = outbox_dir / f"{stem}.{name}.json"
+        if not body_path.exists():
+            atomic_write_bytes(body_path, body)
+        rows.append((f"{mid}#{WEBHOOK_PREFIX}{name}", f"{WEBHOOK_PREFIX}{name}", body_path))
     with catalogue.transaction() as db:
-        db.execute(
-            "INSERT OR IGNORE INTO outbox (message_id, created_at, recipients, subject, path, status) "
-            "VALUES (?, ?, ?, ?, ?, 'pending')",
-            (mid, utcnow(), str(msg["To"]), str(msg["Subject"]), str(path)),
-        )
+        for message_id, recipients, file in rows:
+            db.execute(
+                "INSERT OR IGNORE INTO outbox (message_id, created_at, recipients, subject, path, status) "
+                "VALUES (?, ?, ?, ?, ?, 'pending')",
+                (message_id, utcnow(), recipients, str(msg["Subject"]), str(file)),
+            )
         if then is not None:
             then(db)
     return path
@@ -85,7 +102,23 @@ def deliver_pending(catalogue: Catalogue, config: Config) -> tuple[int, int]:
     marked ``written``.
     """
     done = failed = 0
+    hooks = {h.name: h for h in config.notify.webhooks}
     for row in catalogue.query("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id"):
+        if str(row["recipients"]).startswith(WEBHOOK_PREFIX):
+            name = str(row["recipients"]).removeprefix(WEBHOOK_PREFIX)
+            try:
+                hook = hooks.get(name)
+                if hook is None:
+                    raise NotifyError(f"no webhook named {name!r} in the config any more")
+                post_webhook(hook, Path(row["path"]).read_bytes())
+            except (NotifyError, OSError) as exc:
+                failed += 1
+                log.warning("message %s not posted, kept in the outbox: %s", row["message_id"], exc)
+                _failed(catalogue, row["id"], exc)
+                continue
+            _sent(catalogue, row["id"])
+            done += 1
+            continue
         if not config.email.enabled:
             with catalogue.transaction() as db:
                 db.execute("UPDATE outbox SET status = 'written', sent_at = ? WHERE id = ?", (utcnow(), row["id"]))
@@ -98,16 +131,20 @@ def deliver_pending(catalogue: Catalogue, config: Config) -> tuple[int, int]:
         except (NotifyError, OSError) as exc:
             failed += 1
             log.warning("message %s not sent, kept in the outbox: %s", row["message_id"], exc)
-            with catalogue.transaction() as db:
-                db.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                    (str(exc), row["id"]),
-                )
+            _failed(catalogue, row["id"], exc)
             continue
-        with catalogue.transaction() as db:
-            db.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
-                (utcnow(), row["id"]),
-            )
+        _sent(catalogue, row["id"])
         done += 1
     return done, failed
+
+
+def _failed(catalogue: Catalogue, row_id: int, exc: Exception) -> None:
+    with catalogue.transaction() as db:
+        db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (str(exc), row_id))
+
+
+def _sent(catalogue: Catalogue, row_id: int) -> None:
+    with catalogue.transaction() as db:
+        db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?", (utcnow(), row_id)
+        )

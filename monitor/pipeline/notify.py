@@ -18,6 +18,7 @@ from monitor.archive.catalogue import Catalogue
 from monitor.config import Config
 from monitor.notify import build_message, deliver_pending, enqueue
 from monitor.notify.message import notice
+from monitor.notify.webhook import encode_body, webhook_body
 from monitor.pipeline.summary import RunSummary
 
 
@@ -61,11 +62,12 @@ def notify(catalogue: Catalogue, config: Config, summary: RunSummary, now: datet
         for r in catalogue.query("SELECT DISTINCT site FROM scenes WHERE provenance LIKE ?", ('%"SIMULATED": "yes"%',))
     }
     for recipients, alerts in groups.items():
+        is_simulated = any(a["site"] in simulated for a in alerts)
         msg = build_message(
             alerts,
             sender=config.email.sender,
             recipients=recipients,
-            simulated=any(a["site"] in simulated for a in alerts),
+            simulated=is_simulated,
             max_images=config.email.max_inline_images,
             inline_width=config.email.inline_width,
             site_names={s.id: s.name or s.id for s in config.sites},
@@ -84,7 +86,14 @@ def notify(catalogue: Catalogue, config: Config, summary: RunSummary, now: datet
                 history,
             )
 
-        enqueue(catalogue, msg, config.data_dir / "outbox", then=mark_notified)
+        bodies = [
+            (
+                hook.name,
+                encode_body(webhook_body(alerts, subject=str(msg["Subject"]), message_id=mid, simulated=is_simulated)),
+            )
+            for hook in config.notify.webhooks
+        ]
+        enqueue(catalogue, msg, config.data_dir / "outbox", then=mark_notified, webhooks=bodies)
         summary.messages_queued += 1
     if catalogue.query("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'")[0]["n"]:
         delivered, pending = deliver_pending(catalogue, config)

@@ -1,0 +1,137 @@
+"""Webhook receivers: the same notification as the email, as one JSON POST (Slack / Matrix style).
+
+Body (``Content-Type: application/json``, UTF-8)::
+
+    {
+      "text": "[SIMULATED] monitor: 1 NEW high alert(s) at mirim\\nNEW high crowd mirim/replica-square ...",
+      "html": "<p><b>monitor: ...</b></p><ul><li>...</li></ul>",
+      "monitor": {"version": 1, "message_id": "<monitor-...@example.org>", "subject": "...",
+                  "simulated": false, "alerts": [{"id": ..., "site": ..., "zone": ..., "kind": ...,
+                  "level": ..., "status": ..., "notice": ..., "score": ..., "first_seen": ...,
+                  "last_seen": ..., "scene_ids": [...], "evidence": "/abs/path/newest.png" | null}]}
+    }
+
+``text`` is what a Slack incoming webhook shows and ``text``/``html`` what a Matrix hookshot generic
+webhook posts; ``monitor`` is the structured copy for receivers of your own. A message is delivered when
+the receiver answers 2xx; anything else keeps it in the outbox for the next run.
+
+Only the URL's host is contacted: no redirects are followed and no proxy or ``.netrc`` from the
+environment is used. The URL is never logged: logs and errors show :func:`display_url` (scheme and host)
+and any echo of the URL's path or query in an exception is cut out.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.config import WebhookConfig
+from monitor.errors import NotifyError
+from monitor.notify.message import notice
+from monitor.render.names import newest
+
+#: Version of the ``monitor`` object in the body; bumped only when a field changes meaning.
+BODY_VERSION = 1
+
+
+def display_url(url: str) -> str:
+    """``https://hooks.slack.com/…``: scheme, host and port, never the path or query that hold the secret."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/…"
+
+
+def _scrub(text: str, url: str) -> str:
+    """``text`` with the URL's secret parts (user info, path, query) replaced by ``…``."""
+    parts = urlsplit(url)
+    for secret in (
+        url,
+        parts.path + (f"?{parts.query}" if parts.query else ""),
+        parts.path,
+        parts.query,
+        parts.password,
+    ):
+        if secret and secret not in {"/", ""}:
+            text = text.replace(secret, "…")
+    return text
+
+
+def _line(alert: Mapping[str, Any]) -> str:
+    return (
+        f"{notice(alert)} {alert['level']} {alert['kind']} {alert['site']}/{alert['zone']}, score "
+        f"{float(alert['score']):.2f}, seen {str(alert['first_seen'])[:10]}..{str(alert['last_seen'])[:10]} "
+        f"({alert['id']})"
+    )
+
+
+def webhook_body(
+    alerts: Sequence[Mapping[str, Any]], *, subject: str, message_id: str, simulated: bool
+) -> dict[str, Any]:
+    """The JSON body for one notification (see the module docstring)."""
+    lines = [subject, *(_line(a) for a in alerts)]
+    if simulated:
+        lines.append("SIMULATED DATA: scenes from monitor.simulate, not Copernicus imagery.")
+    items = "".join(f"<li>{html.escape(_line(a))}</li>" for a in alerts)
+    sim = "<p><b>SIMULATED DATA</b>: scenes from monitor.simulate, not Copernicus imagery.</p>" if simulated else ""
+    return {
+        "text": "\n".join(lines),
+        "html": f"<p><b>{html.escape(subject)}</b></p><ul>{items}</ul>{sim}",
+        "monitor": {
+            "version": BODY_VERSION,
+            "message_id": message_id,
+            "subject": subject,
+            "simulated": simulated,
+            "alerts": [
+                {
+                    "id": a["id"],
+                    "site": a["site"],
+                    "zone": a["zone"],
+                    "kind": a["kind"],
+                    "level": a["level"],
+                    "status": a["status"],
+                    "notice": notice(a),
+                    "score": a["score"],
+                    "first_seen": a["first_seen"],
+                    "last_seen": a["last_seen"],
+                    "scene_ids": list(a["scene_ids"]),
+                    "evidence": str(p) if (p := newest(list(a.get("evidence") or []), "png")) else None,
+                }
+                for a in alerts
+            ],
+        },
+    }
+
+
+def post_webhook(hook: WebhookConfig, body: bytes) -> int:
+    """POST ``body`` (JSON) to the webhook; returns the HTTP status. Raises :class:`NotifyError` (URL
+    scrubbed) on a connection error or a status that is not 2xx. Redirects are refused, not followed."""
+    import requests
+
+    assert hook.url is not None  # filled from url_env when the config was loaded
+    url = hook.url.get_secret_value()
+    where = f"webhook {hook.name} ({display_url(url)})"
+    session = requests.Session()
+    session.trust_env = False  # no proxy, no .netrc: the URL's host is the only host contacted
+    try:
+        with session:
+            response = session.post(
+                url,
+                data=body,
+                headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "monitor"},
+                timeout=hook.timeout,
+                allow_redirects=False,
+            )
+    except requests.RequestException as exc:
+        raise NotifyError(f"{where}: {_scrub(str(exc), url)}") from None
+    if not 200 <= response.status_code < 300:
+        reason = _scrub(response.text[:200].strip(), url)
+        raise NotifyError(f"{where}: HTTP {response.status_code}{': ' + reason if reason else ''}")
+    return int(response.status_code)
+
+
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    """The body as UTF-8 JSON bytes (what is stored in the outbox and sent)."""
+    return json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
