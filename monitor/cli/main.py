@@ -88,9 +88,9 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 def _register() -> None:
-    from monitor.cli import alerts, demo, diff, evaluate, report, run, scenes, scores, sites
+    from monitor.cli import alerts, check, demo, diff, evaluate, report, run, scenes, scores, sites
 
-    for module in (run, scores, alerts, scenes, diff, demo, report, evaluate, sites):
+    for module in (run, scores, alerts, scenes, diff, demo, report, evaluate, sites, check):
         cli.add_command(module.command)
 
 

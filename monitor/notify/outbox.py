@@ -11,7 +11,8 @@ import logging
 import smtplib
 import sqlite3
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -67,10 +68,12 @@ def enqueue(
     return path
 
 
-def _send(config: Config, msg: EmailMessage) -> None:
-    """Send one message: implicit TLS (``tls``) or STARTTLS (``starttls``, refused if the server does not
-    offer it) with certificate and host name checks (the system's CAs, or ``[email] ca_file``), plain
-    SMTP only with ``security = "none"``; login with ``MONITOR_SMTP_USER``/``MONITOR_SMTP_PASSWORD``."""
+@contextmanager
+def smtp_session(config: Config) -> Iterator[smtplib.SMTP]:
+    """A connected SMTP session as configured: implicit TLS (``tls``) or STARTTLS (``starttls``, refused if
+    the server does not offer it) with certificate and host name checks (the system's CAs, or ``[email]
+    ca_file``), plain SMTP only with ``security = "none"``; logged in with ``MONITOR_SMTP_USER`` /
+    ``MONITOR_SMTP_PASSWORD`` when both are set. Errors are :class:`NotifyError` naming host and port."""
     email = config.email
     creds = config.credentials
     try:
@@ -88,11 +91,17 @@ def _send(config: Config, msg: EmailMessage) -> None:
                 smtp.starttls(context=context)
             if creds.smtp_user is not None and creds.smtp_password is not None:
                 smtp.login(creds.smtp_user.get_secret_value(), creds.smtp_password.get_secret_value())
-            refused = smtp.send_message(msg)
-            if refused:
-                log.warning("message %s: server refused recipient(s) %s", msg["Message-ID"], ", ".join(refused))
+            yield smtp
     except (smtplib.SMTPException, OSError) as exc:
         raise NotifyError(f"cannot send via {email.smtp_host}:{email.smtp_port}: {exc}") from exc
+
+
+def _send(config: Config, msg: EmailMessage) -> None:
+    """Send one message over :func:`smtp_session`."""
+    with smtp_session(config) as smtp:
+        refused = smtp.send_message(msg)
+        if refused:
+            log.warning("message %s: server refused recipient(s) %s", msg["Message-ID"], ", ".join(refused))
 
 
 def deliver_pending(catalogue: Catalogue, config: Config) -> tuple[int, int]:
