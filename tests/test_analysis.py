@@ -328,6 +328,12 @@ def test_evaluate_on_simulated_scenes_says_so_in_text_and_json(demo_dir: Path) -
     out = CliRunner().invoke(cli, ["evaluate", "--config", cfg, "--truth", str(PARADES), "--format", "json"])
     doc = json.loads(out.output)
     assert doc["simulated"] is True and doc["notes"][0].startswith("SIMULATED DATA")
+    # the tables say it too, per row: JSON true, CSV "true"
+    scores = json.loads(CliRunner().invoke(cli, ["scores", "--config", cfg, "--format", "json"]).output)
+    alerts = json.loads(CliRunner().invoke(cli, ["alerts", "--config", cfg, "--format", "json"]).output)
+    assert scores and all(r["simulated"] is True for r in scores) and all(a["simulated"] is True for a in alerts)
+    scenes = CliRunner().invoke(cli, ["scenes", "--config", cfg]).output.splitlines()
+    assert scenes[0].endswith(",simulated") and all(line.endswith(",true") for line in scenes[1:])
 
 
 def test_api_and_cli_refuse_the_same_filters(m, demo_dir: Path) -> None:  # type: ignore[no-untyped-def]

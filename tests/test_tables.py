@@ -134,10 +134,10 @@ def test_csv_quotes_awkward_text() -> None:
 def test_json_round_trips() -> None:
     rows = [SCORE, {**SCORE, "zone": "parking", "crowd_score": None, "vehicle_score": 0.4}]
     back = json.loads(format_rows(rows, SCORE_COLUMNS, "json"))
-    assert back == [{c: r[c] for c in SCORE_COLUMNS} for r in rows]
+    assert back == [{c: r.get(c) for c in SCORE_COLUMNS} for r in rows]
     assert list(back[0]) == list(SCORE_COLUMNS)
     alerts = json.loads(format_rows([ALERT], ALERT_FIELDS, "json"))
-    assert alerts == [ALERT] and isinstance(alerts[0]["scene_ids"], list)
+    assert alerts == [{**ALERT, "simulated": None}] and isinstance(alerts[0]["scene_ids"], list)
 
 
 def test_missing_keys_are_empty() -> None:
@@ -206,7 +206,8 @@ def test_rows_from_the_catalogue(tmp_path: Path) -> None:
     assert scenes[0]["id"] == "S2_20230115T021530" and scenes[0]["reason"] == "truncated file"
     assert scenes[0]["attempts"] == 1
     assert list(scores[0]) == list(SCORE_COLUMNS) and scores[0]["crowd_score"] == SCORE["crowd_score"]
-    assert alerts == [{f: ALERT[f] for f in ALERT_FIELDS}]
+    assert alerts == [{**{f: ALERT.get(f) for f in ALERT_FIELDS}, "simulated": False}]
+    assert scenes[0]["simulated"] is False and scores[0]["simulated"] is False
     _, (csv_alert,) = _csv(format_rows(alerts, ALERT_FIELDS, "csv"))
     assert csv_alert["scene_ids"] == "S2_20230115T021530;S2_20230120T021530"
 

@@ -51,6 +51,15 @@ def simulated_sites(catalogue: Catalogue) -> frozenset[str]:
     return frozenset(str(r["site"]) for r in rows)
 
 
+def simulated_scenes(catalogue: Catalogue, site: str | None = None) -> frozenset[tuple[str, str]]:
+    """(site, scene_id) of every scene rendered by the simulator (of one site, or all)."""
+    rows = catalogue.query(
+        "SELECT site, scene_id FROM scenes WHERE provenance LIKE ? AND (? IS NULL OR site = ?)",
+        (SIMULATED_TAG, site, site),
+    )
+    return frozenset((str(r["site"]), str(r["scene_id"])) for r in rows)
+
+
 def source_health(catalogue: Catalogue) -> tuple[SourceHealth, ...]:
     """Every source the archive has a trace of, by name (see the module docstring for what is known)."""
     # an archive a run has not migrated yet (read-only users cannot migrate it) may have no cursors

@@ -47,7 +47,6 @@ def command(
     if ctx.invoked_subcommand is not None:
         return
     from monitor.archive.catalogue import Catalogue
-    from monitor.archive.observed import simulated_sites
     from monitor.config import load_config
     from monitor.report.tables import ALERT_FIELDS, alert_rows, format_alert_table, format_rows
 
@@ -57,7 +56,7 @@ def command(
         rows = alert_rows(catalogue, site=chosen.site, status=chosen.status)
         fmt = fmt or _default_format()
         if fmt == "table":
-            click.echo(format_alert_table(rows, simulated_sites=simulated_sites(catalogue)), nl=False)
+            click.echo(format_alert_table(rows), nl=False)
         else:
             click.echo(format_rows(rows, ALERT_FIELDS, fmt), nl=False)
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.archive.catalogue import Catalogue
+from monitor.archive.observed import simulated_scenes
 from monitor.render.names import newest
 from monitor.report.selection import AlertStatus
 
@@ -26,6 +27,7 @@ SCORE_COLUMNS = (
     "vehicle_score",
     "state",
     "baseline_version",
+    "simulated",
 )
 ALERT_FIELDS = (
     "id",
@@ -43,6 +45,7 @@ ALERT_FIELDS = (
     "acked_at",
     "dismissed_at",
     "dismiss_reason",
+    "simulated",
 )
 SCENE_COLUMNS = (
     "id",
@@ -55,12 +58,17 @@ SCENE_COLUMNS = (
     "usable_fraction",
     "attempts",
     "checksum",
+    "simulated",
 )
 
 
 def score_rows(catalogue: Catalogue, site: str | None = None, zone: str | None = None) -> list[dict[str, Any]]:
-    """One row per scene per zone, oldest first."""
-    return [{c: r[c] for c in SCORE_COLUMNS} for r in catalogue.scores(site=site, zone=zone)]
+    """One row per scene per zone, oldest first; ``simulated`` true for scenes from the simulator."""
+    fake = simulated_scenes(catalogue, site)
+    return [
+        {**{c: r.get(c) for c in SCORE_COLUMNS}, "simulated": (r["site"], r["scene_id"]) in fake}
+        for r in catalogue.scores(site=site, zone=zone)
+    ]
 
 
 def alert_rows(
@@ -68,13 +76,18 @@ def alert_rows(
 ) -> list[dict[str, Any]]:
     """The alerts with the contract's fields; ``status``: only those (see :class:`AlertStatus`)."""
     alerts = [a for a in catalogue.alerts(site=site) if status is None or status.matches(a)]
-    return [{f: a.get(f) for f in ALERT_FIELDS} for a in alerts]  # .get: older schemas
+    fake = simulated_scenes(catalogue, site)
+    return [  # .get: older schemas; simulated: raised on any scene from the simulator
+        {**{f: a.get(f) for f in ALERT_FIELDS}, "simulated": any((a["site"], i) in fake for i in a["scene_ids"])}
+        for a in alerts
+    ]
 
 
 def scene_rows(catalogue: Catalogue, site: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     """The scene catalogue."""
+    fake = simulated_scenes(catalogue, site)
     return [
-        {**{c: r.get(c) for c in SCENE_COLUMNS}, "id": r["scene_id"]}
+        {**{c: r.get(c) for c in SCENE_COLUMNS}, "id": r["scene_id"], "simulated": (r["site"], r["scene_id"]) in fake}
         for r in catalogue.scenes(site=site, status=status)
     ]
 
@@ -96,6 +109,8 @@ def _cell(value: Any) -> str:
     to spaces so that every record stays on one line (JSON output keeps the text as it is)."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list | tuple):
         return ";".join(str(v) for v in value)
     if isinstance(value, float):
@@ -111,7 +126,7 @@ def _state(alert: dict[str, Any]) -> str:
     return str(alert["status"])
 
 
-def format_alert_table(rows: Sequence[dict[str, Any]], *, simulated_sites: frozenset[str] = frozenset()) -> str:
+def format_alert_table(rows: Sequence[dict[str, Any]]) -> str:
     """Alerts for a terminal: one line each (level, state, kind, site/zone, first..last day, best score,
     id), then an indented line with the newest evidence picture and how many files and scenes back it.
     Alerts on simulated sites are marked; CSV and JSON keep the contract's fields instead."""
@@ -123,7 +138,7 @@ def format_alert_table(rows: Sequence[dict[str, Any]], *, simulated_sites: froze
     lines = [head]
     for row, place in zip(rows, where, strict=True):
         seen = f"{str(row['first_seen'])[:10]} .. {str(row['last_seen'])[:10]}"
-        sim = "  [SIMULATED]" if row["site"] in simulated_sites else ""
+        sim = "  [SIMULATED]" if row.get("simulated") else ""
         lines.append(
             f"{row['level']:<6}  {_state(row):<9}  {row['kind']:<7}  {place:<{width}}  {seen:<23}  "
             f"{row['score']:>5.2f}  {row['id']}{sim}"
