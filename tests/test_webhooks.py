@@ -49,10 +49,10 @@ def test_a_failing_webhook_keeps_its_message_and_delivers_it_once(
         first = run(config)  # the receiver fails: the email copy is written, the webhook copy waits
         assert first.errors == [] and first.messages_queued == 1 and first.messages_pending == 1
         with Catalogue(config.data_dir) as cat:
-            rows = {r["recipients"]: r for r in cat.query("SELECT * FROM outbox")}
+            rows = {r.recipients: r for r in cat.outbox()}
         hook = rows["webhook:desk"]
-        assert hook["status"] == "pending" and "HTTP 500" in hook["last_error"]
-        assert rows["analyst@example.org"]["status"] == "written"  # email disabled: the .eml is the delivery
+        assert hook.status == "pending" and "HTTP 500" in (hook.last_error or "")
+        assert rows["analyst@example.org"].status == "written"  # email disabled: the .eml is the delivery
         receiver.status = 200
         second = run(config)
         assert second.messages_queued == 0 and second.messages_delivered == 1 and second.messages_pending == 0
@@ -61,16 +61,16 @@ def test_a_failing_webhook_keeps_its_message_and_delivers_it_once(
         # the URL's host is the only host contacted, and only for the two POSTs
         assert [(e.method, e.path.split("?")[0]) for e in server.log] == [("POST", f"/services/{SECRET}")] * 2
     (body,) = receiver.bodies  # exactly once
-    assert body["text"].startswith(str(hook["subject"])) and "<li>" in body["html"]
+    assert body["text"].startswith(hook.subject) and "<li>" in body["html"]
     alerts = body["monitor"]["alerts"]
-    assert body["monitor"]["version"] == 1 and body["monitor"]["message_id"] == hook["message_id"].split("#")[0]
+    assert body["monitor"]["version"] == 1 and body["monitor"]["message_id"] == hook.message_id.split("#")[0]
     assert {a["notice"] for a in alerts} == {"NEW"} and all(a["evidence"].endswith(".png") for a in alerts)
     assert all(Path(a["evidence"]).is_file() for a in alerts)
     # the secret parts of the URL are never logged, nor stored in the outbox's error text
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "webhook desk (http://127.0.0.1:" in logged
     for secret in (SECRET, "hunter2"):
-        assert secret not in logged and secret not in hook["last_error"]
+        assert secret not in logged and secret not in (hook.last_error or "")
 
 
 def test_a_refused_port_is_a_pending_message_without_the_url(synthetic_site: Any) -> None:
@@ -82,8 +82,9 @@ def test_a_refused_port_is_a_pending_message_without_the_url(synthetic_site: Any
     summary = run(config)
     assert summary.errors == [] and summary.messages_pending == 1
     with Catalogue(config.data_dir) as cat:
-        (row,) = cat.query("SELECT * FROM outbox WHERE recipients = 'webhook:desk'")
-    assert row["status"] == "pending" and SECRET not in row["last_error"] and "127.0.0.1" in row["last_error"]
+        (row,) = [r for r in cat.outbox() if r.recipients == "webhook:desk"]
+    error = row.last_error or ""
+    assert row.status == "pending" and SECRET not in error and "127.0.0.1" in error
 
 
 def test_redirects_are_not_followed() -> None:

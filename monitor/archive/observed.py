@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.archive.catalogue import Catalogue
-
-#: How the simulator marks its GeoTIFFs (a tag copied into each scene's provenance).
-SIMULATED_TAG = '%"SIMULATED": "yes"%'
+from monitor.archive.records import SceneStatus
 
 
 @dataclass(frozen=True)
@@ -45,43 +43,27 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def simulated_sites(catalogue: Catalogue) -> frozenset[str]:
-    """The sites holding at least one scene rendered by the simulator (``monitor demo``)."""
-    rows = catalogue.query("SELECT DISTINCT site FROM scenes WHERE provenance LIKE ?", (SIMULATED_TAG,))
-    return frozenset(str(r["site"]) for r in rows)
-
-
 def simulated_scenes(catalogue: Catalogue, site: str | None = None) -> frozenset[tuple[str, str]]:
     """(site, scene_id) of every scene rendered by the simulator (of one site, or all)."""
-    rows = catalogue.query(
-        "SELECT site, scene_id FROM scenes WHERE provenance LIKE ? AND (? IS NULL OR site = ?)",
-        (SIMULATED_TAG, site, site),
-    )
-    return frozenset((str(r["site"]), str(r["scene_id"])) for r in rows)
+    return frozenset((s.site, s.scene_id) for s in catalogue.scenes(site=site) if s.simulated)
 
 
 def source_health(catalogue: Catalogue) -> tuple[SourceHealth, ...]:
     """Every source the archive has a trace of, by name (see the module docstring for what is known)."""
-    # an archive a run has not migrated yet (read-only users cannot migrate it) may have no cursors
-    cursors = catalogue.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'source_cursors'")
-    union = " UNION ALL SELECT source, updated_at AS t FROM source_cursors" if cursors else ""
-    rows = catalogue.query(
-        f"SELECT source, MAX(t) AS last FROM (SELECT source, updated_at AS t FROM scenes{union}) "
-        "GROUP BY source ORDER BY source"
-    )
-    return tuple(SourceHealth(str(r["source"]), _time(r["last"]), 0, None) for r in rows)
+    last: dict[str, str] = {}
+    for scene in catalogue.scenes():
+        if scene.updated_at:
+            last[scene.source] = max(last.get(scene.source, ""), scene.updated_at)
+    for source, updated_at in catalogue.cursor_updates():
+        last[source] = max(last.get(source, ""), updated_at)
+    return tuple(SourceHealth(name, _time(t), 0, None) for name, t in sorted(last.items()))
 
 
 def site_health(catalogue: Catalogue) -> tuple[SiteHealth, ...]:
     """Every site in the archive with its newest usable scene (None when it has none)."""
-    sites = [str(r["site"]) for r in catalogue.query("SELECT DISTINCT site FROM scenes ORDER BY site")]
     out = []
-    for site in sites:
-        rows = catalogue.query(
-            "SELECT scene_id, acquired FROM scenes WHERE site = ? AND status = 'ok' AND usable_fraction > 0 "
-            "AND acquired IS NOT NULL ORDER BY acquired DESC, scene_id DESC LIMIT 1",
-            (site,),
-        )
-        row = rows[0] if rows else None
-        out.append(SiteHealth(site, row["scene_id"] if row else None, _time(row["acquired"]) if row else None))
+    for site in catalogue.site_ids():
+        usable = [s for s in catalogue.scenes(site=site, status=SceneStatus.OK) if s.usable_fraction > 0 and s.acquired]
+        best = max(usable, key=lambda s: (s.acquired or "", s.scene_id), default=None)
+        out.append(SiteHealth(site, best.scene_id if best else None, _time(best.acquired) if best else None))
     return tuple(out)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from monitor.cli.options import config_option, selection, site_option
-from monitor.report.selection import AlertStatus
+from monitor.report.selection import AlertFilter
 
 
 def _default_format() -> str:
@@ -21,7 +21,7 @@ def _default_format() -> str:
 @site_option
 @click.option(
     "--status",
-    type=click.Choice([s.value for s in AlertStatus]),
+    type=click.Choice([s.value for s in AlertFilter]),
     default=None,
     help="Only alerts still firing, resolved on their own, or dismissed by an analyst.",
 )
@@ -81,7 +81,7 @@ def ack(ctx: click.Context, alert_id: str, config_path: Path | None) -> None:
         alert = acknowledge_alert(_config(ctx, config_path), alert_id)
     except AlertNotFoundError as exc:
         raise click.BadParameter(str(exc), param_hint="ID") from None
-    click.echo(f"{alert['id']} acknowledged ({alert['level']}, {alert['status']})")
+    click.echo(f"{alert.id} acknowledged ({alert.level}, {alert.status})")
 
 
 @command.command("dismiss")
@@ -104,4 +104,4 @@ def dismiss(ctx: click.Context, alert_id: str, reason: str, config_path: Path | 
         alert = dismiss_alert(_config(ctx, config_path), alert_id, reason)
     except AlertNotFoundError as exc:
         raise click.BadParameter(str(exc), param_hint="ID") from None
-    click.echo(f"{alert['id']} dismissed; same pattern suppressed until {alert['suppress_until'][:10]}")
+    click.echo(f"{alert.id} dismissed; same pattern suppressed until {(alert.suppress_until or '')[:10]}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import sqlite3
 import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,8 +17,9 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
-from monitor.archive.catalogue import Catalogue, utcnow
+from monitor.archive.catalogue import Catalogue
 from monitor.archive.crops import atomic_write_bytes
+from monitor.archive.records import OutboxStatus
 from monitor.config import Config
 from monitor.errors import NotifyError
 from monitor.notify.webhook import post_webhook
@@ -35,7 +35,7 @@ def enqueue(
     catalogue: Catalogue,
     msg: EmailMessage,
     outbox_dir: Path,
-    then: Callable[[sqlite3.Connection], None] | None = None,
+    then: Callable[[], None] | None = None,
     webhooks: Sequence[tuple[str, bytes]] = (),
 ) -> Path:
     """Store a message as ``.eml`` in the outbox folder and record it as pending, idempotent by Message-ID;
@@ -56,15 +56,11 @@ def enqueue(
         if not body_path.exists():
             atomic_write_bytes(body_path, body)
         rows.append((f"{mid}#{WEBHOOK_PREFIX}{name}", f"{WEBHOOK_PREFIX}{name}", body_path))
-    with catalogue.transaction() as db:
+    with catalogue.transaction():
         for message_id, recipients, file in rows:
-            db.execute(
-                "INSERT OR IGNORE INTO outbox (message_id, created_at, recipients, subject, path, status) "
-                "VALUES (?, ?, ?, ?, ?, 'pending')",
-                (message_id, utcnow(), recipients, str(msg["Subject"]), str(file)),
-            )
+            catalogue.queue_message(message_id, recipients, str(msg["Subject"]), str(file))
         if then is not None:
-            then(db)
+            then()
     return path
 
 
@@ -112,48 +108,35 @@ def deliver_pending(catalogue: Catalogue, config: Config) -> tuple[int, int]:
     """
     done = failed = 0
     hooks = {h.name: h for h in config.notify.webhooks}
-    for row in catalogue.query("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id"):
-        if str(row["recipients"]).startswith(WEBHOOK_PREFIX):
-            name = str(row["recipients"]).removeprefix(WEBHOOK_PREFIX)
+    for row in catalogue.outbox(OutboxStatus.PENDING):
+        if row.recipients.startswith(WEBHOOK_PREFIX):
+            name = row.recipients.removeprefix(WEBHOOK_PREFIX)
             try:
                 hook = hooks.get(name)
                 if hook is None:
                     raise NotifyError(f"no webhook named {name!r} in the config any more")
-                post_webhook(hook, Path(row["path"]).read_bytes())
+                post_webhook(hook, Path(row.path).read_bytes())
             except (NotifyError, OSError) as exc:
                 failed += 1
-                log.warning("message %s not posted, kept in the outbox: %s", row["message_id"], exc)
-                _failed(catalogue, row["id"], exc)
+                log.warning("message %s not posted, kept in the outbox: %s", row.message_id, exc)
+                catalogue.set_delivery_failed(row, str(exc))
                 continue
-            _sent(catalogue, row["id"])
+            catalogue.set_delivered(row, OutboxStatus.SENT)
             done += 1
             continue
         if not config.email.enabled:
-            with catalogue.transaction() as db:
-                db.execute("UPDATE outbox SET status = 'written', sent_at = ? WHERE id = ?", (utcnow(), row["id"]))
+            catalogue.set_delivered(row, OutboxStatus.WRITTEN)
             done += 1
             continue
         try:
-            msg = BytesParser(policy=policy.default).parsebytes(Path(row["path"]).read_bytes())
+            msg = BytesParser(policy=policy.default).parsebytes(Path(row.path).read_bytes())
             assert isinstance(msg, EmailMessage)
             _send(config, msg)
         except (NotifyError, OSError) as exc:
             failed += 1
-            log.warning("message %s not sent, kept in the outbox: %s", row["message_id"], exc)
-            _failed(catalogue, row["id"], exc)
+            log.warning("message %s not sent, kept in the outbox: %s", row.message_id, exc)
+            catalogue.set_delivery_failed(row, str(exc))
             continue
-        _sent(catalogue, row["id"])
+        catalogue.set_delivered(row, OutboxStatus.SENT)
         done += 1
     return done, failed
-
-
-def _failed(catalogue: Catalogue, row_id: int, exc: Exception) -> None:
-    with catalogue.transaction() as db:
-        db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (str(exc), row_id))
-
-
-def _sent(catalogue: Catalogue, row_id: int) -> None:
-    with catalogue.transaction() as db:
-        db.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?", (utcnow(), row_id)
-        )

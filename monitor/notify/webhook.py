@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from monitor.config import WebhookConfig
 from monitor.errors import NotifyError
-from monitor.notify.message import notice
+from monitor.notify.message import DueAlert, notice
 from monitor.render.names import newest
 
 #: Version of the ``monitor`` object in the body; bumped only when a field changes meaning.
@@ -59,17 +59,15 @@ def _scrub(text: str, url: str) -> str:
     return text
 
 
-def _line(alert: Mapping[str, Any]) -> str:
+def _line(due: DueAlert) -> str:
+    a = due.alert
     return (
-        f"{notice(alert)} {alert['level']} {alert['kind']} {alert['site']}/{alert['zone']}, score "
-        f"{float(alert['score']):.2f}, seen {str(alert['first_seen'])[:10]}..{str(alert['last_seen'])[:10]} "
-        f"({alert['id']})"
+        f"{notice(due)} {a.level} {a.kind} {a.site}/{a.zone}, score {a.score:.2f}, "
+        f"seen {a.first_seen[:10]}..{a.last_seen[:10]} ({a.id})"
     )
 
 
-def webhook_body(
-    alerts: Sequence[Mapping[str, Any]], *, subject: str, message_id: str, simulated: bool
-) -> dict[str, Any]:
+def webhook_body(alerts: Sequence[DueAlert], *, subject: str, message_id: str, simulated: bool) -> dict[str, Any]:
     """The JSON body for one notification (see the module docstring)."""
     lines = [subject, *(_line(a) for a in alerts)]
     if simulated:
@@ -86,20 +84,20 @@ def webhook_body(
             "simulated": simulated,
             "alerts": [
                 {
-                    "id": a["id"],
-                    "site": a["site"],
-                    "zone": a["zone"],
-                    "kind": a["kind"],
-                    "level": a["level"],
-                    "status": a["status"],
-                    "notice": notice(a),
-                    "score": a["score"],
-                    "first_seen": a["first_seen"],
-                    "last_seen": a["last_seen"],
-                    "scene_ids": list(a["scene_ids"]),
-                    "evidence": str(p) if (p := newest(list(a.get("evidence") or []), "png")) else None,
+                    "id": d.alert.id,
+                    "site": d.alert.site,
+                    "zone": d.alert.zone,
+                    "kind": str(d.alert.kind),
+                    "level": str(d.alert.level),
+                    "status": str(d.alert.status),
+                    "notice": notice(d),
+                    "score": d.alert.score,
+                    "first_seen": d.alert.first_seen,
+                    "last_seen": d.alert.last_seen,
+                    "scene_ids": list(d.alert.scene_ids),
+                    "evidence": str(p) if (p := newest(list(d.alert.evidence), "png")) else None,
                 }
-                for a in alerts
+                for d in alerts
             ],
         },
     }

@@ -11,7 +11,6 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pyproj import Transformer
@@ -19,6 +18,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from monitor.archive.catalogue import Catalogue
 from monitor.archive.crops import read_crop_file
+from monitor.archive.records import SceneRecord, SceneStatus
 from monitor.config import Config, SiteConfig
 from monitor.errors import MonitorError
 from monitor.geometry import footprint
@@ -43,14 +43,14 @@ class SiteMap:
     usable_fraction: float | None
 
 
-def choose_scene(scenes: list[dict[str, Any]]) -> dict[str, Any] | None:
+def choose_scene(scenes: list[SceneRecord]) -> SceneRecord | None:
     """The newest optical scene with a crop that is at least :data:`CLEAR_FRACTION` clear, else the clearest
     (newest first among equals); None when there is no optical scene with a crop."""
-    optical = [s for s in scenes if s["status"] == "ok" and s.get("crop") and not is_radar(s["sensor"], ())]
-    clear = [s for s in optical if s["usable_fraction"] >= CLEAR_FRACTION]
+    optical = [s for s in scenes if s.status is SceneStatus.OK and s.crop and not is_radar(s.sensor, ())]
+    clear = [s for s in optical if s.usable_fraction >= CLEAR_FRACTION]
     if clear:
-        return max(clear, key=lambda s: s["acquired"] or "")
-    return max(optical, key=lambda s: (s["usable_fraction"], s["acquired"] or ""), default=None)
+        return max(clear, key=lambda s: s.acquired or "")
+    return max(optical, key=lambda s: (s.usable_fraction, s.acquired or ""), default=None)
 
 
 def _to_pixels(grid: SiteGrid, transformer: Transformer, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -107,20 +107,20 @@ def draw_site_map(config: Config, site_id: str, out: Path) -> SiteMap:
     """Draw ``site_id``'s zones over its latest clear scene into ``out`` (PNG). Reads the archive only."""
     site = config.site(site_id)
     grid = site_grid(site)
-    row: dict[str, Any] | None = None
+    row: SceneRecord | None = None
     if (config.data_dir / Catalogue.FILENAME).exists():
         with Catalogue(config.data_dir, readonly=True) as catalogue:
-            row = choose_scene(catalogue.scenes(site=site.id, status="ok"))
+            row = choose_scene(catalogue.scenes(site=site.id, status=SceneStatus.OK))
     rgb = None
     simulated = False
     if row is not None:
         try:
-            scene = read_crop_file(Path(row["crop"]))
+            scene = read_crop_file(Path(row.crop or ""))
         except MonitorError as exc:
             log.warning(
                 "site %s: cannot read the crop of %s (%s): drawing the zones on an empty grid",
                 site.id,
-                row["scene_id"],
+                row.scene_id,
                 exc,
             )
             row = None
@@ -134,12 +134,12 @@ def draw_site_map(config: Config, site_id: str, out: Path) -> SiteMap:
         credit = "Zone outlines from the config; no imagery"
     else:
         title = (
-            f"{'SIMULATED - ' if simulated else ''}{name}: zones as configured\nover {row['scene_id']} "
-            f"({str(row['acquired'])[:16].replace('T', ' ')} UTC, "
-            f"{100 * row['usable_fraction']:.0f}% of the site clear)"
+            f"{'SIMULATED - ' if simulated else ''}{name}: zones as configured\nover {row.scene_id} "
+            f"({str(row.acquired)[:16].replace('T', ' ')} UTC, "
+            f"{100 * row.usable_fraction:.0f}% of the site clear)"
         )
-        credit = credit_line(simulated, int(str(row["acquired"])[:4]))
+        credit = credit_line(simulated, int(str(row.acquired)[:4]))
     path = render_site_map(
         out, rgb, grid.shape, zone_outlines(site, grid), lonlat_ticks(site, grid), grid.resolution, title, credit
     )
-    return SiteMap(path, row["scene_id"] if row else None, row["usable_fraction"] if row else None)
+    return SiteMap(path, row.scene_id if row else None, row.usable_fraction if row else None)

@@ -8,18 +8,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from monitor.errors import ConfigError
 
 if TYPE_CHECKING:
+    from monitor.archive.records import Alert
     from monitor.config import Config
 
 #: The zone id of a site configured without zones: the whole site is scored as one zone.
 WHOLE_SITE_ZONE = "site"
 
 
-class AlertStatus(StrEnum):
+class AlertFilter(StrEnum):
     """Which alerts to list. ``dismissed`` is not a stored status: a dismissed alert is closed (resolved)
     with ``dismissed_at`` set, so ``resolved`` lists the alerts that ended on their own, ``dismissed`` the
     ones an analyst closed, and ``firing`` those still open (acknowledged ones too)."""
@@ -28,12 +29,12 @@ class AlertStatus(StrEnum):
     RESOLVED = "resolved"
     DISMISSED = "dismissed"
 
-    def matches(self, alert: Mapping[str, Any]) -> bool:
-        """Whether an alert row (``status``, ``dismissed_at``) is one of these."""
-        dismissed = alert.get("dismissed_at") is not None
-        if self is AlertStatus.DISMISSED:
+    def matches(self, alert: Alert) -> bool:
+        """Whether an alert is one of these."""
+        dismissed = alert.dismissed_at is not None
+        if self is AlertFilter.DISMISSED:
             return dismissed
-        return alert["status"] == self.value and not dismissed
+        return str(alert.status) == self.value and not dismissed
 
 
 class SelectionError(ConfigError):
@@ -50,7 +51,7 @@ class Selection:
 
     site: str | None = None
     zone: str | None = None
-    status: AlertStatus | None = None
+    status: AlertFilter | None = None
 
 
 def select(
@@ -68,9 +69,9 @@ def select(
     chosen_status = None
     if status is not None:
         try:
-            chosen_status = AlertStatus(status)
+            chosen_status = AlertFilter(status)
         except ValueError:
-            known = ", ".join(s.value for s in AlertStatus)
+            known = ", ".join(s.value for s in AlertFilter)
             raise SelectionError(f"no alert status {status!r} (known: {known})", option="--status") from None
     if zone is not None:
         sites = [site] if site is not None else list(zones_by_site)

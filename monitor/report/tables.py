@@ -12,7 +12,7 @@ from typing import Any
 from monitor.archive.catalogue import Catalogue
 from monitor.archive.observed import simulated_scenes
 from monitor.render.names import newest
-from monitor.report.selection import AlertStatus
+from monitor.report.selection import AlertFilter
 
 #: Contract columns first (CONTRACT.md), additions after them.
 SCORE_COLUMNS = (
@@ -66,20 +66,24 @@ def score_rows(catalogue: Catalogue, site: str | None = None, zone: str | None =
     """One row per scene per zone, oldest first; ``simulated`` true for scenes from the simulator."""
     fake = simulated_scenes(catalogue, site)
     return [
-        {**{c: r.get(c) for c in SCORE_COLUMNS}, "simulated": (r["site"], r["scene_id"]) in fake}
-        for r in catalogue.scores(site=site, zone=zone)
+        {**{c: row[c] for c in SCORE_COLUMNS if c != "simulated"}, "simulated": (row["site"], row["scene_id"]) in fake}
+        for row in (r.as_dict() for r in catalogue.scores(site=site, zone=zone))
     ]
 
 
 def alert_rows(
-    catalogue: Catalogue, site: str | None = None, status: AlertStatus | None = None
+    catalogue: Catalogue, site: str | None = None, status: AlertFilter | None = None
 ) -> list[dict[str, Any]]:
-    """The alerts with the contract's fields; ``status``: only those (see :class:`AlertStatus`)."""
+    """The alerts with the contract's fields; ``status``: only those (see :class:`AlertFilter`);
+    ``simulated``: raised on a scene from the simulator."""
     alerts = [a for a in catalogue.alerts(site=site) if status is None or status.matches(a)]
     fake = simulated_scenes(catalogue, site)
-    return [  # .get: older schemas; simulated: raised on any scene from the simulator
-        {**{f: a.get(f) for f in ALERT_FIELDS}, "simulated": any((a["site"], i) in fake for i in a["scene_ids"])}
-        for a in alerts
+    return [
+        {
+            **{f: row[f] for f in ALERT_FIELDS if f != "simulated"},
+            "simulated": any((a.site, i) in fake for i in a.scene_ids),
+        }
+        for a, row in ((a, a.as_dict()) for a in alerts)
     ]
 
 
@@ -87,8 +91,11 @@ def scene_rows(catalogue: Catalogue, site: str | None = None, status: str | None
     """The scene catalogue."""
     fake = simulated_scenes(catalogue, site)
     return [
-        {**{c: r.get(c) for c in SCENE_COLUMNS}, "id": r["scene_id"], "simulated": (r["site"], r["scene_id"]) in fake}
-        for r in catalogue.scenes(site=site, status=status)
+        {
+            **{c: row["scene_id"] if c == "id" else row[c] for c in SCENE_COLUMNS if c != "simulated"},
+            "simulated": (row["site"], row["scene_id"]) in fake,
+        }
+        for row in (r.as_dict() for r in catalogue.scenes(site=site, status=status))
     ]
 
 
