@@ -220,3 +220,27 @@ def test_csv_folds_line_breaks_inside_a_cell(reason: str) -> None:
     assert text.count("\n") == 3 and "\r" not in text
     back = list(csv.DictReader(io.StringIO(text, newline="")))
     assert [r["reason"] for r in back] == [fold(reason), "ok"]
+
+
+def test_alerts_default_to_a_table_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from monitor.cli import alerts
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    assert alerts._default_format() == "table"
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
+    assert alerts._default_format() == "csv"
+
+
+def test_alert_table_lines() -> None:
+    from monitor.report.tables import format_alert_table
+
+    row = {f: ALERT.get(f) for f in ALERT_FIELDS}
+    text = format_alert_table([{**row, "simulated": True}, {**row, "dismissed_at": "x", "dismiss_reason": "cars"}])
+    lines = text.splitlines()
+    assert lines[0].split() == ["level", "state", "kind", "site/zone", "seen", "(UTC)", "score", "id"]
+    assert lines[1].endswith("[SIMULATED]") and " firing " in lines[1] and ALERT["id"] in lines[1]
+    assert lines[2].startswith("    2 scene(s), 2 evidence file(s); newest picture: none on disk")
+    assert " dismissed " in lines[3] and lines[5] == "    dismissed: cars"
+    assert format_alert_table([]) == "no alerts\n"
