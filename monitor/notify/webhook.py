@@ -125,9 +125,21 @@ def post_webhook(hook: WebhookConfig, body: bytes) -> int:
     except requests.RequestException as exc:
         raise NotifyError(f"{where}: {_scrub(str(exc), url)}") from None
     if not 200 <= response.status_code < 300:
-        reason = _scrub(response.text[:200].strip(), url)
+        reason = _excerpt(_scrub(response.text, url))
         raise NotifyError(f"{where}: HTTP {response.status_code}{': ' + reason if reason else ''}")
     return int(response.status_code)
+
+
+#: Characters of a receiver's error body kept in the message (an HTML error page is cut, and says so).
+BODY_EXCERPT = 300
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= BODY_EXCERPT:
+        return flat
+    head = flat[:BODY_EXCERPT].rsplit(" ", 1)[0]
+    return f"{head} [... {len(flat) - len(head)} more characters]"
 
 
 def encode_body(body: Mapping[str, Any]) -> bytes:
