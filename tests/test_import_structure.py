@@ -12,8 +12,9 @@ from pathlib import Path
 from tests.conftest import ROOT, run_cli
 
 #: Loaded only once there is a scene to score (SciPy, scikit-image), a picture to draw (matplotlib,
-#: Pillow) or an alert message to compose (Jinja2); progress bars only when there is work to show.
-HEAVY = ("scipy", "skimage", "matplotlib", "PIL", "jinja2", "pandas", "xarray", "dask", "tqdm")
+#: Pillow) or an alert message to compose (Jinja2); progress bars only when there is work to show;
+#: retries (tenacity, which imports tornado when it is installed) only with a remote source.
+HEAVY = ("scipy", "skimage", "matplotlib", "PIL", "jinja2", "pandas", "xarray", "dask", "tqdm", "tenacity", "tornado")
 
 PROBE = """
 import json, sys
