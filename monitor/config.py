@@ -110,16 +110,31 @@ class SourceConfig(_Strict):
     base_url: str | None = None
     token_url: str | None = None
     profile: str | None = None
+    #: STAC kinds: further hosts (bare names) whose asset hrefs may be followed, besides the API's host and
+    #: the provider's own (see :mod:`monitor.sources.hosts`).
+    asset_hosts: list[str] | None = None
+
+    @field_validator("asset_hosts")
+    @classmethod
+    def _bare_hosts(cls, value: list[str] | None) -> list[str] | None:
+        from monitor.sources.hosts import valid_host
+
+        for host in value or ():
+            if not valid_host(host):
+                raise ValueError(
+                    f"{host!r} is not a bare host name (give e.g. 'data.example.org': no scheme, port or path)"
+                )
+        return value
 
     @model_validator(mode="after")
     def _keys_for_kind(self) -> SourceConfig:
         allowed = {
             "local": {"path"},
-            "earth-search": {"url", "collections"},
-            "planetary-computer": {"url", "collections"},
+            "earth-search": {"url", "collections", "asset_hosts"},
+            "planetary-computer": {"url", "collections", "asset_hosts"},
             "sentinelhub": {"base_url", "token_url", "profile", "collections"},
         }[self.kind]
-        for key in ("path", "url", "collections", "base_url", "token_url", "profile"):
+        for key in ("path", "url", "collections", "base_url", "token_url", "profile", "asset_hosts"):
             if getattr(self, key) is not None and key not in allowed:
                 raise ValueError(f"key {key!r} does not apply to a {self.kind!r} source")
         if self.kind == "local" and self.path is None:

@@ -281,3 +281,17 @@ def smtp_server(tmp_path: Path) -> Iterator[Callable[..., SMTPServer]]:
     for server in servers:
         with contextlib.suppress(AssertionError, RuntimeError):  # never started
             server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gdal_confinement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no host allowed to GDAL yet (the allowance is process-wide, see gdal_env.confine)."""
+    from monitor.sources import gdal_env
+
+    monkeypatch.setattr(gdal_env, "_confined", set())
+    for name in ("no_proxy", "NO_PROXY"):
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])  # restored after the test, whatever a source set
+        else:
+            monkeypatch.setenv(name, "")
+            monkeypatch.delenv(name)

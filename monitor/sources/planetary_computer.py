@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from monitor.config import PLANETARY_COMPUTER_URL, SourceConfig
 from monitor.errors import ConfigError, SourceError
+from monitor.sources.hosts import PLANETARY_COMPUTER_HOSTS
 from monitor.sources.stac import StacSource
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class PlanetaryComputerSource(StacSource):
     kind = "planetary-computer"
     default_url = PLANETARY_COMPUTER_URL
     default_collections = SUPPORTED
+    provider_hosts = PLANETARY_COMPUTER_HOSTS
 
     def __init__(self, config: SourceConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)

@@ -27,6 +27,9 @@ from monitor.sources.base import BandAsset, SceneRef
 #: rasterio's in-memory warp of numpy arrays is not safe from several threads at once (the sources read
 #: band files concurrently); warps are small next to the reads, so they take turns.
 _WARP_LOCK = threading.Lock()
+#: GDAL drivers a remote href may be opened with: a COG is a GeoTIFF. Never VRT or the like, whose content
+#: can name other files or URLs for GDAL to open.
+REMOTE_DRIVERS = ("GTiff",)  # rasterio takes one driver name per open
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,11 @@ def _resampling(name: str, src_res: float, dst_res: float) -> Resampling:
     return Resampling.average if src_res * 1.5 <= dst_res else Resampling.bilinear
 
 
-def _read_one(href: str, bands: Sequence[BandAsset], grid: SiteGrid) -> tuple[np.ndarray, dict[str, str], list[str]]:
+def _read_one(
+    href: str, bands: Sequence[BandAsset], grid: SiteGrid, drivers: Sequence[str] | None = None
+) -> tuple[np.ndarray, dict[str, str], list[str]]:
     out = np.full((len(bands), *grid.shape), np.nan, dtype=np.float32)
-    with rasterio.open(href) as src:
+    with rasterio.open(href, driver=drivers[0] if drivers else None) as src:
         if src.crs is None:
             raise SceneError(f"{href}: the raster has no CRS")
         for asset in bands:
@@ -134,8 +139,10 @@ def _reproject_band(
     )
 
 
-def read_crop(assets: Sequence[BandAsset], grid: SiteGrid) -> Crop:
+def read_crop(assets: Sequence[BandAsset], grid: SiteGrid, drivers: Sequence[str] | None = None) -> Crop:
     """Read the given bands onto ``grid``, opening each distinct raster once and reading only its window.
+
+    ``drivers`` limits the GDAL drivers tried (remote hrefs: :data:`REMOTE_DRIVERS`).
 
     Raises :class:`SourceError` when a raster cannot be opened or read (unreadable, truncated),
     :class:`EmptySceneError` when it does not overlap the grid.
@@ -150,7 +157,7 @@ def read_crop(assets: Sequence[BandAsset], grid: SiteGrid) -> Crop:
     dtypes: list[str] = [""] * len(assets)
     for href, idx in by_href.items():
         try:
-            arr, file_tags, file_dtypes = _read_one(href, [assets[i] for i in idx], grid)
+            arr, file_tags, file_dtypes = _read_one(href, [assets[i] for i in idx], grid, drivers)
         except (SceneError, SourceError):
             raise
         except (RasterioError, CRSError, CPLE_BaseError, OSError) as exc:  # incl. a CRS GDAL cannot transform

@@ -342,7 +342,7 @@ def decode_tiff(payload: bytes, grid: SiteGrid) -> np.ndarray:
     from rasterio.io import MemoryFile
 
     try:
-        with MemoryFile(payload) as mem, mem.open() as src:
+        with MemoryFile(payload) as mem, mem.open(driver="GTiff") as src:  # never a VRT naming other files
             data = src.read()
     except (RasterioError, OSError, ValueError) as exc:
         raise TransientError(f"undecodable TIFF from the Process API ({len(payload)} bytes): {exc}") from exc

@@ -1,0 +1,42 @@
+"""Telling "the network is down or blocked" apart from a failing service.
+
+DNS failure and connection refusal do not go away in the seconds a retry waits: a cron run offline
+should end in a second with one line per source (``cannot reach earth-search.aws.element84.com: check
+the network or proxy``), not spend minutes in retries. :func:`unreachable` looks through an exception's
+chain (``__cause__``, ``__context__``, urllib3's ``MaxRetryError.reason``) for those two causes.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from monitor.errors import SourceError
+
+
+class UnreachableError(SourceError):
+    """A source's host could not be resolved or refused the connection (never retried)."""
+
+    def __init__(self, host: str, cause: str) -> None:
+        self.host = host
+        self.cause = cause
+        super().__init__(f"cannot reach {host}: check the network or proxy ({cause})")
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """'DNS lookup failed' or 'connection refused' when that is what ``exc`` comes down to, else None."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        name = type(e).__name__
+        if isinstance(e, socket.gaierror) or name == "NameResolutionError":
+            return "DNS lookup failed"
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        for nxt in (e.__cause__, e.__context__, getattr(e, "reason", None), *getattr(e, "args", ())):
+            if isinstance(nxt, BaseException):
+                stack.append(nxt)
+    return None
