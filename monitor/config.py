@@ -137,6 +137,12 @@ class SourceConfig(_Strict):
         for key in ("path", "url", "collections", "base_url", "token_url", "profile", "asset_hosts"):
             if getattr(self, key) is not None and key not in allowed:
                 raise ValueError(f"key {key!r} does not apply to a {self.kind!r} source")
+        for key in ("url", "base_url", "token_url"):
+            value = getattr(self, key)
+            if value is not None and not re.match(r"^https?://[^/\s]+", value):
+                raise ValueError(f"{key} must be an http(s):// URL, got {value!r}")
+        if self.token_url is not None and not self.token_url.startswith("https://"):
+            raise ValueError("token_url must be https:// (OAuth sends the client secret there)")
         if self.kind == "local" and self.path is None:
             raise ValueError("a local source needs 'path' (a folder of GeoTIFFs or a STAC catalog.json)")
         return self
@@ -149,9 +155,35 @@ class SourceConfig(_Strict):
         return self.kind
 
 
+#: ``[monitor] deadline`` by default: a third of the 6-hour cron interval the README suggests, so a slow run
+#: (a provider answering slowly, a long first run) ends well before the next one starts.
+DEFAULT_DEADLINE_S = 2 * 3600.0
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h)?\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``90`` (seconds), ``"90s"``, ``"45m"`` or ``"2h"``. Raises ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"a duration like '45m' or '2h' is expected, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        unit = {"s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}[match.group(2)]
+        seconds = float(match.group(1)) * unit
+    else:
+        raise ValueError(f"a duration like '45m' or '2h' is expected, got {value!r}")
+    if not 60.0 <= seconds <= 7 * 86400.0:
+        raise ValueError(f"the deadline must lie between 1 minute and 7 days, got {value!r}")
+    return seconds
+
+
 class MonitorSection(_Strict):
     data_dir: Path = Path("monitor-data")
     since: date | None = None
+    #: seconds a run may take: past it, no new scene is fetched; the scenes left are found by the next run
+    deadline: float = DEFAULT_DEADLINE_S
+
+    _deadline = field_validator("deadline", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
 
 
 class EmailConfig(_Strict):

@@ -15,11 +15,13 @@ from monitor.archive.crops import write_crop_file
 from monitor.config import Config, SiteConfig, utc_since
 from monitor.errors import EmptySceneError, MonitorError, SceneError, SourceError
 from monitor.grid import SiteGrid
+from monitor.pipeline.deadline import Deadline
 from monitor.pipeline.rows import safe_name, score_row
 from monitor.pipeline.summary import RunSummary
 from monitor.pipeline.zones import zone_masks
 from monitor.sources import IncrementalSource, SceneRef, Source
 from monitor.sources.base import printable
+from monitor.sources.reach import UnreachableError
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +64,21 @@ def ingest_site(
     source: Source,
     summary: RunSummary,
     progress: bool,
+    deadline: Deadline | None = None,
 ) -> None:
-    """Search one source for one site and ingest what is new; a failed search is logged and counted."""
+    """Search one source for one site and ingest what is new; a failed search is logged and counted.
+
+    Past ``deadline`` no further scene is fetched; those left are counted in ``summary.deferred_scenes``
+    and the source's search watermark stays put, so the next run finds them again.
+    """
+    if deadline is not None and deadline.passed():
+        summary.deadline_reached = True
+        return
     start = search_start(catalogue, config, site, source)
     try:
         refs = source.search(site, start, None)
+    except UnreachableError:
+        raise  # the network is down or blocked: the caller says so once per source
     except (SourceError, SceneError) as exc:
         log.error("site %s: search of source %s failed: %s", site.id, source.name, exc)
         summary.errors.append(f"site {site.id}: source {source.name}: {exc}")
@@ -75,7 +87,19 @@ def ingest_site(
     log.info("site %s, source %s: %d scene(s) found, %d new or to retry", site.id, source.name, len(refs), len(todo))
     masks = zone_masks(site, grid)
     crops_dir = config.data_dir / "crops" / site.id
-    for ref in tqdm(todo, desc=f"fetch {site.id}", unit="scene", disable=not progress, leave=False):
+    for done, ref in enumerate(tqdm(todo, desc=f"fetch {site.id}", unit="scene", disable=not progress, leave=False)):
+        if deadline is not None and deadline.passed():
+            left = len(todo) - done
+            summary.deadline_reached = True
+            summary.deferred_scenes += left
+            log.warning(
+                "site %s, source %s: the run's deadline (%.0f s) has passed; %d scene(s) left for the next run",
+                site.id,
+                source.name,
+                deadline.seconds,
+                left,
+            )
+            return
         ingest_one(catalogue, site, grid, source, ref, masks, crops_dir, summary)
     # only once every scene found is recorded: a run that stops half-way searches the same range again
     newest = max((r.acquired for r in refs if r.acquired is not None), default=None)

@@ -1,6 +1,6 @@
 """Telling "the network is down or blocked" apart from a failing service.
 
-DNS failure and connection refusal do not go away in the seconds a retry waits: a cron run offline
+DNS failure, connection refusal and a TLS certificate that does not verify do not go away in the seconds a retry waits: a cron run offline
 should end in a second with one line per source (``cannot reach earth-search.aws.element84.com: check
 the network or proxy``), not spend minutes in retries. :func:`unreachable` looks through an exception's
 chain (``__cause__``, ``__context__``, urllib3's ``MaxRetryError.reason``) for those two causes.
@@ -9,6 +9,7 @@ chain (``__cause__``, ``__context__``, urllib3's ``MaxRetryError.reason``) for t
 from __future__ import annotations
 
 import socket
+import ssl
 
 from monitor.errors import SourceError
 
@@ -23,7 +24,8 @@ class UnreachableError(SourceError):
 
 
 def unreachable(exc: BaseException) -> str | None:
-    """'DNS lookup failed' or 'connection refused' when that is what ``exc`` comes down to, else None."""
+    """'DNS lookup failed', 'connection refused' or 'TLS certificate not trusted' when that is what ``exc``
+    comes down to, else None."""
     seen: set[int] = set()
     stack: list[BaseException] = [exc]
     while stack:
@@ -36,7 +38,15 @@ def unreachable(exc: BaseException) -> str | None:
             return "DNS lookup failed"
         if isinstance(e, ConnectionRefusedError):
             return "connection refused"
-        for nxt in (e.__cause__, e.__context__, getattr(e, "reason", None), *getattr(e, "args", ())):
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return "TLS certificate not trusted; a CA bundle can be given in SSL_CERT_FILE"
+        for nxt in (
+            e.__cause__,
+            e.__context__,
+            getattr(e, "reason", None),
+            getattr(e, "request_exception", None),
+            *e.args,
+        ):
             if isinstance(nxt, BaseException):
                 stack.append(nxt)
     return None

@@ -177,6 +177,7 @@ class StacSource:
         retry = Retry(
             total=self.retry.attempts,
             connect=0,  # DNS failure, connection refused: the network is down, retrying will not help
+            other=0,  # a TLS handshake that fails (untrusted certificate) fails the same way next time
             backoff_factor=self.retry.backoff / 2,
             status_forcelist=RETRY_STATUSES,
             allowed_methods=None,  # item search is a POST; it is safe to repeat
