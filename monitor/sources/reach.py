@@ -1,9 +1,10 @@
 """Telling "the network is down or blocked" apart from a failing service.
 
-DNS failure, connection refusal and a TLS certificate that does not verify do not go away in the seconds a retry waits: a cron run offline
-should end in a second with one line per source (``cannot reach earth-search.aws.element84.com: check
-the network or proxy``), not spend minutes in retries. :func:`unreachable` looks through an exception's
-chain (``__cause__``, ``__context__``, urllib3's ``MaxRetryError.reason``) for those two causes.
+DNS failure, connection refusal and a TLS certificate that does not verify do not go away in the seconds
+a retry waits: a cron run offline should end in a second with one line per source (``cannot reach
+earth-search.aws.element84.com: check the network or proxy``), not spend minutes in retries.
+:func:`unreachable` looks through an exception's chain (``__cause__``, ``__context__``, urllib3's
+``MaxRetryError.reason``, sentinelhub's ``request_exception``) for those causes.
 """
 
 from __future__ import annotations
