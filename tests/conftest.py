@@ -190,6 +190,13 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     root = str(Path(__file__).resolve().parent.parent)
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in (root, full_env.get("PYTHONPATH", "")) if p)
     full_env.pop("MONITOR_CONFIG", None) if env is None or "MONITOR_CONFIG" not in env else None
+    # the child is not under pytest-socket: any host but this machine goes to a proxy that refuses
+    # (requests and GDAL's libcurl both honour these), unless the test routes traffic itself
+    if not any(full_env.get(v) for v in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")):
+        for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+            full_env[name] = "http://127.0.0.1:9"
+        for name in ("no_proxy", "NO_PROXY"):
+            full_env[name] = ",".join(filter(None, ["127.0.0.1,localhost,::1", full_env.get(name, "")]))
     return subprocess.run(
         [sys.executable, "-m", "monitor", *args],
         cwd=cwd,
@@ -295,3 +302,10 @@ def _fresh_gdal_confinement(monkeypatch: pytest.MonkeyPatch) -> None:
         else:
             monkeypatch.setenv(name, "")
             monkeypatch.delenv(name)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``network`` tests (run only with ``-m network``) may reach the internet; every other test only 127.0.0.1."""
+    for item in items:
+        if item.get_closest_marker("network"):
+            item.add_marker(pytest.mark.enable_socket)

@@ -41,8 +41,10 @@ def command(ctx: click.Context, config_path: Path | None) -> None:
         )
     if summary.errors:
         shown = summary.errors[:10]
+        from monitor.redact import redact
+
         for problem in shown:  # one line each (an unreachable source: one line per source, with the hint)
-            click.echo(f"monitor: error: {problem}", err=True)
+            click.echo(f"monitor: error: {redact(problem)}", err=True)
         if len(summary.errors) > len(shown):
             click.echo(f"monitor: error: and {len(summary.errors) - len(shown)} more problem(s)", err=True)
         ctx.exit(1)

@@ -20,6 +20,7 @@ from monitor.archive.catalogue import Catalogue, utcnow
 from monitor.archive.crops import atomic_write_bytes
 from monitor.config import Config
 from monitor.errors import NotifyError
+from monitor.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def deliver_pending(catalogue: Catalogue, config: Config) -> tuple[int, int]:
             with catalogue.transaction() as db:
                 db.execute(
                     "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                    (str(exc), row["id"]),
+                    (redact(str(exc)), row["id"]),
                 )
             continue
         with catalogue.transaction() as db:

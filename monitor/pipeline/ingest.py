@@ -19,6 +19,7 @@ from monitor.pipeline.deadline import Deadline
 from monitor.pipeline.rows import safe_name, score_row
 from monitor.pipeline.summary import RunSummary
 from monitor.pipeline.zones import zone_masks
+from monitor.redact import redact
 from monitor.sources import IncrementalSource, SceneRef, Source
 from monitor.sources.base import printable
 from monitor.sources.reach import UnreachableError
@@ -187,6 +188,7 @@ def record_unusable(
 ) -> None:
     """Record a scene that could not be used: it still appears in the scene and score tables."""
     site = base_row["site"]
+    reason = redact(reason)  # a reader's error may quote a signed URL
     rows = [score_row(site, z, ref.scene_id, iso(ref.acquired), ref.sensor, 0.0, status) for z in masks]
     with catalogue.transaction() as db:
         catalogue.upsert_scene(
