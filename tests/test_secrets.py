@@ -90,8 +90,8 @@ def test_no_secret_is_written_anywhere_at_full_verbosity(tmp_path: Path, synthet
             '[[sources]]\nkind = "local"\npath = "imagery"',
             '[[sources]]\nkind = "local"\npath = "imagery"\n\n'
             f'[[sources]]\nkind = "planetary-computer"\nurl = "{stac_server.url}"\ncollections = ["sentinel-2-l2a"]\n\n'
-            f'[[sources]]\nkind = "sentinelhub"\nbase_url = "{sh_server.url}"\ntoken_url = "{sh_server.url}/oauth/token"\n'
-            'collections = ["sentinel-2-l2a"]\n',
+            f'[[sources]]\nkind = "sentinelhub"\nbase_url = "{sh_server.url}"\n'
+            f'token_url = "{sh_server.url}/oauth/token"\ncollections = ["sentinel-2-l2a"]\n',
         )
         text += (
             f'\n[email]\nenabled = true\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp.port}\nsecurity = "starttls"\n'
