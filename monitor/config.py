@@ -30,7 +30,7 @@ from pydantic import (
 from monitor.errors import ConfigError
 from monitor.geometry import covers, footprint
 
-ID_PATTERN = r"^[a-z0-9-]+$"
+ID_PATTERN = r"^[a-z0-9-]+$"  # ids become folder names: nothing that could climb out of data_dir
 SourceKind = Literal["local", "earth-search", "sentinelhub", "planetary-computer"]
 ZoneKind = Literal["crowd", "vehicle", "any"]
 BBox = tuple[float, float, float, float]
@@ -298,8 +298,9 @@ def _loc(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
             label = str(part)
             if isinstance(node, list) and 0 <= part < len(node):
                 node = node[part]
-                if isinstance(node, Mapping) and isinstance(node.get("id"), str):
-                    label = f"{part} id={node['id']}"
+                shown = node.get("id") if isinstance(node, Mapping) else None
+                if isinstance(shown, str) and shown.isprintable() and len(shown) <= 60:  # one line, always
+                    label = f"{part} id={shown}"
             out += f"[{label}]"
         elif part in {"function-after", "function-before"} or part.startswith(("tuple[", "list[", "literal[")):
             continue
@@ -307,6 +308,33 @@ def _loc(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
             out += f".{part}" if out else part
             node = node.get(part) if isinstance(node, Mapping) else None
     return out
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds (``list[SiteConfig]``, ``EmailConfig | None``, ...)."""
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    """`` (did you mean 'data_dir'?)`` for an unknown key close to a known one at the same place, else ''."""
+    import difflib
+
+    models: list[type[BaseModel]] = [Config]
+    for part in loc[:-1]:
+        if isinstance(part, str):
+            models = [
+                m
+                for model in models
+                if part in model.model_fields
+                for m in _models_in(model.model_fields[part].annotation)
+            ]
+    known = sorted({name for model in models for name in model.model_fields} - {"credentials", "path"})
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -382,9 +410,12 @@ def parse_config(
         if not key and ("site" in msg or "[[sites]]" in msg):
             key = "sites"
         if first["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + _did_you_mean(tuple(first["loc"]))
         elif first["type"] == "missing":
             msg = "required key is missing"
+        elif first["type"] == "string_pattern_mismatch":
+            shown = str(first.get("input"))[:80]
+            msg = f"must use only a-z, 0-9 and '-' (ids name folders and files), got {shown!r}"
         more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
         raise ConfigError(msg + more, path=origin, key=key or None) from None
     _check_geometry_files(config, origin)
