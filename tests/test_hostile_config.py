@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import monitor.pipeline.run  # noqa: F401 (the module, for _grids)
+import monitor.pipeline.run  # noqa: F401 (the module, for site_grids)
 from monitor.cli.main import cli
 from monitor.config import parse_config
 from monitor.errors import ConfigError
@@ -78,7 +78,7 @@ def _set(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
 def _load(doc: Any, base: Path) -> None:
     """Validate, then build every site's grid (where a huge or degenerate footprint shows)."""
     config = parse_config(doc, base=base, origin=str(base / "monitor.toml"), env={})
-    sys.modules["monitor.pipeline.run"]._grids(config)  # as `monitor run` builds them, before any work
+    sys.modules["monitor.pipeline.run"].site_grids(config)  # as `monitor run` builds them, before any work
 
 
 @SETTINGS
