@@ -138,9 +138,9 @@ def test_the_pipeline_records_the_refused_scene_with_its_reason_and_goes_on(
     summary = run(config)
     assert summary.new_scenes == 1 and not summary.errors
     with Catalogue(config.data_dir, readonly=True) as cat:
-        rows = {r["scene_id"]: r for r in cat.scenes()}
-    failed = [r for r in rows.values() if r["status"] == "failed"]
-    assert len(failed) == 1 and "not one of earth-search's hosts" in failed[0]["reason"]
+        rows = {r.scene_id: r for r in cat.scenes()}
+    failed = [r for r in rows.values() if r.status.value == "failed"]
+    assert len(failed) == 1 and "not one of earth-search's hosts" in (failed[0].reason or "")
     assert elsewhere.log == []
     run(config)  # the next run does not try it again either: the href is in the item itself
     assert elsewhere.log == []
