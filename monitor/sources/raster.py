@@ -29,7 +29,13 @@ from monitor.sources.base import BandAsset, SceneRef
 _WARP_LOCK = threading.Lock()
 #: GDAL drivers a remote href may be opened with: a COG is a GeoTIFF. Never VRT or the like, whose content
 #: can name other files or URLs for GDAL to open.
-REMOTE_DRIVERS = ("GTiff",)  # rasterio takes one driver name per open
+REMOTE_DRIVERS = ("GTiff",)
+#: A read never holds more than this many source pixels per band (a window of about 8000 x 8000): a file
+#: whose pixels are far finer than the site's (a decompression bomb by transform) is refused, not read.
+MAX_WINDOW_PIXELS = 64_000_000
+#: Nor decompresses a block (tile or strip) larger than this: one strip of a whole huge image would have to
+#: be inflated in full to read any window of it.
+MAX_BLOCK_BYTES = 256 * 1024 * 1024  # rasterio takes one driver name per open
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,7 @@ def _read_one(
         win = _source_window(src, grid)
         if win is None:
             raise EmptySceneError(f"{href} does not overlap the target grid")
+        _check_cost(href, src, win)
         indexes = [a.index for a in bands]
         raw = src.read(indexes, window=win, out_dtype="float32")
         masks = src.read_masks(indexes, window=win)
@@ -121,6 +128,28 @@ def _read_one(
             with _WARP_LOCK:
                 _reproject_band(raw[i], out[i], win_transform, src.crs, grid, asset.name, src_res)
     return out, tags, dtypes
+
+
+def _check_cost(href: str, src: rasterio.io.DatasetReader, win: Window) -> None:
+    """Refuse a read whose window or blocks would need far more memory than a site crop ever does."""
+    pixels = int(win.width) * int(win.height)
+    if pixels > MAX_WINDOW_PIXELS:
+        raise SceneError(
+            f"{href}: the site covers {int(win.width)} x {int(win.height)} px of this file (pixels far finer than "
+            f"the site grid's); more than {MAX_WINDOW_PIXELS:,} px is refused"
+        )
+    block_h, block_w = src.block_shapes[0]
+    block_bytes = (
+        block_h
+        * block_w
+        * max(np.dtype(d).itemsize for d in src.dtypes)
+        * (src.count if src.interleaving and src.interleaving.name == "PIXEL" else 1)
+    )
+    if block_bytes > MAX_BLOCK_BYTES:
+        raise SceneError(
+            f"{href}: its blocks are {block_w} x {block_h} px ({block_bytes / 2**20:.0f} MiB each when inflated); "
+            f"more than {MAX_BLOCK_BYTES / 2**20:.0f} MiB is refused (write it tiled, e.g. as a COG)"
+        )
 
 
 def _reproject_band(
