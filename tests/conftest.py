@@ -366,3 +366,15 @@ def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
     return DemoBuild(
         root / "monitor-demo", record["stdout"], record["stderr"], root / "archive-named-by-the-environment"
     )
+
+
+@pytest.fixture(autouse=True)
+def _restore_monitor_logger() -> Iterator[None]:
+    """In-process CLI runs (CliRunner) set up the ``monitor`` logger for a terminal (own handler, no
+    propagation); put it back so later tests' ``caplog`` still sees the monitor's records."""
+    import logging
+
+    logger = logging.getLogger("monitor")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
