@@ -24,7 +24,7 @@ from monitor.detect.values import analysis_values
 from monitor.errors import ArchiveError
 from monitor.grid import SiteGrid
 from monitor.pipeline.rows import safe_name
-from monitor.render.names import SUFFIXES
+from monitor.render.names import CONFIRMED, SUFFIXES
 from monitor.scene import Scene
 from monitor.sensors import is_radar, rgb_bands
 
@@ -91,10 +91,14 @@ def render_zone(
     change: SceneChange,
     masks: dict[str, np.ndarray],
     zone: str,
+    *,
+    confirmation: bool = False,
 ) -> list[Path]:
     """Write the zone's evidence for this scene and return the absolute paths: the PNG
     (``evidence/<site>/<zone>/<scene>.png``) first, then the same stacked for a phone (``.phone.png``),
-    the GIF, the change COG and the GeoJSON."""
+    the GIF, the change COG and the GeoJSON. A ``confirmation``'s files go under ``confirmed/``
+    (``evidence/<site>/<zone>/confirmed/``, the COG under ``evidence/<site>/confirmed/``): the next
+    confirmation replaces them (:func:`monitor.render.names.is_confirmation`)."""
     from monitor.render.animation import write_animation  # matplotlib: only when drawing
     from monitor.render.evidence import credit_line, render_evidence
     from monitor.render.geo import detections_geojson, write_change_cog, write_geojson
@@ -119,6 +123,7 @@ def render_zone(
     )
     credit = credit_line(scene.simulated, scene.acquired.year)
     folder = config.data_dir / "evidence" / site.id
+    sub = CONFIRMED if confirmation else ""
     name = safe_name(scene.scene_id)
     zone_masks = {z: m[rows, cols] for z, m in masks.items()}
     picture: dict[str, Any] = dict(
@@ -137,7 +142,7 @@ def render_zone(
     )
 
     def target(kind: str) -> Path:
-        return folder / zone / f"{name}{SUFFIXES[kind]}"
+        return folder / zone / sub / f"{name}{SUFFIXES[kind]}"
 
     png = render_evidence(target("png"), **picture)
     phone = render_evidence(target("phone"), tall=True, **picture)
@@ -151,7 +156,7 @@ def render_zone(
         "SIGNIFICANCE_THRESHOLD": f"{change.threshold:.6g}",
         "CREDIT": credit,
     }
-    cog = write_change_cog(folder / f"{name}{SUFFIXES['cog']}", change.statistic, grid.transform, grid.crs, tags)
+    cog = write_change_cog(folder / sub / f"{name}{SUFFIXES['cog']}", change.statistic, grid.transform, grid.crs, tags)
     properties = {
         "site": site.id,
         "zone": zone,

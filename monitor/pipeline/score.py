@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -14,7 +15,7 @@ from monitor.alerts import AlertChange, Observation, advance, kinds_for_zone
 from monitor.archive.catalogue import Catalogue, iso
 from monitor.config import Config, SiteConfig
 from monitor.detect.baseline import Baseline
-from monitor.detect.scoring import ZoneScore, rescored, score_scene
+from monitor.detect.scoring import SceneChange, ZoneScore, rescored, score_scene
 from monitor.detect.tracking import TRACKED, Past, track
 from monitor.errors import ArchiveError
 from monitor.grid import SiteGrid
@@ -23,11 +24,14 @@ from monitor.pipeline.evidence import render_zone
 from monitor.pipeline.rows import score_row
 from monitor.pipeline.summary import RunSummary
 from monitor.pipeline.zones import zone_kinds, zone_masks
+from monitor.render.names import is_confirmation
 from monitor.scene import Scene
 
 log = logging.getLogger(__name__)
 
-RAISING = {"opened", "raised", "confirmed"}
+#: Actions whose evidence is rendered at once and kept; a confirmation's is rendered once per alert and
+#: run, for its latest confirming scene, and replaces the previous confirmation's (``render.names``).
+KEPT = {"opened", "raised"}
 #: How far back the tracking looks: longer than PERSISTENT_AFTER, shorter than a year of history.
 HISTORY = timedelta(days=200)
 TRACKED_CENTRES = (*TRACKED, "persistent-change")
@@ -92,6 +96,7 @@ def score_site(
     masks, kinds = zone_masks(site, grid), zone_kinds(site)
     _cover_new_zones(catalogue, site.id, list(masks), summary)
     baselines: dict[tuple[str, int], Baseline] = {}  # one run loads or builds each version once
+    confirmations: dict[str, Confirmation] = {}  # alert id -> its latest confirmation in this run
     todo = _pending(catalogue, site.id)
     for row in tqdm(todo, desc=f"score {site.id}", unit="scene", disable=not progress, leave=False):
         if not _still_pending(catalogue, site.id, row["scene_id"]):
@@ -106,7 +111,7 @@ def score_site(
             summary.failed_scenes += 1
             continue
         try:
-            score_one(catalogue, config, site, grid, scene, baseline, masks, kinds, summary)
+            score_one(catalogue, config, site, grid, scene, baseline, masks, kinds, summary, confirmations)
         except (ArchiveError, OSError) as exc:  # our disk, not the scene: left unscored, retried next run
             log.error("scene %s: scoring could not be stored: %s", scene.scene_id, exc)
             summary.errors.append(f"scene {scene.scene_id}: scoring could not be stored: {exc}")
@@ -115,6 +120,57 @@ def score_site(
             log.debug("traceback", exc_info=True)
             _record_error(catalogue, site.id, scene, masks, f"error: {exc!r}")
             summary.errors.append(f"scene {scene.scene_id}: scoring failed: {exc!r}")
+    for alert_id, confirmation in confirmations.items():
+        try:
+            _render_confirmation(catalogue, config, site, grid, masks, alert_id, confirmation)
+        except (ArchiveError, OSError) as exc:  # the alert keeps its earlier evidence
+            log.error("alert %s: the evidence of its latest confirmation could not be written: %s", alert_id, exc)
+            summary.errors.append(f"alert {alert_id}: confirmation evidence could not be written: {exc}")
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a confirming observation's evidence is drawn from (kept in memory until the site is scored)."""
+
+    scene: Scene
+    baseline: Baseline
+    change: SceneChange
+    zone: str
+
+
+def _render_confirmation(
+    catalogue: Catalogue,
+    config: Config,
+    site: SiteConfig,
+    grid: SiteGrid,
+    masks: dict[str, np.ndarray],
+    alert_id: str,
+    confirmation: Confirmation,
+) -> None:
+    """Draw an alert's latest confirmation into ``confirmed/``, put its files in place of the previous
+    confirmation's in the alert's ``evidence``, and delete the files no alert lists any more."""
+    c = confirmation
+    paths = render_zone(catalogue, config, site, grid, c.scene, c.baseline, c.change, masks, c.zone, confirmation=True)
+    alert = catalogue.alert(alert_id)
+    if alert is None:
+        return
+    new = [str(p) for p in paths]
+    dropped = [p for p in alert["evidence"] if is_confirmation(p) and p not in new]
+    alert["evidence"] = [p for p in alert["evidence"] if not is_confirmation(p)] + new
+    with catalogue.transaction() as db:
+        catalogue.save_alert(db, alert)
+    _delete_unlisted(catalogue, site.id, dropped)
+
+
+def _delete_unlisted(catalogue: Catalogue, site: str, paths: list[str]) -> None:
+    """Delete replaced confirmation files that no alert of the site lists (a zone watched for both kinds
+    shares a scene's files between its two alerts)."""
+    if not paths:
+        return
+    listed = {p for a in catalogue.alerts(site=site) for p in a["evidence"]}
+    for path in paths:
+        if path not in listed:
+            Path(path).unlink(missing_ok=True)
 
 
 def _still_pending(catalogue: Catalogue, site: str, scene_id: str) -> bool:
@@ -166,8 +222,13 @@ def score_one(
     masks: dict[str, np.ndarray],
     kinds: dict[str, str],
     summary: RunSummary,
+    confirmations: dict[str, Confirmation] | None = None,
 ) -> None:
-    """Score one scene, step its zones' alerts, render evidence, and commit it all in one transaction."""
+    """Score one scene, step its zones' alerts, render evidence, and commit it all in one transaction.
+
+    Openings and raises are drawn now and kept (a raise drops the previous confirmation's files from the
+    alert). A confirmation is noted in ``confirmations`` (alert id -> the latest one) for the caller to
+    draw once the site is scored; without ``confirmations`` it is drawn now, replacing the previous one."""
     missing = [b for b in baseline.bands if b not in scene.bands]
     if missing:
         _record_error(catalogue, site.id, scene, masks, f"missing bands {','.join(missing)}")
@@ -202,12 +263,20 @@ def score_one(
             if result is not None:
                 changes.append((result, zs.zone))
     evidence: dict[str, list[str]] = {}
+    later: dict[str, Confirmation] = {}
+    dropped: list[str] = []
     for result, zone in changes:
-        if result.action in RAISING:
+        if result.action in KEPT:
             if zone not in evidence:
                 paths = render_zone(catalogue, config, site, grid, scene, baseline, change, masks, zone)
                 evidence[zone] = [str(p) for p in paths]
-            result.alert["evidence"] = [*result.alert["evidence"], *evidence[zone]]
+            kept = [p for p in result.alert["evidence"] if not is_confirmation(p)]
+            dropped += [p for p in result.alert["evidence"] if is_confirmation(p)]
+            result.alert["evidence"] = [*kept, *evidence[zone]]
+            if confirmations is not None:
+                confirmations.pop(result.alert["id"], None)  # older than this raise
+        elif result.action == "confirmed":
+            later[result.alert["id"]] = Confirmation(scene, baseline, change, zone)
     with catalogue.transaction() as db:
         catalogue.replace_scores(db, site.id, scene.scene_id, rows)
         db.execute("UPDATE scenes SET scored = 1 WHERE site = ? AND scene_id = ?", (site.id, scene.scene_id))
@@ -225,6 +294,12 @@ def score_one(
         for result, _ in changes:
             catalogue.save_alert(db, result.alert)
     summary.scored_scenes += 1
+    _delete_unlisted(catalogue, site.id, dropped)
+    for alert_id, confirmation in later.items():
+        if confirmations is not None:
+            confirmations[alert_id] = confirmation
+        else:
+            _render_confirmation(catalogue, config, site, grid, masks, alert_id, confirmation)
     for result, _ in changes:
         if result.action in NOTEWORTHY:
             summary.alert_changes.append(result)
