@@ -73,7 +73,8 @@ def _observation(scores: list[dict[str, Any]], alert: dict[str, Any], scene_id: 
 def _latest_scene(scenes: list[dict[str, Any]], alert: dict[str, Any]) -> str:
     """The alert's supporting scene acquired last (a late radar scene can be listed after a newer one)."""
     times = {s["scene_id"]: s["acquired"] or "" for s in scenes}
-    return max(alert["scene_ids"], key=lambda i: (times.get(i, ""), alert["scene_ids"].index(i)))
+    ids = alert["scene_ids"]
+    return max(ids, key=lambda i: (times.get(i, ""), ids.index(i))) if ids else ""
 
 
 def _credit(scenes: list[dict[str, Any]]) -> str:
@@ -137,7 +138,7 @@ def build_report(
                 items.append(
                     {
                         "alert": {"acked_at": None, "dismissed_at": None, "dismiss_reason": None, **alert},
-                        "onset": _observation(scores, alert, alert["scene_ids"][0]),
+                        "onset": _observation(scores, alert, alert["scene_ids"][0] if alert["scene_ids"] else ""),
                         "latest": _observation(scores, alert, _latest_scene(scenes, alert)),
                         "onset_png": first and first != png and _copy(first, folder / "onset", out),
                         "png": png and _copy(png, folder, out),
