@@ -137,9 +137,7 @@ def detection_label(det: Detection, resolution: float = 10.0) -> str:
     if det.cls == "crowd-block":
         lo, hi = (det.area_m2 * k for k in PERSONNEL_PER_M2)
         blocks = block_equivalents(det, resolution)
-        return (
-            f"troop-block blob: changed {det.area_m2:,.0f} m2 = ~{blocks:.0f} block(s), {lo:,.0f}-{hi:,.0f} personnel"
-        )
+        return f"troop-block blob: changed {det.area_m2:,.0f} m2 = {blocks:.1f} block(s), {lo:,.0f}-{hi:,.0f} personnel"
     if det.cls in {"vehicle-row", "vehicle-park"}:
         area = footprint_m2(det)
         lo, hi = (area / k for k in reversed(M2_PER_VEHICLE))
@@ -150,7 +148,8 @@ def detection_label(det: Detection, resolution: float = 10.0) -> str:
 
 def summary_line(outlines: Sequence[Outline], resolution: float) -> str:
     """One line for the picture's heading with the same definitions as the labels: troop blocks counted
-    in the outlined blobs, vehicle footprints and their estimates."""
+    in the outlined blobs (to a tenth, as each blob's label gives them),
+    vehicle footprints and their estimates."""
     dets = [o.detection for o in outlines]
     parts = []
     blobs = [d for d in dets if d.cls == "crowd-block"]
@@ -159,7 +158,7 @@ def summary_line(outlines: Sequence[Outline], resolution: float) -> str:
         blocks = sum(block_equivalents(d, resolution) for d in blobs)
         lo, hi = (area * k for k in PERSONNEL_PER_M2)
         parts.append(
-            f"{len(blobs)} troop-block blob(s) outlined = ~{blocks:.0f} block(s), changed {area:,.0f} m2, "
+            f"{len(blobs)} troop-block blob(s) outlined = {blocks:.1f} block(s), changed {area:,.0f} m2, "
             f"{lo:,.0f}-{hi:,.0f} personnel"
         )
     vehicles = [d for d in dets if d.cls in {"vehicle-row", "vehicle-park"}]
