@@ -188,7 +188,7 @@ def test_numbers_agree_and_the_basis_is_on_the_picture() -> None:
 def test_zone_labels_stay_inside_their_panel_clear_of_titles_and_corners() -> None:
     zone = np.zeros(SHAPE, bool)
     zone[0:25, 0:30] = True  # touching the top edge: a label above it would sit on the panel title
-    x, y, va, box = label_position(zone, "square", corner_boxes(SHAPE))
+    _, _, va, box = label_position(zone, "square", corner_boxes(SHAPE))
     assert va == "top" and box[1] >= -0.5 and box[3] <= SHAPE[0]
     fig = _figure([], zone=zone)
     FigureCanvasAgg(fig).draw()
