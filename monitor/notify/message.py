@@ -20,6 +20,7 @@ import hashlib
 import io
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 import jinja2
 from PIL import Image
 
+from monitor.archive.records import Alert, AlertStatus
 from monitor.render.names import newest, newest_of_each, onset
 from monitor.render.templating import environment
 
@@ -37,13 +39,26 @@ log = logging.getLogger(__name__)
 NOTICES = ("NEW", "RAISED", "RESOLVED", "NEW+RESOLVED", "STILL FIRING")
 
 
-def notice(alert: Mapping[str, Any]) -> str:
+@dataclass(frozen=True)
+class DueAlert:
+    """An alert a message is about; ``repeat``: a reminder that it is still firing."""
+
+    alert: Alert
+    repeat: bool = False
+
+
+def _due(item: DueAlert | Alert) -> DueAlert:
+    return item if isinstance(item, DueAlert) else DueAlert(item)
+
+
+def notice(item: DueAlert | Alert) -> str:
     """What this message says about the alert: ``NEW``, ``RAISED``, ``RESOLVED``, ``NEW+RESOLVED`` (opened
-    and resolved between two messages) or ``STILL FIRING`` (a repeat reminder, ``alert["repeat"]``)."""
-    announced = alert.get("notified_status") is not None
-    if alert["status"] == "resolved":
+    and resolved between two messages) or ``STILL FIRING`` (a repeat reminder, ``repeat``)."""
+    due = _due(item)
+    announced = due.alert.notified_status is not None
+    if due.alert.status is AlertStatus.RESOLVED:
         return "RESOLVED" if announced else "NEW+RESOLVED"
-    if alert.get("repeat"):
+    if due.repeat:
         return "STILL FIRING"
     return "RAISED" if announced else "NEW"
 
@@ -55,10 +70,12 @@ def message_id(alert_states: Sequence[tuple[str, ...]], domain: str) -> str:
     return f"<monitor-{digest}@{domain}>"
 
 
-def alert_state(alert: Mapping[str, Any]) -> tuple[str, ...]:
+def alert_state(item: DueAlert | Alert) -> tuple[str, ...]:
     """The part of an alert that makes one notification differ from another."""
-    state = (alert["id"], alert["level"], alert["status"])
-    return (*state, f"repeat-after:{alert.get('notified_at')}") if alert.get("repeat") else state
+    due = _due(item)
+    alert = due.alert
+    state = (alert.id, str(alert.level), str(alert.status))
+    return (*state, f"repeat-after:{alert.notified_at}") if due.repeat else state
 
 
 def _environment() -> jinja2.Environment:
@@ -82,7 +99,7 @@ def inline_image(path: Path, width: int) -> bytes:
 
 
 def build_message(
-    alerts: Sequence[dict[str, Any]],
+    alerts: Sequence[DueAlert | Alert],
     *,
     sender: str,
     recipients: Sequence[str],
@@ -107,8 +124,7 @@ def build_message(
     items: list[dict[str, Any]] = []
     images: list[tuple[str, bytes]] = []
     attachments: list[tuple[str, bytes]] = []
-    optional = {"acked_at": None, "resolved_at": None, "dismissed_at": None, "repeat": False}
-    alerts = [{**optional, **a} for a in alerts]
+    due = [_due(a) for a in alerts]
 
     def picture(path: Path | None, cid: str) -> str | None:
         if path is None or len(images) >= max_images:
@@ -120,33 +136,34 @@ def build_message(
             return None
         return cid
 
-    for index, alert in enumerate(alerts):
-        png = newest(alert["evidence"], "phone") or newest(alert["evidence"], "png")
-        first = onset(alert["evidence"], "phone") or onset(alert["evidence"], "png")
-        geojson = newest(alert["evidence"], "geojson")
+    for index, item in enumerate(due):
+        alert = item.alert
+        png = newest(alert.evidence, "phone") or newest(alert.evidence, "png")
+        first = onset(alert.evidence, "phone") or onset(alert.evidence, "png")
+        geojson = newest(alert.evidence, "geojson")
         if geojson is not None:
-            name = f"{alert['site']}-{alert['zone']}-{alert['kind']}-{geojson.stem}.geojson"
+            name = f"{alert.site}-{alert.zone}-{alert.kind}-{geojson.stem}.geojson"
             attachments.append((name, geojson.read_bytes()))
         items.append(
             {
                 "alert": alert,
-                "notice": notice(alert),
-                "site_name": site_names.get(alert["site"]) or alert["site"],
+                "notice": notice(item),
+                "site_name": site_names.get(alert.site) or alert.site,
                 "cid": picture(png, f"{token}.{index}@{domain}"),
                 "png": png,
                 "onset_png": first if first != png else None,
                 "onset_cid": None,
                 "geojson_name": geojson and attachments[-1][0],
-                "latest": newest_of_each(alert["evidence"]),
+                "latest": newest_of_each(alert.evidence),
             }
         )
-    for index, item in enumerate(items):  # the onsets' pictures after every alert's latest one
-        if item["onset_png"] is not None:
-            item["onset_cid"] = picture(item["onset_png"], f"{token}.{index}.onset@{domain}")
-    sites = sorted({a["site"] for a in alerts})
+    for index, entry in enumerate(items):  # the onsets' pictures after every alert's latest one
+        if entry["onset_png"] is not None:
+            entry["onset_cid"] = picture(entry["onset_png"], f"{token}.{index}.onset@{domain}")
+    sites = sorted({d.alert.site for d in due})
     counts: dict[str, int] = {}
-    for item in items:
-        word = str(item["notice"])
+    for entry in items:
+        word = str(entry["notice"])
         counts[word] = counts.get(word, 0) + 1
     headline = ", ".join(f"{n} {word.lower()}" for word, n in counts.items())
     subject = f"{'[SIMULATED] ' if simulated else ''}monitor: {headline} alert(s) at {', '.join(sites)}"

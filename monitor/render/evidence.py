@@ -16,8 +16,8 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.patheffects import withStroke
 
 from monitor.archive.files import atomic_path
+from monitor.detect.classes import FORMATION_CLASSES, VEHICLE_CLASSES
 from monitor.render.outlines import (
-    FORMATION_CLASSES,
     PERSONNEL_BASIS,
     VEHICLE_BASIS,
     Outline,
@@ -263,7 +263,7 @@ def _notes(classes: Sequence[str], corners: str) -> list[str]:
             "blob: connected changed pixels; block: one ~20 m troop block, counted by area (merged blocks count "
             f"several). Estimate: {PERSONNEL_BASIS}."
         )
-    if {"vehicle-row", "vehicle-park"} & set(classes):
+    if set(VEHICLE_CLASSES) & set(classes):
         notes.append(f"footprint: a park's changed pixels and the gaps between them. Estimate: {VEHICLE_BASIS}.")
     notes.append(corners)
     return notes

@@ -17,6 +17,7 @@ from shapely.geometry import MultiPolygon, mapping
 from shapely.geometry.polygon import orient
 
 from monitor.archive.files import atomic_path
+from monitor.detect.classes import VEHICLE_CLASSES, DetectionClass
 from monitor.errors import ArchiveError
 from monitor.render.outlines import PERSONNEL_BASIS, VEHICLE_BASIS, Outline, footprint_m2, polygons
 
@@ -83,7 +84,13 @@ def detections_geojson(
         if not parts:
             continue
         shape_out = parts[0] if len(parts) == 1 else MultiPolygon(parts)
-        basis = PERSONNEL_BASIS if det.cls == "crowd-block" else VEHICLE_BASIS if det.cls in VEHICLES else None
+        basis = (
+            PERSONNEL_BASIS
+            if det.cls == DetectionClass.CROWD_BLOCK
+            else VEHICLE_BASIS
+            if det.cls in VEHICLE_CLASSES
+            else None
+        )
         props = {
             **properties,
             "class": det.cls,
@@ -94,10 +101,6 @@ def detections_geojson(
         }
         features.append({"type": "Feature", "geometry": mapping(shape_out), "properties": props})
     return {"type": "FeatureCollection", "features": features}
-
-
-#: Formation classes whose estimate counts vehicles.
-VEHICLES = frozenset({"vehicle-row", "vehicle-park"})
 
 
 def write_geojson(path: Path, collection: Mapping[str, Any]) -> Path:

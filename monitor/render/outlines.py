@@ -25,10 +25,9 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from monitor.detect.classes import VEHICLE_CLASSES, DetectionClass
 from monitor.detect.formations import M2_PER_VEHICLE, PERSONNEL_PER_M2, Detection, block_equivalents
 
-#: Detection classes that are formations (outlined and labelled); the others are only counted.
-FORMATION_CLASSES = ("crowd-block", "vehicle-row", "vehicle-park")
 #: Basis of the estimates, printed on every picture that shows one (``detect.formations`` constants).
 PERSONNEL_BASIS = f"one soldier per {1 / PERSONNEL_PER_M2[1]:g}-{1 / PERSONNEL_PER_M2[0]:g} m2 of troop block"
 VEHICLE_BASIS = f"one vehicle per {M2_PER_VEHICLE[0]:.0f}-{M2_PER_VEHICLE[1]:.0f} m2 of footprint"
@@ -124,7 +123,7 @@ def rings_in_window(geometry: BaseGeometry, window_origin: tuple[int, int]) -> l
 def footprint_m2(det: Detection) -> float:
     """The ground a formation covers, m2: a vehicle park's bridged footprint (its changed area over the
     share of it that changed), else the changed area itself (a block, a row)."""
-    if det.cls == "vehicle-park" and det.extent > 0:
+    if det.cls == DetectionClass.VEHICLE_PARK and det.extent > 0:
         return det.area_m2 / det.extent
     return det.area_m2
 
@@ -134,14 +133,14 @@ def detection_label(det: Detection, resolution: float = 10.0) -> str:
     area, the blocks it holds and the personnel; a vehicle formation's footprint (and its changed area
     when they differ) and the vehicles. The estimates' basis is printed once under the key
     (:data:`PERSONNEL_BASIS`, :data:`VEHICLE_BASIS`)."""
-    if det.cls == "crowd-block":
+    if det.cls == DetectionClass.CROWD_BLOCK:
         lo, hi = (det.area_m2 * k for k in PERSONNEL_PER_M2)
         blocks = block_equivalents(det, resolution)
         return f"troop-block blob: changed {det.area_m2:,.0f} m2 = {blocks:.1f} block(s), {lo:,.0f}-{hi:,.0f} personnel"
-    if det.cls in {"vehicle-row", "vehicle-park"}:
+    if det.cls in VEHICLE_CLASSES:
         area = footprint_m2(det)
         lo, hi = (area / k for k in reversed(M2_PER_VEHICLE))
-        changed = f" ({det.area_m2:,.0f} m2 changed)" if det.cls == "vehicle-park" else ""
+        changed = f" ({det.area_m2:,.0f} m2 changed)" if det.cls == DetectionClass.VEHICLE_PARK else ""
         return f"{det.cls}: footprint {area:,.0f} m2{changed}, {lo:,.0f}-{hi:,.0f} vehicles"
     return f"{det.cls}: changed {det.area_m2:,.0f} m2"
 
@@ -152,7 +151,7 @@ def summary_line(outlines: Sequence[Outline], resolution: float) -> str:
     vehicle footprints and their estimates."""
     dets = [o.detection for o in outlines]
     parts = []
-    blobs = [d for d in dets if d.cls == "crowd-block"]
+    blobs = [d for d in dets if d.cls == DetectionClass.CROWD_BLOCK]
     if blobs:
         area = sum(d.area_m2 for d in blobs)
         blocks = sum(block_equivalents(d, resolution) for d in blobs)
@@ -161,7 +160,7 @@ def summary_line(outlines: Sequence[Outline], resolution: float) -> str:
             f"{len(blobs)} troop-block blob(s) outlined = {blocks:.1f} block(s), changed {area:,.0f} m2, "
             f"{lo:,.0f}-{hi:,.0f} personnel"
         )
-    vehicles = [d for d in dets if d.cls in {"vehicle-row", "vehicle-park"}]
+    vehicles = [d for d in dets if d.cls in VEHICLE_CLASSES]
     if vehicles:
         area = sum(footprint_m2(d) for d in vehicles)
         lo, hi = (area / k for k in reversed(M2_PER_VEHICLE))

@@ -10,6 +10,8 @@ from enum import Enum
 
 import numpy as np
 
+from monitor.detect.classes import VEHICLE_CLASSES
+
 
 def percentile_limits(rgb: np.ndarray, low: float = 2.0, high: float = 99.0) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) limits for a (3, rows, cols) array: percentiles over all channels together, ignoring NaN.
@@ -51,7 +53,7 @@ class Composite(Enum):
 
 
 #: Formation classes whose paint shows in the near-infrared rather than the visible bands.
-NIR_CLASSES = frozenset({"vehicle-row", "vehicle-park"})
+NIR_CLASSES = frozenset(VEHICLE_CLASSES)
 #: Band names as a picture calls them.
 BAND_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B08": "near-infrared", "B11": "SWIR-1", "B12": "SWIR-2"}
 
