@@ -22,6 +22,7 @@ from monitor.render.outlines import (
     VEHICLE_BASIS,
     Outline,
     detection_label,
+    mask_geometry,
     rings_in_window,
     summary_line,
 )
@@ -65,7 +66,9 @@ def draw_zones(
     for zone_id, mask in zone_masks.items():
         if not mask.any():
             continue
-        ax.contour(mask.astype(float), levels=[0.5], colors=ZONE_COLOUR, linewidths=1.2)
+        # along the pixel edges: the boundary the formations' outlines are clipped to
+        for ring in rings_in_window(mask_geometry(mask), (0, 0)):
+            ax.plot(ring[:, 0], ring[:, 1], color=ZONE_COLOUR, linewidth=1.2)
         if labels:
             x, y, va, box = label_position(mask, zone_id, taken)
             ax.text(x, y, zone_id, color=ZONE_COLOUR, fontsize=8, va=va, path_effects=HALO, clip_on=True)
