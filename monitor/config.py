@@ -154,6 +154,58 @@ class EmailConfig(_Strict):
     inline_width: Annotated[int, Field(ge=200, le=4000)] = 800
 
 
+class WebhookConfig(_Strict):
+    """A webhook receiver (Slack, Matrix hookshot, anything taking a JSON POST): its ``url``, or
+    ``url_env`` naming the environment variable that holds it (webhook URLs embed their secret).
+    Only the URL's host is contacted: no redirects, no proxies; the URL is never logged."""
+
+    name: Annotated[str, Field(pattern=ID_PATTERN)]
+    url: SecretStr | None = None
+    url_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookConfig:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give either url or url_env (the environment variable holding the URL), not both")
+        if self.url is not None:
+            check_webhook_url(self.url.get_secret_value())
+        return self
+
+
+#: Hosts a webhook may reach over plain HTTP (a receiver on this machine); anything else needs HTTPS.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def check_webhook_url(url: str) -> None:
+    """An absolute http(s) URL with a host; plain HTTP only to this machine (the URL carries a secret)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL: {exc}") from None
+    if parts.scheme not in {"https", "http"} or not host:
+        raise ValueError("must be an absolute https:// URL")
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise ValueError(f"must use https:// (plain http only to this machine, not to {host})")
+
+
+class NotifySection(_Strict):
+    """Receivers beside email: ``[[notify.webhooks]]``."""
+
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> NotifySection:
+        names = [w.name for w in self.webhooks]
+        if len(names) != len(set(names)):
+            raise ValueError("webhook names must be unique")
+        return self
+
+
 class AlertsConfig(_Strict):
     """Alert thresholds on the 0..1 scores; levels low < medium < high."""
 
@@ -200,6 +252,7 @@ class Config(_Strict):
     sources: list[SourceConfig] = Field(default_factory=lambda: [SourceConfig(kind="earth-search")])
     sites: list[SiteConfig]
     email: EmailConfig = Field(default_factory=EmailConfig)
+    notify: NotifySection = Field(default_factory=NotifySection)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     detect: DetectConfig = Field(default_factory=DetectConfig)
     credentials: Credentials = Field(default_factory=Credentials, exclude=True)
@@ -344,7 +397,26 @@ def parse_config(
     _check_sources(config, origin)
     if config.email.ca_file is not None and not config.email.ca_file.is_file():
         raise ConfigError(f"{config.email.ca_file} does not exist", path=origin, key="email.ca_file")
+    config = _webhook_urls_from_env(config, origin, env)
     return config.model_copy(update={"credentials": _credentials(env), "path": Path(origin)})
+
+
+def _webhook_urls_from_env(config: Config, origin: str, env: Mapping[str, str]) -> Config:
+    """Fill in each ``url_env`` webhook's URL from the environment, checked as a ``url`` would be."""
+    hooks = []
+    for i, hook in enumerate(config.notify.webhooks):
+        if hook.url_env is not None:
+            key = f"notify.webhooks[{i} name={hook.name}].url_env"
+            value = env.get(hook.url_env)
+            if not value:
+                raise ConfigError(f"environment variable {hook.url_env} is not set", path=origin, key=key)
+            try:
+                check_webhook_url(value)
+            except ValueError as exc:
+                raise ConfigError(f"${hook.url_env} {exc}", path=origin, key=key) from None
+            hook = hook.model_copy(update={"url": SecretStr(value)})
+        hooks.append(hook)
+    return config.model_copy(update={"notify": config.notify.model_copy(update={"webhooks": hooks})})
 
 
 def _deepcopy(value: Any) -> Any:

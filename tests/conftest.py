@@ -281,3 +281,15 @@ def smtp_server(tmp_path: Path) -> Iterator[Callable[..., SMTPServer]]:
     for server in servers:
         with contextlib.suppress(AssertionError, RuntimeError):  # never started
             server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _restore_monitor_logger() -> Iterator[None]:
+    """In-process CLI runs (CliRunner) set up the ``monitor`` logger for a terminal (own handler, no
+    propagation); put it back so later tests' ``caplog`` still sees the monitor's records."""
+    import logging
+
+    logger = logging.getLogger("monitor")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]

@@ -155,3 +155,29 @@ def test_read_only_commands_on_an_archive_a_run_has_not_migrated_yet(tmp_path: P
     report = run_cli("report", "--config", str(config), "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
     assert "a/site/crowd/x" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_report_after_runs_that_saw_nothing_says_so(tmp_path: Path) -> None:
+    """Every search failed (the STAC catalog is unreadable): no 1970 timeline, no data credit, each source's
+    last successful search and each site's last usable scene, and one plain sentence."""
+    config = tmp_path / "monitor.toml"
+    (tmp_path / "catalog.json").write_text("{ half a catalog")
+    config.write_text(
+        '[monitor]\ndata_dir = "data"\n[[sources]]\nkind = "local"\npath = "catalog.json"\n'
+        '[[sites]]\nid = "a"\nbbox = [125.84, 39.01, 125.847, 39.0155]\n'
+    )
+    for _ in range(2):
+        failed = run_cli("run", "--config", str(config))
+        assert failed.returncode == 1 and "cannot read STAC catalog" in failed.stderr
+    report = run_cli("report", "--config", str(config), "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    text = (tmp_path / "report" / "summary.txt").read_text()
+    assert "THE MONITOR SAW NOTHING in this period" in text
+    assert f"local:{tmp_path / 'catalog.json'}: last successful search none recorded" in text
+    assert "last usable scene: none ever" in text and "nothing seen of this site in this period" in text
+    assert "Copernicus" not in text
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "The monitor saw nothing in this period" in html and "Copernicus" not in html
+    assert "<td>not recorded</td>" in html  # failures the archive cannot know are not shown as 0
+    assert "timeline" not in html.lower().replace("no timeline", "")
+    assert not (tmp_path / "report" / "img").exists()

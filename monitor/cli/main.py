@@ -52,8 +52,10 @@ class MonitorGroup(click.Group):
         try:
             code = super().main(*args, **kwargs)
         except click.UsageError as exc:
-            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-            click.echo(f"monitor: usage error: {exc.format_message()}{hint}", err=True)
+            message = exc.format_message()
+            # one hint per line: a message that already says where to look gets no --help hint as well
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx and "(see " not in message else ""
+            click.echo(f"monitor: usage error: {message}{hint}", err=True)
             sys.exit(EXIT_USAGE)
         except click.ClickException as exc:
             click.echo(f"monitor: error: {exc.format_message()}", err=True)
@@ -86,9 +88,9 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 def _register() -> None:
-    from monitor.cli import alerts, demo, diff, evaluate, report, run, scenes, scores
+    from monitor.cli import alerts, check, demo, diff, evaluate, report, run, scenes, scores, sites
 
-    for module in (run, scores, alerts, scenes, diff, demo, report, evaluate):
+    for module in (run, scores, alerts, scenes, diff, demo, report, evaluate, sites, check):
         cli.add_command(module.command)
 
 

@@ -384,9 +384,18 @@ def catalog_tile(feature: Mapping[str, Any], collection: str) -> Tile | str:
     )
 
 
+#: Longest error text kept whole, characters: a provider's HTML error page is cut at a word boundary
+#: past this, with a note of how much was left out, never in the middle of a sentence silently.
+MESSAGE_CHARS = 2000
+
+
 def _message(exc: Exception) -> str:
-    """An exception's message without anything that looks like a secret."""
-    return re.sub(r"(client_secret|access_token|Authorization)\S*", r"\1=***", str(exc))[:500]
+    """An exception's message on one line, without anything that looks like a secret."""
+    text = " ".join(re.sub(r"(client_secret|access_token|Authorization)\S*", r"\1=***", str(exc)).split())
+    if len(text) <= MESSAGE_CHARS:
+        return text
+    head = text[:MESSAGE_CHARS].rsplit(" ", 1)[0]
+    return f"{head} [... {len(text) - len(head)} more characters]"
 
 
 __all__: Sequence[str] = ("SentinelHubSource", "catalog_tile", "credentials_config", "decode_tiff")
