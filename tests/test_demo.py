@@ -78,7 +78,7 @@ def test_demo_evidence_is_bounded_per_alert_and_confirmations_are_replaced(demo:
     from monitor.render.names import MAX_GROUPS, SUFFIXES, is_confirmation
 
     out, _ = demo
-    alerts = json.loads(run_cli("alerts", "--config", str(out / "config.toml"), "--format", "json").stdout)
+    alerts = json.loads(invoke("alerts", "--config", str(out / "config.toml"), "--format", "json").stdout)
     long_lived = [a for a in alerts if len(a["scene_ids"]) >= 4]
     assert long_lived  # the crowd alert fires over eight scenes
     for alert in alerts:
@@ -98,9 +98,9 @@ def test_demo_evidence_is_bounded_per_alert_and_confirmations_are_replaced(demo:
 def test_demo_report_shows_each_alerts_onset_beside_the_latest(demo: tuple[Path, str]) -> None:
     out, _ = demo
     report = out / "report-onset"
-    result = run_cli("report", "--config", str(out / "config.toml"), "--out", str(report))
+    result = invoke("report", "--config", str(out / "config.toml"), "--out", str(report))
     assert result.returncode == 0, result.stderr
-    alerts = json.loads(run_cli("alerts", "--config", str(out / "config.toml"), "--format", "json").stdout)
+    alerts = json.loads(invoke("alerts", "--config", str(out / "config.toml"), "--format", "json").stdout)
     text = (report / "summary.txt").read_text()
     html = (report / "index.html").read_text()
     for alert in alerts:
