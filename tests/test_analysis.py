@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, DemoBuild, invoke
 
 pd = pytest.importorskip("pandas")
 xr = pytest.importorskip("xarray")
@@ -20,12 +20,9 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo archive, built once per session with the CLI (about 20 s)."""
-    out = tmp_path_factory.mktemp("demo")
-    result = run_cli("demo", "--out", str(out), env={"MONITOR_DATA_DIR": ""})
-    assert result.returncode == 0, result.stderr
-    return out
+def demo_dir(demo_archive: DemoBuild) -> Path:
+    """The demo archive, built once per session and shared by every worker (tests/conftest.py)."""
+    return demo_archive.out
 
 
 @pytest.fixture
@@ -269,17 +266,17 @@ def test_evaluate_matches_each_alert_to_the_next_parade() -> None:
 
 def test_evaluate_cli_on_demo(demo_dir: Path, tmp_path: Path) -> None:
     cfg = str(demo_dir / "config.toml")
-    result = run_cli("evaluate", "--config", cfg, "--truth", str(PARADES), "--site", "mirim")
+    result = invoke("evaluate", "--config", cfg, "--truth", str(PARADES), "--site", "mirim")
     assert result.returncode == 0, result.stderr
     line = next(x for x in result.stdout.splitlines() if x.strip().startswith("2025-10-10"))
     assert "detected" in line and "2025-07-" in line
     assert "2015-10-10  not covered" in result.stdout
     bad = tmp_path / "bad.csv"
     bad.write_text("parade_date,occasion,first_reported_activity,confidence,source\n2020-10-10,x,,maybe,\n")
-    result = run_cli("evaluate", "--config", cfg, "--truth", str(bad))
+    result = invoke("evaluate", "--config", cfg, "--truth", str(bad))
     assert result.returncode == 2 and f"{bad}: line 2, column confidence" in result.stderr
     assert "Traceback" not in result.stderr
-    result = run_cli("evaluate", "--config", cfg, "--truth", str(PARADES), "--site", "nowhere")
+    result = invoke("evaluate", "--config", cfg, "--truth", str(PARADES), "--site", "nowhere")
     assert result.returncode == 2 and "no site 'nowhere'" in result.stderr
 
 

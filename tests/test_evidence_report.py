@@ -14,7 +14,7 @@ from shapely.geometry import shape
 
 from monitor.config import load_config
 from monitor.pipeline import run
-from tests.conftest import SITE_BBOX, run_cli
+from tests.conftest import SITE_BBOX, invoke, run_cli
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def archive(synthetic_site: Any) -> Path:
 
 
 def _alerts(config_path: Path) -> list[dict[str, Any]]:
-    result = run_cli("alerts", "--config", str(config_path), "--format", "json")
+    result = invoke("alerts", "--config", str(config_path), "--format", "json")
     assert result.returncode == 0, result.stderr
     return list(json.loads(result.stdout))
 
@@ -65,12 +65,12 @@ def test_dismiss_then_report(archive: Path, tmp_path: Path) -> None:
     crowd = next(a for a in alerts if a["kind"] == "crowd")
     vehicle = next(a for a in alerts if a["kind"] == "vehicle")
     reason = '<script>x</script> a market & "stalls"'
-    assert run_cli("alerts", "ack", vehicle["id"], "--config", str(archive)).returncode == 0
-    result = run_cli("alerts", "dismiss", crowd["id"], "--reason", reason, "--config", str(archive))
+    assert invoke("alerts", "ack", vehicle["id"], "--config", str(archive)).returncode == 0
+    result = invoke("alerts", "dismiss", crowd["id"], "--reason", reason, "--config", str(archive))
     assert result.returncode == 0, result.stderr
-    missing = run_cli("alerts", "--config", str(archive), "dismiss", "no/such/alert", "--reason", "x")
+    missing = invoke("alerts", "--config", str(archive), "dismiss", "no/such/alert", "--reason", "x")
     assert missing.returncode == 2 and "no alert 'no/such/alert'" in missing.stderr
-    empty = run_cli("alerts", "dismiss", crowd["id"], "--reason", " ", "--config", str(archive))
+    empty = invoke("alerts", "dismiss", crowd["id"], "--reason", " ", "--config", str(archive))
     assert empty.returncode == 2 and "--reason" in empty.stderr
     after = {a["id"]: a for a in _alerts(archive)}
     assert after[crowd["id"]]["status"] == "resolved" and after[crowd["id"]]["dismiss_reason"] == reason
@@ -80,7 +80,7 @@ def test_dismiss_then_report(archive: Path, tmp_path: Path) -> None:
     assert second.messages_queued == 0  # a dismissal sends nothing
 
     out = tmp_path / "report"
-    result = run_cli("report", "--config", str(archive), "--out", str(out), "--since", "2025-05-01")
+    result = invoke("report", "--config", str(archive), "--out", str(out), "--since", "2025-05-01")
     assert result.returncode == 0, result.stderr
     page = (out / "index.html").read_text()
     assert "&lt;script&gt;x&lt;/script&gt; a market &amp; &#34;stalls&#34;" in page and "<script>" not in page
@@ -94,9 +94,9 @@ def test_dismiss_then_report(archive: Path, tmp_path: Path) -> None:
     assert crowd["id"] in summary and reason in summary
 
     early = tmp_path / "early"
-    assert run_cli("report", "--config", str(archive), "--out", str(early), "--until", "2025-05-10").returncode == 0
+    assert invoke("report", "--config", str(archive), "--out", str(early), "--until", "2025-05-10").returncode == 0
     assert "No alert in this period" in (early / "index.html").read_text()
-    bad = run_cli(
+    bad = invoke(
         "report", "--config", str(archive), "--out", str(early), "--since", "2025-06-01", "--until", "2025-05-01"
     )
     assert bad.returncode == 2 and "--until" in bad.stderr
@@ -148,11 +148,11 @@ def test_read_only_commands_on_an_archive_a_run_has_not_migrated_yet(tmp_path: P
     )
     db.commit()
     db.close()
-    listed = run_cli("alerts", "--config", str(config), "--format", "json")
+    listed = invoke("alerts", "--config", str(config), "--format", "json")
     assert listed.returncode == 0, listed.stderr
     (alert,) = json.loads(listed.stdout)
     assert alert["id"] == "a/site/crowd/x" and alert["acked_at"] is None
-    report = run_cli("report", "--config", str(config), "--out", str(tmp_path / "report"))
+    report = invoke("report", "--config", str(config), "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
     assert "a/site/crowd/x" in (tmp_path / "report" / "index.html").read_text()
 

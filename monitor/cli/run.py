@@ -17,16 +17,13 @@ def report(summary: RunSummary, data_dir: Path, quiet: int) -> None:
     """Print what a pass did: the counts line (stderr; alerts and health changes were logged), or with
     ``-q`` only new alerts and health notices (stdout, one line each; errors were logged on stderr as they
     happened), so nothing at all when nothing happened."""
-    from monitor.pipeline.console import error_line, quiet_lines, summary_line
+    from monitor.pipeline.console import quiet_lines, summary_line
 
     if quiet:
         for line in quiet_lines(summary):
             click.echo(line)
         return
     click.echo(summary_line(summary, data_dir), err=True)
-    closing = error_line(summary)
-    if closing:
-        click.echo(closing, err=True)
 
 
 @click.command("run")
@@ -47,5 +44,20 @@ def command(ctx: click.Context, config_path: Path | None) -> None:
     progress = ctx.obj["quiet"] == 0 and click.get_text_stream("stderr").isatty()
     summary = run(config, progress=progress)
     report(summary, config.data_dir, ctx.obj["quiet"])
+    if summary.deadline_reached:
+        click.echo(
+            f"monitor: the run's deadline ({config.monitor.deadline:.0f} s) passed: {summary.deferred_scenes} scene(s) "
+            "left for the next run",
+            err=True,
+        )
+    if summary.errors and ctx.obj["quiet"]:
+        ctx.exit(1)  # with -q each problem was already one (redacted) log line on stderr
     if summary.errors:
+        shown = summary.errors[:10]
+        from monitor.redact import redact
+
+        for problem in shown:  # one line each (an unreachable source: one line per source, with the hint)
+            click.echo(f"monitor: error: {redact(problem)}", err=True)
+        if len(summary.errors) > len(shown):
+            click.echo(f"monitor: error: and {len(summary.errors) - len(shown)} more problem(s)", err=True)
         ctx.exit(1)

@@ -23,6 +23,7 @@ from monitor.archive.records import OutboxStatus
 from monitor.config import Config
 from monitor.errors import NotifyError
 from monitor.notify.webhook import post_webhook
+from monitor.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def deliver_pending(catalogue: Catalogue, config: Config) -> tuple[int, int]:
             failed += 1
             # an error line, so that `-q` (errors and new alerts only) still says that mail is not going out
             log.error("message %s not sent, kept in the outbox: %s", row.message_id, exc)
-            catalogue.set_delivery_failed(row, str(exc))
+            catalogue.set_delivery_failed(row, redact(str(exc)))
             continue
         catalogue.set_delivered(row, OutboxStatus.SENT)
         done += 1

@@ -13,7 +13,7 @@ from monitor.pipeline.progress import progress as progress_bar
 from monitor.pipeline.rows import score_row
 from monitor.pipeline.summary import RunSummary
 from monitor.pipeline.tasks import score_scene_task
-from monitor.pipeline.writer import commit_scored, record_error
+from monitor.pipeline.writer import Confirmation, commit_scored, draw_confirmations, record_error
 
 if TYPE_CHECKING:
     from monitor.detect.baseline import Baseline
@@ -52,10 +52,12 @@ def score_site(catalogue: Catalogue, ctx: SiteContext, summary: RunSummary, prog
     baseline depends on its score.
 
     A scene whose scoring fails (a bug, a full disk while rendering) is recorded with state
-    ``error: ...`` and the run goes on.
+    ``error: ...`` and the run goes on. Each alert's latest confirmation is drawn once, at the end
+    (:func:`draw_confirmations`).
     """
     cover_new_zones(catalogue, ctx, summary)
     baselines: dict[tuple[str, int], Baseline] = {}  # one run loads or builds each version once
+    confirmations: dict[str, Confirmation] = {}  # alert id -> its latest confirmation in this run
     todo = catalogue.pending_scenes(ctx.site_id)
     if not todo:
         return
@@ -75,7 +77,8 @@ def score_site(catalogue: Catalogue, ctx: SiteContext, summary: RunSummary, prog
             summary.failed_scenes += 1
             continue
         try:
-            commit_scored(catalogue, ctx, scene, baseline, score_scene_task(ctx, scene, baseline), summary)
+            scored = score_scene_task(ctx, scene, baseline)
+            commit_scored(catalogue, ctx, scene, baseline, scored, summary, confirmations)
         except (ArchiveError, OSError) as exc:  # our disk, not the scene: left unscored, retried next run
             log.error("scene %s: scoring could not be stored: %s", scene.scene_id, exc)
             summary.errors.append(f"scene {scene.scene_id}: scoring could not be stored: {exc}")
@@ -84,3 +87,4 @@ def score_site(catalogue: Catalogue, ctx: SiteContext, summary: RunSummary, prog
             log.debug("traceback", exc_info=True)
             record_error(catalogue, ctx, scene, f"error: {exc!r}")
             summary.errors.append(f"scene {scene.scene_id}: scoring failed: {exc!r}")
+    draw_confirmations(catalogue, ctx, confirmations, summary)

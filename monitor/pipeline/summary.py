@@ -43,6 +43,9 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
     searches: list[SearchOutcome] = field(default_factory=list)
     health_changes: list[HealthChange] = field(default_factory=list)
+    #: the run's deadline passed: ``deferred_scenes`` found but left for the next run
+    deadline_reached: bool = False
+    deferred_scenes: int = 0
 
     @property
     def changed(self) -> bool:

@@ -19,10 +19,10 @@ import jinja2
 from monitor.archive.catalogue import Catalogue
 from monitor.archive.files import atomic_path
 from monitor.archive.observed import SiteHealth, SourceHealth, records_failures, site_health, source_health
-from monitor.archive.records import Alert, AlertStatus, SceneRecord, SceneStatus
+from monitor.archive.records import Alert, AlertStatus, SceneRecord, SceneStatus, ScoreRecord
 from monitor.config import Config
 from monitor.pipeline.rows import safe_name
-from monitor.render.names import newest
+from monitor.render.names import newest, onset
 from monitor.render.templating import environment
 
 
@@ -61,6 +61,21 @@ def _copy(src: Path, folder: Path, out: Path) -> str | None:
     dst = folder / src.name
     shutil.copyfile(src, dst)
     return dst.relative_to(out).as_posix()
+
+
+def _observation(scores: list[ScoreRecord], alert: Alert, scene_id: str) -> dict[str, Any]:
+    """One supporting observation of an alert: its scene id, acquisition time and the alert kind's score
+    there (None when the score row is outside the report's period)."""
+    row = next((r for r in scores if r.scene_id == scene_id and r.zone == alert.zone), None)
+    score = (row.crowd_score if alert.kind == "crowd" else row.vehicle_score) if row else None
+    return {"scene_id": scene_id, "acquired": row.acquired if row else None, "score": score}
+
+
+def _latest_scene(scenes: list[SceneRecord], alert: Alert) -> str:
+    """The alert's supporting scene acquired last (a late radar scene can be listed after a newer one)."""
+    times = {s.scene_id: s.acquired or "" for s in scenes}
+    ids = list(alert.scene_ids)
+    return max(ids, key=lambda i: (times.get(i, ""), ids.index(i))) if ids else ""
 
 
 def _credit(scenes: list[SceneRecord]) -> str:
@@ -151,9 +166,13 @@ def build_report(
             for alert in alerts:
                 folder = out / "evidence" / safe_name(alert.id.replace("/", "_"))
                 png, gif, geojson = (newest(alert.evidence, kind) for kind in ("png", "gif", "geojson"))
+                first = onset(alert.evidence, "png")
                 items.append(
                     {
                         "alert": alert,
+                        "onset": _observation(scores, alert, alert.scene_ids[0] if alert.scene_ids else ""),
+                        "latest": _observation(scores, alert, _latest_scene(scenes, alert)),
+                        "onset_png": first and first != png and _copy(first, folder / "onset", out),
                         "png": png and _copy(png, folder, out),
                         "gif": gif and _copy(gif, folder, out),
                         "geojson": geojson and _copy(geojson, folder, out),
