@@ -106,7 +106,7 @@ def rescored(
         zs,
         detections=detections,
         crowd_score=reported(crowd, zs.compared_fraction, evidence),
-        vehicle_score=reported(vehicle_score(detections), zs.compared_fraction, evidence),
+        vehicle_score=reported(vehicle_score(detections, resolution), zs.compared_fraction, evidence),
     )
 
 
@@ -263,7 +263,7 @@ def _score_scene(
                 usable_fraction=zone_usable,
                 change_fraction=float(sig.sum()) / n,
                 crowd_score=reported(crowd, seen, evidence_score),
-                vehicle_score=reported(vehicle_score(detections), seen, evidence_score),
+                vehicle_score=reported(vehicle_score(detections, res), seen, evidence_score),
                 detections=detections,
                 compared_fraction=seen,
             )
@@ -288,7 +288,22 @@ def _context(
     ndvi_now, ndvi_base = _ndvi(values, bands), _ndvi(median, bands)
     ndvi_diff = ndvi_now - ndvi_base if ndvi_now is not None and ndvi_base is not None else None
     db_diff = np.mean(values - median, axis=0) if radar else None
-    return PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff)
+    contrast = _nir_contrast(values, median, bands) if vis_idx and not radar else None
+    return PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff, contrast)
+
+
+def _nir_contrast(values: np.ndarray, median: np.ndarray, bands: tuple[str, ...]) -> np.ndarray | None:
+    """log((NIR / NIR0) / (visible / visible0)) per pixel (0: the baseline ``median``), NaN where a
+    reflectance is not positive; None without B08 (see :data:`~monitor.detect.formations.OLIVE_MIN_NIR_CONTRAST`)."""
+    if "B08" not in bands:
+        return None
+    vis_idx = [bands.index(b) for b in VISIBLE if b in bands]
+    nir = bands.index("B08")
+    vis, vis0 = np.mean(values[vis_idx], axis=0), np.mean(median[vis_idx], axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (values[nir] * vis0) / (median[nir] * vis)
+        out = np.log(np.where(ratio > 0, ratio, np.nan))
+    return np.asarray(out, dtype=np.float32)
 
 
 def no_change_model(z: np.ndarray, compared: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -354,6 +369,7 @@ def crop_context(context: PixelContext, box: tuple[slice, slice]) -> PixelContex
         ndvi_diff=_cut(context.ndvi_diff, box),
         baseline_ndvi=_cut(context.baseline_ndvi, box),
         db_diff=_cut(context.db_diff, box),
+        nir_contrast=_cut(context.nir_contrast, box),
     )
 
 
