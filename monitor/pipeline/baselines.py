@@ -13,9 +13,17 @@ from monitor.archive.baselines import read_baseline_file, write_baseline_file
 from monitor.archive.catalogue import Catalogue, iso, utcnow
 from monitor.archive.crops import read_crop_file
 from monitor.config import Config, SiteConfig
-from monitor.detect.baseline import Baseline, Candidate, Composition, baseline_from_scenes, choose_composition
+from monitor.detect.baseline import (
+    Baseline,
+    Candidate,
+    Composition,
+    baseline_from_scenes,
+    choose_composition,
+    same_pass,
+)
 from monitor.errors import ArchiveError
 from monitor.scene import Scene
+from monitor.sensors import is_radar
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +118,7 @@ def warmup_rule(config: Config) -> str:
 
 def _usable(catalogue: Catalogue, config: Config, site: str, sensor: str) -> list[dict[str, Any]]:
     return catalogue.query(
-        "SELECT scene_id, acquired FROM scenes WHERE site = ? AND sensor = ? AND status = 'ok' "
+        "SELECT scene_id, acquired, orbit FROM scenes WHERE site = ? AND sensor = ? AND status = 'ok' "
         "AND usable_fraction >= ? AND (registration IS NULL OR registration NOT LIKE 'unregistered%') "
         "ORDER BY acquired, scene_id",
         (site, sensor, config.detect.min_scene_usable),
@@ -122,7 +130,7 @@ def quiet_scenes(catalogue: Catalogue, config: Config, site: str, sensor: str, b
     one zone compared, none hazy, unregistered or failed), below ``alerts.threshold`` in every zone's
     crowd and vehicle score, and in no alert's scenes (raised, confirmed, or dismissed by an analyst)."""
     rows = catalogue.query(
-        "SELECT s.scene_id, s.acquired FROM scenes s WHERE s.site = ? AND s.sensor = ? AND s.status = 'ok' "
+        "SELECT s.scene_id, s.acquired, s.orbit FROM scenes s WHERE s.site = ? AND s.sensor = ? AND s.status = 'ok' "
         "AND s.scored = 1 AND s.usable_fraction >= ? AND s.acquired < ? "
         "AND (s.registration IS NULL OR s.registration NOT LIKE 'unregistered%') "
         "AND EXISTS (SELECT 1 FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id AND c.state = 'scored') "
@@ -133,24 +141,36 @@ def quiet_scenes(catalogue: Catalogue, config: Config, site: str, sensor: str, b
         (site, sensor, config.detect.min_scene_usable, iso(before), config.alerts.threshold, config.alerts.threshold),
     )
     alerted = alerted_scenes(catalogue, site)
-    return [
-        Candidate(r["scene_id"], datetime.fromisoformat(r["acquired"])) for r in rows if r["scene_id"] not in alerted
-    ]
+    return [_candidate(r) for r in rows if r["scene_id"] not in alerted]
+
+
+def _candidate(row: dict[str, Any]) -> Candidate:
+    return Candidate(row["scene_id"], datetime.fromisoformat(row["acquired"]), row.get("orbit"))
 
 
 def scene_composition(
-    catalogue: Catalogue, config: Config, site: SiteConfig, sensor: str, acquired: datetime
+    catalogue: Catalogue,
+    config: Config,
+    site: SiteConfig,
+    sensor: str,
+    acquired: datetime,
+    orbit: int | None = None,
 ) -> Composition | None:
     """Which scenes the baseline of a scene acquired at ``acquired`` is made of (see
-    :func:`monitor.detect.baseline.choose_composition`), or None while the site has too few."""
+    :func:`monitor.detect.baseline.choose_composition`), or None while the site has too few. A radar
+    scene (``orbit``: its relative orbit, None if unknown) is compared with scenes of its own pass only
+    (:func:`monitor.detect.baseline.same_pass`)."""
     alerted = alerted_scenes(catalogue, site.id)
-    warmup = [
-        Candidate(r["scene_id"], datetime.fromisoformat(r["acquired"]))
-        for r in _usable(catalogue, config, site.id, sensor)
-        if r["scene_id"] not in alerted
-    ]
+    warmup = [_candidate(r) for r in _usable(catalogue, config, site.id, sensor) if r["scene_id"] not in alerted]
     quiet = quiet_scenes(catalogue, config, site.id, sensor, acquired)
-    return choose_composition(quiet, warmup, acquired, config.detect.warmup_scenes, warmup_rule(config))
+    rule = warmup_rule(config)
+    if is_radar(sensor, ()):
+        warmup = [c for c in warmup if same_pass(c, orbit, acquired)]
+        quiet = [c for c in quiet if same_pass(c, orbit, acquired)]
+        rule += (
+            f" of the same pass ({'relative orbit ' + str(orbit) if orbit is not None else f'{acquired:%H:%M} UTC'})"
+        )
+    return choose_composition(quiet, warmup, acquired, config.detect.warmup_scenes, rule)
 
 
 def scene_baseline(
@@ -160,6 +180,7 @@ def scene_baseline(
     sensor: str,
     acquired: datetime,
     cache: dict[tuple[str, int], Baseline] | None = None,
+    orbit: int | None = None,
 ) -> tuple[Baseline | None, bool]:
     """The baseline a scene of ``sensor`` acquired at ``acquired`` is scored against, and whether it was
     built just now (False: loaded, or taken from ``cache``, keyed by sensor and version).
@@ -168,11 +189,11 @@ def scene_baseline(
     baseline reuses it (and its version); otherwise a new version is built. A cron run thus builds at
     most one baseline per sensor and month, and a score row's ``baseline_version`` names the scenes it
     was compared with. A scene whose crop is lost on the way is recorded failed and the choice is made
-    again without it.
+    again without it. A radar scene's baseline is of its own pass (``orbit``, see :func:`scene_composition`).
     """
     cache = {} if cache is None else cache
     for _ in range(3):
-        composition = scene_composition(catalogue, config, site, sensor, acquired)
+        composition = scene_composition(catalogue, config, site, sensor, acquired, orbit)
         if composition is None:
             return None, False
         stored = [

@@ -6,6 +6,7 @@ import json
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -34,9 +35,9 @@ TRACKED_CENTRES = (*TRACKED, "persistent-change")
 NOTEWORTHY = {"opened", "raised", "resolved"}
 
 
-def _pending(catalogue: Catalogue, site: str) -> list[dict[str, str]]:
+def _pending(catalogue: Catalogue, site: str) -> list[dict[str, Any]]:
     return catalogue.query(
-        "SELECT scene_id, sensor, crop, acquired FROM scenes WHERE site = ? AND status = 'ok' AND scored = 0 "
+        "SELECT scene_id, sensor, crop, acquired, orbit FROM scenes WHERE site = ? AND status = 'ok' AND scored = 0 "
         "ORDER BY acquired, scene_id",
         (site,),
     )
@@ -97,7 +98,7 @@ def score_site(
         if not _still_pending(catalogue, site.id, row["scene_id"]):
             continue  # failed while a baseline was being built (its crop was lost)
         acquired = datetime.fromisoformat(row["acquired"])
-        baseline, built = scene_baseline(catalogue, config, site, row["sensor"], acquired, baselines)
+        baseline, built = scene_baseline(catalogue, config, site, row["sensor"], acquired, baselines, row["orbit"])
         summary.baselines_built += int(built)
         if baseline is None:
             continue
