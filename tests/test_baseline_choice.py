@@ -104,24 +104,29 @@ def test_radar_scenes_of_one_pass_only() -> None:
 
 def test_a_radar_baseline_is_made_of_its_own_relative_orbit(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from monitor.archive.catalogue import Catalogue
+    from monitor.archive.records import SceneRecord, SceneStatus
+    from monitor.grid import site_grid
     from monitor.pipeline.baselines import scene_composition
+    from monitor.pipeline.context import SiteContext
     from tests.conftest import write_config
 
     (tmp_path / "imagery").mkdir()
     config = load_config(write_config(tmp_path))
     site = config.sites[0]
+    ctx = SiteContext.build(config, site, site_grid(site))
     t0 = datetime(2025, 1, 3, 17, 32, tzinfo=UTC)
-    with Catalogue(config.data_dir) as catalogue, catalogue.transaction() as db:
+    with Catalogue(config.data_dir) as catalogue, catalogue.transaction():
         for i in range(30):  # two ascending orbits, 6 days apart each, the second 8 minutes later
-            orbit, when = (
-                (37, t0 + timedelta(days=6 * i)) if i % 2 == 0 else (110, t0 + timedelta(days=6 * i, minutes=8))
+            orbit, late = (37, 0) if i % 2 == 0 else (110, 8)
+            when = t0 + timedelta(days=6 * i, minutes=late)
+            scene_id = f"S1A_{when:%Y%m%d}_R{orbit:03d}"
+            catalogue.upsert_scene(
+                SceneRecord(site.id, scene_id, "s", iso(when), "S1", SceneStatus.OK, usable_fraction=1.0, orbit=orbit)
             )
-            row = {"site": site.id, "scene_id": f"S1A_{when:%Y%m%d}_R{orbit:03d}", "source": "s", "acquired": iso(when)}
-            catalogue.upsert_scene(db, {**row, "sensor": "S1", "status": "ok", "usable_fraction": 1.0, "orbit": orbit})
     with Catalogue(config.data_dir) as catalogue:
         when = t0 + timedelta(days=200)
-        chosen = scene_composition(catalogue, config, site, "S1", when, 37)
+        chosen = scene_composition(catalogue, ctx, "S1", when, 37)
         assert chosen is not None and len(chosen.scene_ids) == config.detect.warmup_scenes
         assert all(sid.endswith("R037") for sid in chosen.scene_ids) and "relative orbit 37" in chosen.rule
-        other = scene_composition(catalogue, config, site, "S1", when + timedelta(minutes=8), 110)
+        other = scene_composition(catalogue, ctx, "S1", when + timedelta(minutes=8), 110)
         assert other is not None and all(sid.endswith("R110") for sid in other.scene_ids)

@@ -20,6 +20,7 @@ from skimage.measure import label, regionprops
 from skimage.morphology import disk
 from skimage.segmentation import watershed
 
+from monitor.detect.classes import VEHICLE_CLASSES, DetectionClass
 from monitor.detect.regions import region_means, region_table
 
 #: A troop block of ~300 soldiers covers ~20 x 20 m; blurred by the PSF it changes at least 150 m2 (at
@@ -152,7 +153,7 @@ class PixelContext:
 class Detection:
     """One connected region of significant change inside a zone, with the reasons for its class."""
 
-    cls: str  # crowd-block | vehicle-row | vehicle-park | persistent-change | vegetation | other | bright-target
+    cls: DetectionClass
     area_m2: float
     length_m: float
     width_m: float
@@ -187,7 +188,7 @@ def classify(
     zone_area_m2: float,
     db_change: float | None = None,
     nir_contrast: float | None = None,
-) -> str:
+) -> DetectionClass:
     """Class of one changed region from its size (m2, m), shape, the ground under it and its direction.
 
     ``db_change`` is given for radar scenes only: radar passes at dawn and dusk and rarely sees troops,
@@ -197,28 +198,28 @@ def classify(
     """
     if db_change is not None:
         if zone_area_m2 > 0 and area_m2 > MAX_ZONE_SHARE * zone_area_m2:
-            return "other"
+            return DetectionClass.OTHER
         long = length_m >= ROW_MIN_LENGTH_M and elongation >= ROW_MIN_ELONGATION
-        return "vehicle-row" if long and db_change >= RADAR_MIN_BRIGHTENING_DB else "other"
+        return DetectionClass.VEHICLE_ROW if long and db_change >= RADAR_MIN_BRIGHTENING_DB else DetectionClass.OTHER
     if baseline_ndvi is not None and baseline_ndvi >= VEGETATED_NDVI:
-        return "vegetation"
+        return DetectionClass.VEGETATION
     if zone_area_m2 > 0 and area_m2 > MAX_ZONE_SHARE * zone_area_m2:
-        return "other"
+        return DetectionClass.OTHER
     if BLOCK_AREA_M2[0] <= area_m2 <= BLOCK_AREA_M2[1] and elongation < BLOCK_MAX_ELONGATION:
         darker = visible_change is None or visible_change <= CROWD_MAX_VISIBLE_CHANGE
-        return "crowd-block" if darker else "other"
+        return DetectionClass.CROWD_BLOCK if darker else DetectionClass.OTHER
     if length_m >= ROW_MIN_LENGTH_M and elongation >= ROW_MIN_ELONGATION:
         brighter = visible_change is not None and visible_change > VEHICLE_MAX_VISIBLE_CHANGE
         olive = nir_contrast is None or nir_contrast >= ROW_MIN_NIR_CONTRAST
-        return "vehicle-row" if olive and not brighter else "other"
-    return "other"
+        return DetectionClass.VEHICLE_ROW if olive and not brighter else DetectionClass.OTHER
+    return DetectionClass.OTHER
 
 
 def _estimate(cls: str, area_m2: float) -> str | None:
-    if cls == "crowd-block":
+    if cls == DetectionClass.CROWD_BLOCK:
         lo, hi = (area_m2 * d for d in PERSONNEL_PER_M2)
         return f"~{lo:.0f}-{hi:.0f} personnel (estimate: {PERSONNEL_PER_M2[0]}-{PERSONNEL_PER_M2[1]} per m2)"
-    if cls in {"vehicle-row", "vehicle-park"}:
+    if cls in VEHICLE_CLASSES:
         lo, hi = (area_m2 / d for d in reversed(M2_PER_VEHICLE))
         return f"~{lo:.0f}-{hi:.0f} vehicles (estimate: one per {M2_PER_VEHICLE[0]:.0f}-{M2_PER_VEHICLE[1]:.0f} m2)"
     return None
@@ -371,7 +372,7 @@ def find_parks(
         area_m2 = float(changed.sum()) * px
         parks.append(
             Detection(
-                cls="vehicle-park",
+                cls=DetectionClass.VEHICLE_PARK,
                 area_m2=area_m2,
                 length_m=length_px * resolution,
                 width_m=width_px * resolution,
@@ -384,7 +385,7 @@ def find_parks(
                 visible_change=_mean(context.visible_diff, changed_coords),
                 ndvi_change=_mean(context.ndvi_diff, changed_coords),
                 baseline_ndvi=ground,
-                estimate=_estimate("vehicle-park", bridged_m2),
+                estimate=_estimate(DetectionClass.VEHICLE_PARK, bridged_m2),
                 db_change=db,
                 fill=min(1.0, float(changed.sum()) / (length_px * width_px)),
             )
@@ -534,9 +535,6 @@ def formation_measures(detections: list[Detection], resolution: float) -> tuple[
     return float(weights.sum()), lattice_regularity(rows, cols, weights)
 
 
-VEHICLE_CLASSES = ("vehicle-row", "vehicle-park")
-
-
 def arrangement(detection: Detection, others: list[Detection], resolution: float = 10.0) -> float:
     """0..1: how far a vehicle row or park is arranged as vehicles are parked.
 
@@ -547,16 +545,16 @@ def arrangement(detection: Detection, others: list[Detection], resolution: float
     At 10 m the rows inside a dense park (12 m deep, aisles of a few metres) are not resolved: there
     the filled rectangle is what shows the rows.
     """
-    if detection.cls == "vehicle-park":
+    if detection.cls == DetectionClass.VEHICLE_PARK:
         return 0.5 if detection.fill is None else float(np.clip(detection.fill, 0.0, 1.0))
-    if detection.cls != "vehicle-row":
+    if detection.cls != DetectionClass.VEHICLE_ROW:
         return 0.0
     return 1.0 if any(_parallel_rows(detection, o, resolution) for o in others if o is not detection) else 0.5
 
 
 def _parallel_rows(a: Detection, b: Detection, resolution: float) -> bool:
     """True when rows ``a`` and ``b`` are parallel, a row pitch apart across them and side by side along them."""
-    if b.cls != "vehicle-row":
+    if b.cls != DetectionClass.VEHICLE_ROW:
         return False
     turn = abs(a.orientation_deg - b.orientation_deg) % 180.0
     if min(turn, 180.0 - turn) > ROW_PARALLEL_DEG:
