@@ -10,7 +10,14 @@ from functools import cached_property
 import numpy as np
 
 from monitor.detect.change import normalise_linear, normalise_offset
-from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
+from monitor.detect.registration import (
+    PreparedReference,
+    Registration,
+    apply_shift,
+    estimate_shift,
+    prepare_reference,
+    registration_image,
+)
 from monitor.detect.validity import comparable
 from monitor.detect.values import analysis_values, noise_floor
 from monitor.scene import Scene
@@ -49,6 +56,11 @@ class Baseline:
     def reference_image(self) -> np.ndarray:
         """The layer scenes are co-registered against: :func:`registration_image` of the median."""
         return registration_image(self.median)
+
+    @cached_property
+    def registration_reference(self) -> PreparedReference:
+        """:attr:`reference_image` with its clear pixels (:attr:`valid`), prepared for registration once."""
+        return prepare_reference(self.reference_image, self.valid)
 
     @cached_property
     def z_scale(self) -> np.ndarray:

@@ -188,6 +188,7 @@ def _score_scene(
             scene_valid,
             baseline.valid,
             res,
+            baseline.registration_reference,
         )
         if not registration.ok:
             # too cloudy to register is the clouds' fault: the zones are unusable, as without registration
