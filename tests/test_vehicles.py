@@ -162,3 +162,17 @@ def test_a_ragged_field_counts_less_than_a_filled_rectangle_of_the_same_area() -
     (a_dense, f_dense, s_dense), (a_ragged, f_ragged, s_ragged) = scores
     assert f_dense is not None and f_ragged is not None and f_dense > 0.9 > 0.5 > f_ragged
     assert s_dense / a_dense > s_ragged / a_ragged
+
+
+def test_a_shadow_lit_by_the_fields_around_it_is_not_olive() -> None:
+    # a cloud shadow over asphalt amid fields: the sky lights it blue, the vegetation around NIR-rich, so
+    # its NIR falls less than its visible (a positive NIR contrast), but it falls by half: no olive paint
+    shadow = np.array([0.40, 0.33, 0.28, 0.50])
+    base = np.broadcast_to(ASPHALT[:, None, None], (4, 6, 6)).astype(np.float32).copy()
+    scene = (base * shadow[:, None, None]).astype(np.float32)
+    ctx = _context_of(base, scene, np.ones((6, 6), bool))
+    assert ctx.nir_contrast is not None and float(ctx.nir_contrast.min()) > OLIVE_MIN_NIR_CONTRAST
+    found = olive_pixels(ctx)
+    assert found is not None and not found.any()
+    parks, _ = find_parks(np.ones((6, 6), bool), ctx, 10.0, 1e7)
+    assert parks == []

@@ -212,7 +212,6 @@ def _score_scene(
     threshold, low = chi2_threshold(k, false_alarm_rate), chi2_threshold(k, GROW_FALSE_ALARM_RATE)
     significant = grow_significant(stat, compared, threshold, low)
 
-    context = _context(stat, values, baseline.median, baseline.bands, radar)
     zones = []
     for zone_id, mask in zone_masks.items():
         zone_usable = scene.usable_fraction(mask)
@@ -225,7 +224,10 @@ def _score_scene(
         box = zone_box(mask, round(PARK_GAP_M / res) + 1)
         gains = None if radar else zone_gains(values, baseline.median, compared, mask, baseline.z_scale)
         if gains is None:
-            zone_sig, local = significant[box], crop_context(context, box)
+            # the layers are per pixel: made on the zone's box only
+            cut = (slice(None), *box)
+            zone_sig = significant[box]
+            local = _context(stat[box], values[cut], baseline.median[cut], baseline.bands, radar)
         else:
             # the zone's own radiometric match (section 4 of docs/detection.md), on its box only, so that
             # a zone's score never depends on the other zones
@@ -289,22 +291,27 @@ def _context(
     ndvi_now, ndvi_base = _ndvi(values, bands), _ndvi(median, bands)
     ndvi_diff = ndvi_now - ndvi_base if ndvi_now is not None and ndvi_base is not None else None
     db_diff = np.mean(values - median, axis=0) if radar else None
-    contrast = _nir_contrast(values, median, bands) if vis_idx and not radar else None
-    return PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff, contrast)
+    contrast, nir_ratio = _nir_contrast(values, median, bands) if vis_idx and not radar else (None, None)
+    return PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff, contrast, nir_ratio)
 
 
-def _nir_contrast(values: np.ndarray, median: np.ndarray, bands: tuple[str, ...]) -> np.ndarray | None:
-    """log((NIR / NIR0) / (visible / visible0)) per pixel (0: the baseline ``median``), NaN where a
-    reflectance is not positive; None without B08 (see :data:`~monitor.detect.formations.OLIVE_MIN_NIR_CONTRAST`)."""
+def _nir_contrast(
+    values: np.ndarray, median: np.ndarray, bands: tuple[str, ...]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per pixel: log((NIR / NIR0) / (visible / visible0)) and log(NIR / NIR0) (0: the baseline
+    ``median``), NaN where a reflectance is not positive; None without B08 (see
+    :data:`~monitor.detect.formations.OLIVE_MIN_NIR_CONTRAST`)."""
     if "B08" not in bands:
-        return None
+        return None, None
     vis_idx = [bands.index(b) for b in VISIBLE if b in bands]
     nir = bands.index("B08")
     vis, vis0 = np.mean(values[vis_idx], axis=0), np.mean(median[vis_idx], axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = (values[nir] * vis0) / (median[nir] * vis)
-        out = np.log(np.where(ratio > 0, ratio, np.nan))
-    return np.asarray(out, dtype=np.float32)
+        nir_ratio = values[nir] / median[nir]
+        ratio = nir_ratio * (vis0 / vis)
+        log_nir = np.log(np.where(nir_ratio > 0, nir_ratio, np.nan))
+        contrast = np.log(np.where(ratio > 0, ratio, np.nan))
+    return np.asarray(contrast, dtype=np.float32), np.asarray(log_nir, dtype=np.float32)
 
 
 def no_change_model(z: np.ndarray, compared: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -371,6 +378,7 @@ def crop_context(context: PixelContext, box: tuple[slice, slice]) -> PixelContex
         baseline_ndvi=_cut(context.baseline_ndvi, box),
         db_diff=_cut(context.db_diff, box),
         nir_contrast=_cut(context.nir_contrast, box),
+        nir_log_ratio=_cut(context.nir_log_ratio, box),
     )
 
 
