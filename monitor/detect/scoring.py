@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
+from scipy.ndimage import label as ndimage_label
 from scipy.special import chdtri
-from skimage.filters import apply_hysteresis_threshold
 from threadpoolctl import ThreadpoolController
 
 from monitor.detect.baseline import Baseline
@@ -246,11 +246,12 @@ def _score_scene(
         # Radar passes at dawn and dusk and rarely sees troops: no crowd score from it, not a zero.
         crowd = None if radar else crowd_score(regions, res)
         # Pixels explained by a recognised troop formation are not counted again as a vehicle park.
-        explained = (
-            np.isin(blobs, [d.region for d in regions if d.cls == "crowd-block"])
-            if crowd is not None and crowd >= 0.5
-            else np.zeros_like(sig)
-        )
+        explained = np.zeros_like(sig)
+        if crowd is not None and crowd >= 0.5:
+            blocks = np.zeros(int(blobs.max()) + 1, dtype=bool)
+            blocks[[d.region for d in regions if d.cls == "crowd-block"]] = True
+            blocks[0] = False
+            explained = blocks[blobs]
         parks, park_mask = find_parks(sig & ~explained, local, res, zone_m2)
         detections = [d for d in regions if not (d.cls == "vehicle-row" and park_mask[round(d.row), round(d.col)])]
         detections += parks
@@ -387,15 +388,18 @@ def _cut(layer: np.ndarray | None, box: tuple[slice, slice]) -> np.ndarray | Non
 
 
 def grow_significant(stat: np.ndarray, compared: np.ndarray, threshold: float, low: float) -> np.ndarray:
-    """Hysteresis: pixels above ``threshold``, plus the pixels above ``low`` connected (8-neighbours) to them."""
+    """Hysteresis: pixels above ``threshold``, plus the pixels above ``low`` connected to them (the
+    pixels above ``low`` are grouped as scikit-image's ``apply_hysteresis_threshold`` groups them, by
+    edge-sharing neighbours; a group with a sure pixel in it is kept whole, counted with one
+    ``bincount`` instead of a sum per group)."""
     strong = compared & (stat > threshold)
     if not strong.any() or low >= threshold:
         return strong
     weak = compared & (stat > low)
-    return (
-        np.asarray(apply_hysteresis_threshold(np.where(weak, np.nan_to_num(stat), 0.0), low, threshold), bool)
-        & compared
-    )
+    groups, _ = ndimage_label(weak)
+    held = np.bincount(groups[strong], minlength=int(groups.max()) + 1) > 0
+    held[0] = False
+    return np.asarray(held[groups], dtype=bool)
 
 
 def blue_offset(values: np.ndarray, baseline: Baseline, compared: np.ndarray) -> float | None:
