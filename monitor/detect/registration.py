@@ -185,12 +185,12 @@ def _correlate(ref_half: np.ndarray, mov_half: np.ndarray, shape: tuple[int, int
 
 def _full_spectrum(half: np.ndarray, cols: int) -> np.ndarray:
     """The full 2-D spectrum of a real image from its half (``rfft2``) spectrum: F[k, l] = conj(F[-k, -l])."""
-    rows = half.shape[0]
+    rows, n = half.shape
     full = np.empty((rows, cols), dtype=half.dtype)
-    n = half.shape[1]
     full[:, :n] = half
-    rest = np.arange(n, cols)
-    full[:, n:] = np.conj(half[(-np.arange(rows)) % rows][:, cols - rest])
+    # rows -k (mod rows): reversed, then rolled by one; columns cols - l for l = n .. cols - 1, descending
+    mirrored = np.roll(half[::-1], 1, axis=0)
+    np.conjugate(mirrored[:, cols - n : 0 : -1], out=full[:, n:])
     return full
 
 
