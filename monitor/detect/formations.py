@@ -85,13 +85,17 @@ VEHICLE_MAX_VISIBLE_CHANGE = 0.02
 #: asphalt is ~0.1 (so twice that). On vegetated ground (:data:`VEGETATED_NDVI`) a rising NIR is
 #: growth; on paved or bare ground it is not vegetation.
 OLIVE_MIN_NIR_CONTRAST = math.log(1.2)
-#: Olive paint reflects 0.2-0.35 in the NIR, about as much as concrete (0.28) and more than asphalt
-#: (0.1): where it replaces pavement, the NIR rises or falls by a fifth at most. A shadow takes the direct
-#: sun away, 70-85 % of the NIR irradiance on a clear day; what lights it is the sky (blue-rich) and,
-#: amid fields, the NIR the vegetation around reflects into it, which can leave a shadow's NIR contrast
-#: positive. An olive pixel's NIR is at least this share of the baseline's (log ratio at least the log
-#: of it); a shadow's is at most ~0.5.
-OLIVE_MIN_NIR_RATIO = 0.7
+#: Olive paint reflects at least this much in the NIR (reflectance; olive drab 0.22, CARC greens up to
+#: 0.35): more than asphalt (0.1), about as much as concrete (0.28). Where olive replaces pavement, the
+#: NIR therefore rises over dark ground and falls at most to OLIVE_NIR / NIR0 over bright ground. A
+#: shadow takes the direct sun away, 70-85 % of the NIR irradiance on a clear day; what lights it is the
+#: sky (blue-rich) and, amid fields, the NIR the vegetation reflects into it, which can leave a shadow's
+#: NIR contrast positive, but never its NIR up: on asphalt a cloud shadow keeps 0.2-0.65 of it.
+OLIVE_NIR = 0.22
+#: An olive pixel keeps at least this share of the NIR olive cover would leave it,
+#: ``min(1, OLIVE_NIR / NIR0)``: the margin covers the shadows in a park's gaps (a pixel 30 % olive, 40 %
+#: shadow on asphalt keeps 1.1 of its NIR) and the noise (~8 % over asphalt).
+OLIVE_NIR_MARGIN = 0.85
 #: Olive paint (visible 0.055-0.07) is no brighter than asphalt (0.065-0.085) and far darker than
 #: concrete: where it replaces pavement, the visible goes down a little or a lot, never up. A pixel whose
 #: mean visible reflectance rose by more than this (the noise of a three-band mean after the match,
@@ -155,6 +159,7 @@ class PixelContext:
     db_diff: np.ndarray | None = None
     nir_contrast: np.ndarray | None = None
     nir_log_ratio: np.ndarray | None = None  # log(NIR / NIR0): how the NIR itself changed
+    baseline_nir: np.ndarray | None = None  # NIR0, the baseline's NIR reflectance
 
 
 @dataclass(frozen=True)
@@ -319,8 +324,9 @@ def olive_pixels(context: PixelContext, resolution: float = 10.0) -> np.ndarray 
         return None
     with np.errstate(invalid="ignore"):
         olive = (contrast >= OLIVE_MIN_NIR_CONTRAST) & ~(context.visible_diff > OLIVE_MAX_VISIBLE_RISE)
-        if context.nir_log_ratio is not None:
-            olive &= context.nir_log_ratio >= math.log(OLIVE_MIN_NIR_RATIO)
+        if context.nir_log_ratio is not None and context.baseline_nir is not None:
+            kept = OLIVE_NIR_MARGIN * np.minimum(1.0, OLIVE_NIR / np.maximum(context.baseline_nir, 1e-6))
+            olive &= context.nir_log_ratio >= np.log(kept)
         if context.baseline_ndvi is not None:
             vegetated = context.baseline_ndvi >= VEGETATED_NDVI
             reach = max(1, round(VEGETATION_BLEED_M / resolution))

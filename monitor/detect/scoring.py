@@ -293,7 +293,8 @@ def _context(
     ndvi_diff = ndvi_now - ndvi_base if ndvi_now is not None and ndvi_base is not None else None
     db_diff = np.mean(values - median, axis=0) if radar else None
     contrast, nir_ratio = _nir_contrast(values, median, bands) if vis_idx and not radar else (None, None)
-    return PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff, contrast, nir_ratio)
+    nir0 = median[bands.index("B08")] if "B08" in bands and not radar else None
+    return PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff, contrast, nir_ratio, nir0)
 
 
 def _nir_contrast(
@@ -380,6 +381,7 @@ def crop_context(context: PixelContext, box: tuple[slice, slice]) -> PixelContex
         db_diff=_cut(context.db_diff, box),
         nir_contrast=_cut(context.nir_contrast, box),
         nir_log_ratio=_cut(context.nir_log_ratio, box),
+        baseline_nir=_cut(context.baseline_nir, box),
     )
 
 
