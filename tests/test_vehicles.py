@@ -176,3 +176,19 @@ def test_a_shadow_lit_by_the_fields_around_it_is_not_olive() -> None:
     assert found is not None and not found.any()
     parks, _ = find_parks(np.ones((6, 6), bool), ctx, 10.0, 1e7)
     assert parks == []
+
+
+def test_a_cloud_shadow_on_asphalt_keeps_too_little_nir_for_olive_paint() -> None:
+    # the visible halved, the NIR at 0.63 of the baseline: a positive NIR contrast (log 1.26), but olive
+    # over asphalt raises the NIR (it reflects 0.22 or more against asphalt's 0.10)
+    shadow = np.array([0.50, 0.50, 0.50, 0.63])
+    base = np.broadcast_to(ASPHALT[:, None, None], (4, 8, 8)).astype(np.float32).copy()
+    scene = (base * shadow[:, None, None]).astype(np.float32)
+    ctx = _context_of(base, scene, np.ones((8, 8), bool))
+    assert ctx.nir_contrast is not None and float(ctx.nir_contrast.min()) > OLIVE_MIN_NIR_CONTRAST
+    found = olive_pixels(ctx)
+    assert found is not None and not found.any()
+    # the same pixels with olive vehicles over 30 % and their shadows over 40 % of them are olive
+    base2, scene2 = _layers({"olive": np.full((8, 8), 0.3), "shadow": np.full((8, 8), 0.4)})
+    olive = olive_pixels(_context_of(base2, scene2, np.ones((8, 8), bool)))
+    assert olive is not None and olive.all()
