@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import DemoBuild, invoke
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("demo") / "monitor-demo"
-    result = run_cli("demo", "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    return out, result.stdout
+def demo(demo_archive: DemoBuild) -> tuple[Path, str]:
+    """The session's shared demo build (tests/conftest.py)."""
+    return demo_archive.out, demo_archive.stdout
 
 
 def test_demo_reports_where_things_are(demo: tuple[Path, str]) -> None:
@@ -30,7 +28,7 @@ def test_demo_reports_where_things_are(demo: tuple[Path, str]) -> None:
 def test_demo_alerts_on_the_rehearsals_and_nothing_before(demo: tuple[Path, str]) -> None:
     out, _ = demo
     config = str(out / "config.toml")
-    alerts = json.loads(run_cli("alerts", "--config", config, "--format", "json").stdout)
+    alerts = json.loads(invoke("alerts", "--config", config, "--format", "json").stdout)
     truth = list(csv.DictReader((out / "imagery" / "truth.csv").open()))
     first = {
         kind: min(r["date"] for r in truth if r["kind"] == kind and r["zone"] == zone)
@@ -43,7 +41,7 @@ def test_demo_alerts_on_the_rehearsals_and_nothing_before(demo: tuple[Path, str]
     assert all(a["first_seen"][:10] >= first["crowd"] for a in alerts)  # nothing in the quiet weeks
     for alert in alerts:
         assert all(Path(p).is_file() for p in alert["evidence"])
-    scores = list(csv.DictReader(io.StringIO(run_cli("scores", "--config", config).stdout)))
+    scores = list(csv.DictReader(io.StringIO(invoke("scores", "--config", config).stdout)))
     quiet = [r for r in scores if r["acquired"][:10] < first["crowd"] and r["crowd_score"]]
     assert quiet and max(float(r["crowd_score"]) for r in quiet) < 0.5
     messages = list((out / "monitor-data" / "outbox").glob("*.eml"))
@@ -52,11 +50,11 @@ def test_demo_alerts_on_the_rehearsals_and_nothing_before(demo: tuple[Path, str]
 
 def test_demo_again_is_a_noop(demo: tuple[Path, str]) -> None:
     out, _ = demo
-    before = run_cli("scores", "--config", str(out / "config.toml"), "--format", "json").stdout
-    again = run_cli("demo", "--out", str(out))
+    before = invoke("scores", "--config", str(out / "config.toml"), "--format", "json").stdout
+    again = invoke("demo", "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert "this run: 0 new scene(s), 0 scored, 0 alert change(s)" in again.stdout
-    assert run_cli("scores", "--config", str(out / "config.toml"), "--format", "json").stdout == before
+    assert invoke("scores", "--config", str(out / "config.toml"), "--format", "json").stdout == before
     assert len(list((out / "monitor-data" / "outbox").glob("*.eml"))) == 1
 
 
