@@ -6,6 +6,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+from monitor.archive.catalogue import iso
 from monitor.config import load_config
 from monitor.detect.baseline import Candidate, choose_composition, seasonal_scenes
 from monitor.pipeline.run import run
@@ -87,3 +88,45 @@ def test_alerted_scenes_stay_out_and_each_month_has_one_version(synthetic_site) 
     db.close()
     again = run(load_config(config))
     assert again.baselines_built == 0 and again.scored_scenes == 0
+
+
+def test_radar_scenes_of_one_pass_only() -> None:
+    from monitor.detect.baseline import same_pass
+
+    t = datetime(2025, 5, 1, 17, 32, 10, tzinfo=UTC)
+    assert same_pass(Candidate("a", t - timedelta(days=12), 37), 37, t)
+    assert not same_pass(Candidate("b", t - timedelta(days=12), 110), 37, t)
+    # without an orbit: the pass's time of day (a relative orbit crosses a place within seconds of it)
+    assert same_pass(Candidate("c", t.replace(minute=33) - timedelta(days=6)), None, t)
+    assert not same_pass(Candidate("d", t.replace(minute=40) - timedelta(days=5)), None, t)
+    assert same_pass(Candidate("e", t.replace(hour=0, minute=1)), None, t.replace(hour=23, minute=59))
+
+
+def test_a_radar_baseline_is_made_of_its_own_relative_orbit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from monitor.archive.catalogue import Catalogue
+    from monitor.archive.records import SceneRecord, SceneStatus
+    from monitor.grid import site_grid
+    from monitor.pipeline.baselines import scene_composition
+    from monitor.pipeline.context import SiteContext
+    from tests.conftest import write_config
+
+    (tmp_path / "imagery").mkdir()
+    config = load_config(write_config(tmp_path))
+    site = config.sites[0]
+    ctx = SiteContext.build(config, site, site_grid(site))
+    t0 = datetime(2025, 1, 3, 17, 32, tzinfo=UTC)
+    with Catalogue(config.data_dir) as catalogue, catalogue.transaction():
+        for i in range(30):  # two ascending orbits, 6 days apart each, the second 8 minutes later
+            orbit, late = (37, 0) if i % 2 == 0 else (110, 8)
+            when = t0 + timedelta(days=6 * i, minutes=late)
+            scene_id = f"S1A_{when:%Y%m%d}_R{orbit:03d}"
+            catalogue.upsert_scene(
+                SceneRecord(site.id, scene_id, "s", iso(when), "S1", SceneStatus.OK, usable_fraction=1.0, orbit=orbit)
+            )
+    with Catalogue(config.data_dir) as catalogue:
+        when = t0 + timedelta(days=200)
+        chosen = scene_composition(catalogue, ctx, "S1", when, 37)
+        assert chosen is not None and len(chosen.scene_ids) == config.detect.warmup_scenes
+        assert all(sid.endswith("R037") for sid in chosen.scene_ids) and "relative orbit 37" in chosen.rule
+        other = scene_composition(catalogue, ctx, "S1", when + timedelta(minutes=8), 110)
+        assert other is not None and all(sid.endswith("R110") for sid in other.scene_ids)

@@ -172,3 +172,27 @@ def test_small_shifts_need_no_confirmation() -> None:
     spurious[:64, :64] = nd_shift(ref, (-0.7, 0.7), order=3, mode="nearest")[:64, :64]
     reg = estimate_shift(ref, spurious, np.ones(ref.shape, dtype=bool))
     assert reg.ok and reg.shift == pytest.approx((0.7, -0.7), abs=0.2)
+
+
+def test_the_real_input_phase_correlation_is_scikit_images() -> None:
+    from scipy.fft import fft2, rfft2
+    from scipy.ndimage import gaussian_filter
+    from skimage.registration import phase_cross_correlation
+
+    from monitor.detect.registration import UPSAMPLE, _fast_shape, _full_spectrum, _pcc, _spectrum, _taper
+
+    rng = np.random.default_rng(12)
+    for shape in ((64, 70), (61, 75)):  # even and odd padded widths
+        x = rng.random(shape)
+        assert np.allclose(_full_spectrum(rfft2(x), shape[1]), fft2(x))
+        ref = gaussian_filter(rng.random(shape), 2.0)
+        moving = np.roll(ref, (2, -1), axis=(0, 1)) + 0.01 * rng.random(shape)
+        ref, moving = ref - ref.mean(), moving - moving.mean()
+        fast = _fast_shape(shape)
+        spectra = [fft2(im * _taper(shape), s=fast) for im in (ref, moving)]
+        expected, _, _ = phase_cross_correlation(
+            *spectra, upsample_factor=UPSAMPLE, normalization="phase", space="fourier"
+        )
+        shift, peak = _pcc(ref, moving)
+        assert np.allclose(shift, expected) and peak > 10
+        assert _spectrum(ref).shape == (fast[0], fast[1] // 2 + 1)

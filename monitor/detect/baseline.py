@@ -10,7 +10,14 @@ from functools import cached_property
 import numpy as np
 
 from monitor.detect.change import normalise_linear, normalise_offset
-from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
+from monitor.detect.registration import (
+    PreparedReference,
+    Registration,
+    apply_shift,
+    estimate_shift,
+    prepare_reference,
+    registration_image,
+)
 from monitor.detect.validity import comparable
 from monitor.detect.values import analysis_values, noise_floor
 from monitor.scene import Scene
@@ -49,6 +56,11 @@ class Baseline:
     def reference_image(self) -> np.ndarray:
         """The layer scenes are co-registered against: :func:`registration_image` of the median."""
         return registration_image(self.median)
+
+    @cached_property
+    def registration_reference(self) -> PreparedReference:
+        """:attr:`reference_image` with its clear pixels (:attr:`valid`), prepared for registration once."""
+        return prepare_reference(self.reference_image, self.valid)
 
     @cached_property
     def z_scale(self) -> np.ndarray:
@@ -171,10 +183,37 @@ SEASONAL_MAX_FACTOR = 2
 
 @dataclass(frozen=True)
 class Candidate:
-    """A usable past scene that may enter a baseline."""
+    """A usable past scene that may enter a baseline; ``orbit`` is its relative orbit when known."""
 
     scene_id: str
     acquired: datetime
+    orbit: int | None = None
+
+
+#: Two radar scenes without a known relative orbit are of the same pass when their times of day differ by
+#: at most this (minutes). A relative orbit crosses a place at the same time of day to within seconds
+#: (Sentinel-1 keeps its orbital tube to ~100 m); the passes of neighbouring relative orbits over one
+#: place are 5 minutes or more apart (over the Flanders patch: about 17:32 and 17:40 UTC).
+PASS_TIME_TOLERANCE_MIN = 2.0
+
+
+def same_pass(a: Candidate, orbit: int | None, acquired: datetime) -> bool:
+    """True when ``a`` was seen from the same radar pass as a scene of ``orbit`` acquired at ``acquired``:
+    the same relative orbit when both are known, else the same time of day (:data:`PASS_TIME_TOLERANCE_MIN`).
+
+    Sentinel-1's incidence angle over a place differs by 10 degrees or more between relative orbits, and
+    with it the backscatter of every surface by 1-3 dB (more on slopes and along walls): a scene must
+    be compared with the scenes of its own orbit, or every orbit change reads as change.
+    """
+    if a.orbit is not None and orbit is not None:
+        return a.orbit == orbit
+    gap = abs(_minute_of_day(a.acquired) - _minute_of_day(acquired))
+    return min(gap, 1440.0 - gap) <= PASS_TIME_TOLERANCE_MIN
+
+
+def _minute_of_day(t: datetime) -> float:
+    """Minutes since midnight (in ``t``'s own time zone; scenes are stored in UTC)."""
+    return t.hour * 60.0 + t.minute + t.second / 60.0
 
 
 @dataclass(frozen=True)

@@ -149,18 +149,19 @@ def robust_covariance_columns(d: np.ndarray, iterations: int = 5) -> tuple[np.nd
     k = d.shape[0]
     keep = np.ones(d.shape[1], dtype=bool)
     limit = float(chdtri(k, 1.0 - NO_CHANGE_QUANTILE))
-    centre = np.median(d, axis=1)
-    cov = np.cov(d).reshape(k, k)
-    for _ in range(iterations):
+    # keeping the central 95 % of a Gaussian shrinks its covariance by this factor: undo it
+    consistency = NO_CHANGE_QUANTILE / float(chdtr(k + 2, limit))
+    centre = cov = None
+    for i in range(iterations):
         if keep.sum() <= 2 * k:
             break
-        kept = d[:, keep]
+        kept = d if i == 0 else d[:, keep]  # the first round keeps every pixel: no copy
         centre = np.median(kept, axis=1)
-        cov = np.cov(kept - centre[:, None]).reshape(k, k)
-        # keeping the central 95 % of a Gaussian shrinks its covariance by this factor: undo it
-        cov = cov * (NO_CHANGE_QUANTILE / float(chdtr(k + 2, limit)))
-        stat = mahalanobis_columns(d, centre, cov)
-        keep = stat < limit
+        cov = np.cov(kept - centre[:, None]).reshape(k, k) * consistency
+        if i < iterations - 1:  # the last round's selection would not be used
+            keep = mahalanobis_columns(d, centre, cov) < limit
+    if centre is None or cov is None:
+        centre, cov = np.median(d, axis=1), np.cov(d).reshape(k, k)
     return centre.astype(np.float64), cov.astype(np.float64)
 
 

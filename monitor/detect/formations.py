@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.ndimage import binary_closing
+from scipy.ndimage import binary_closing, binary_dilation
 from skimage.feature import peak_local_max
 from skimage.measure import label, regionprops
 from skimage.morphology import disk
@@ -71,6 +71,64 @@ CROWD_MAX_VISIBLE_CHANGE = -0.015
 #: much darker than concrete in the visible; a change that brightens the visible by more than this
 #: (reflectance) is a new roof, slab or sand, not vehicles.
 VEHICLE_MAX_VISIBLE_CHANGE = 0.02
+#: Olive paint (and canvas, and uniforms) is dark in the visible and bright in the near infrared, like
+#: leaves (visible 0.055-0.07, NIR 0.2-0.35), while asphalt and concrete are flat across the four
+#: bands (asphalt 0.07-0.1, concrete 0.2-0.28). Where olive replaces pavement, NIR rises against the
+#: visible. The measure is the *NIR contrast*, log((NIR / NIR0) / (visible / visible0)) against the
+#: baseline (0 / 0 the baseline's), a ratio of ratios: a gain of the illumination or of the zone match
+#: cancels from it, as from NDVI, but unlike NDVI it does not blow up over dark ground. A quarter of a
+#: 10 m pixel under olive vehicles gives log(1.35) = 0.30 on asphalt and log(1.15) = 0.14 on concrete;
+#: with their shadows in the gaps more (shadow takes more of the NIR than of the sky-lit blue). Light
+#: roofs and new slabs (every band up by a similar factor: log(0.87)), shadows and wet pavement (every
+#: band down, NIR most: log(0.6)), haze (the visible up most) give none or a negative one. A pixel holds
+#: olive material when its NIR contrast is at least this; the noise of it at the sensor's floor over
+#: asphalt is ~0.1 (so twice that). On vegetated ground (:data:`VEGETATED_NDVI`) a rising NIR is
+#: growth; on paved or bare ground it is not vegetation.
+OLIVE_MIN_NIR_CONTRAST = math.log(1.2)
+#: Olive paint reflects at least this much in the NIR (reflectance; olive drab 0.22, CARC greens up to
+#: 0.35): more than asphalt (0.1), about as much as concrete (0.28). Where olive replaces pavement, the
+#: NIR therefore rises over dark ground and falls at most to OLIVE_NIR / NIR0 over bright ground. A
+#: shadow takes the direct sun away, 70-85 % of the NIR irradiance on a clear day; what lights it is the
+#: sky (blue-rich) and, amid fields, the NIR the vegetation reflects into it, which can leave a shadow's
+#: NIR contrast positive, but never its NIR up: on asphalt a cloud shadow keeps 0.2-0.65 of it.
+OLIVE_NIR = 0.22
+#: An olive pixel keeps at least this share of the NIR olive cover would leave it,
+#: ``min(1, OLIVE_NIR / NIR0)``: the margin covers the shadows in a park's gaps (a pixel 30 % olive, 40 %
+#: shadow on asphalt keeps 1.1 of its NIR) and the noise (~8 % over asphalt).
+OLIVE_NIR_MARGIN = 0.85
+#: Olive paint (visible 0.055-0.07) is no brighter than asphalt (0.065-0.085) and far darker than
+#: concrete: where it replaces pavement, the visible goes down a little or a lot, never up. A pixel whose
+#: mean visible reflectance rose by more than this (the noise of a three-band mean after the match,
+#: about one standard deviation) holds something bright as well (a light roof, the rim of a new slab):
+#: it may belong to a park, but it is not the olive evidence of one.
+OLIVE_MAX_VISIBLE_RISE = 0.005
+#: A park's changed pixels count towards its area where they lie within this distance (m) of its olive
+#: pixels: at 10 m the coaches' light roofs and the vehicles' shadows are interleaved with the olive
+#: vehicles row by row (a row of 12 m vehicles and its aisle are about 20 m), while a new roof or a
+#: shadow a park's gaps were bridged to stands apart from them.
+MIXTURE_REACH_M = 20.0
+#: Pavement within this distance (m) of vegetated ground shows no olive evidence: the PSF (about a
+#: pixel wide) and a residual misregistration of up to half a pixel carry a verge's or a field's NIR into
+#: the pavement pixel along it, a NIR rise with the visible flat and no vehicle.
+VEGETATION_BLEED_M = 10.0
+#: A vehicle park at 10 m is a mixture: olive vehicles (NDVI up, visible down a little on asphalt, much
+#: on concrete), light roofs of coaches and trucks (every band up), and shadows (every band down). No one
+#: sign of change holds across bands or across the park, so a park takes every changed pixel; but at
+#: least this share of them must hold olive material (:data:`OLIVE_MIN_NIR_CONTRAST`). A military park is
+#: mostly olive vehicles; a change with no olive in it (a new roof or slab brightens, a cloud shadow or
+#: wet pavement darkens, every band alike) is no vehicle park, however large.
+PARK_MIN_OLIVE_SHARE = 0.2
+#: A vehicle row's pixels, partly covered (a row of vehicles covers one or two 10 m pixels, most in part),
+#: show at least half the olive NIR contrast on average. A shadow line (a building's shadow moving with the
+#: season), a wet strip or a kerb's edge after a residual misregistration is long and narrow too, but
+#: brings no olive.
+ROW_MIN_NIR_CONTRAST = 0.5 * OLIVE_MIN_NIR_CONTRAST
+#: Arrangement (see :func:`arrangement`): vehicles are parked in parallel rows at a regular pitch and
+#: fill a rectangle; chance change is ragged. Two rows are parallel within this angle (degrees) ...
+ROW_PARALLEL_DEG = 15.0
+#: ... and a row pitch: 12 m deep rows with aisles of 3-15 m, or columns of vehicles in lanes 5-10 m
+#: apart, up to two rows with an empty one between (metres, centre line to centre line).
+ROW_PITCH_M = (5.0, 60.0)
 #: Radar sees parked vehicles as new bright targets (metal, corner reflectors): at least this mean
 #: backscatter increase (dB). Soil moisture and crop growth change fields by 1-3 dB.
 RADAR_MIN_BRIGHTENING_DB = 3.0
@@ -92,13 +150,16 @@ M2_PER_VEHICLE = (60.0, 120.0)
 class PixelContext:
     """The per-pixel layers (rows, cols) that describe a change: the change statistic, and optionally the
     mean visible reflectance change (negative = darker), the NDVI change, the baseline NDVI of the ground,
-    and for radar the backscatter change in dB."""
+    for radar the backscatter change in dB, and the NIR contrast of the change (:data:`OLIVE_MIN_NIR_CONTRAST`)."""
 
     change: np.ndarray
     visible_diff: np.ndarray | None = None
     ndvi_diff: np.ndarray | None = None
     baseline_ndvi: np.ndarray | None = None
     db_diff: np.ndarray | None = None
+    nir_contrast: np.ndarray | None = None
+    nir_log_ratio: np.ndarray | None = None  # log(NIR / NIR0): how the NIR itself changed
+    baseline_nir: np.ndarray | None = None  # NIR0, the baseline's NIR reflectance
 
 
 @dataclass(frozen=True)
@@ -122,6 +183,8 @@ class Detection:
     db_change: float | None = None  # radar: mean backscatter change over bands, dB
     region: int = 0  # label of the connected component in the zone's significant-pixel map (0: none)
     persistence: str | None = None  # transient | recurring | persistent (None: not tracked)
+    # vehicle parks: 0..1, how much of its rectangle (length x width from its moments) the changed pixels fill
+    fill: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict with rounded values."""
@@ -137,12 +200,14 @@ def classify(
     visible_change: float | None,
     zone_area_m2: float,
     db_change: float | None = None,
+    nir_contrast: float | None = None,
 ) -> DetectionClass:
     """Class of one changed region from its size (m2, m), shape, the ground under it and its direction.
 
     ``db_change`` is given for radar scenes only: radar passes at dawn and dusk and rarely sees troops,
     so a radar region is never a crowd block, and a vehicle row must brighten by
-    :data:`RADAR_MIN_BRIGHTENING_DB`.
+    :data:`RADAR_MIN_BRIGHTENING_DB`. ``nir_contrast`` (the region's mean NIR contrast, when the bands
+    give one): a vehicle row must bring olive material (:data:`ROW_MIN_NIR_CONTRAST`).
     """
     if db_change is not None:
         if zone_area_m2 > 0 and area_m2 > MAX_ZONE_SHARE * zone_area_m2:
@@ -158,7 +223,8 @@ def classify(
         return DetectionClass.CROWD_BLOCK if darker else DetectionClass.OTHER
     if length_m >= ROW_MIN_LENGTH_M and elongation >= ROW_MIN_ELONGATION:
         brighter = visible_change is not None and visible_change > VEHICLE_MAX_VISIBLE_CHANGE
-        return DetectionClass.OTHER if brighter else DetectionClass.VEHICLE_ROW
+        olive = nir_contrast is None or nir_contrast >= ROW_MIN_NIR_CONTRAST
+        return DetectionClass.VEHICLE_ROW if olive and not brighter else DetectionClass.OTHER
     return DetectionClass.OTHER
 
 
@@ -207,9 +273,9 @@ def find_regions(
     table = region_table(labels)
     n = len(table.area) - 1
     ctx = context
-    vis_m, ndvi_m, ground_m, db_m, change_m = (
+    vis_m, ndvi_m, ground_m, db_m, change_m, contrast_m = (
         region_means(labels, a, n)
-        for a in (ctx.visible_diff, ctx.ndvi_diff, ctx.baseline_ndvi, ctx.db_diff, ctx.change)
+        for a in (ctx.visible_diff, ctx.ndvi_diff, ctx.baseline_ndvi, ctx.db_diff, ctx.change, ctx.nir_contrast)
     )
     out = []
     px = resolution**2
@@ -222,7 +288,7 @@ def find_regions(
         elongation = length_px / width_px
         vis, ndvi, ground, db = vis_m[lab], ndvi_m[lab], ground_m[lab], db_m[lab]
         extent = float(table.extent[lab])
-        cls = classify(area_m2, length_m, elongation, extent, ground, vis, zone_area_m2, db)
+        cls = classify(area_m2, length_m, elongation, extent, ground, vis, zone_area_m2, db, contrast_m[lab])
         out.append(
             Detection(
                 cls=cls,
@@ -246,18 +312,47 @@ def find_regions(
     return out, labels
 
 
+def olive_pixels(context: PixelContext, resolution: float = 10.0) -> np.ndarray | None:
+    """Pixels whose change holds olive material (vehicles, canvas, uniforms): NIR up against the visible
+    by at least :data:`OLIVE_MIN_NIR_CONTRAST`, the visible no brighter than
+    :data:`VEHICLE_MAX_VISIBLE_CHANGE` (olive paint is no brighter than asphalt), on ground of low
+    baseline NDVI (below :data:`VEGETATED_NDVI`; unknown counts as low) and not within
+    :data:`VEGETATION_BLEED_M` of vegetated ground. None when the bands give no NIR or visible change
+    (radar); ``resolution`` is the pixel size in metres."""
+    contrast = context.nir_contrast
+    if contrast is None or context.visible_diff is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        olive = (contrast >= OLIVE_MIN_NIR_CONTRAST) & ~(context.visible_diff > OLIVE_MAX_VISIBLE_RISE)
+        if context.nir_log_ratio is not None and context.baseline_nir is not None:
+            kept = OLIVE_NIR_MARGIN * np.minimum(1.0, OLIVE_NIR / np.maximum(context.baseline_nir, 1e-6))
+            olive &= context.nir_log_ratio >= np.log(kept)
+        if context.baseline_ndvi is not None:
+            vegetated = context.baseline_ndvi >= VEGETATED_NDVI
+            reach = max(1, round(VEGETATION_BLEED_M / resolution))
+            olive &= ~binary_dilation(vegetated, structure=np.ones((2 * reach + 1,) * 2, bool))
+    return np.asarray(olive, dtype=bool)
+
+
 def find_parks(
     candidates: np.ndarray, context: PixelContext, resolution: float, zone_area_m2: float
 ) -> tuple[list[Detection], np.ndarray]:
     """Vehicle parks: patchy fields of changed pixels, bridged over gaps of :data:`PARK_GAP_M` metres.
 
-    ``candidates`` are the significant pixels not already explained (e.g. by crowd blocks); pixels whose
-    visible reflectance rose by more than :data:`VEHICLE_MAX_VISIBLE_CHANGE` are not vehicles. Returns the
-    park detections (their ``area_m2`` counts the changed pixels only, not the gaps; ``region`` 1, 2, ...)
-    and the label image of the bridged park areas (0: no park; a park's pixels hold its ``region``), the
+    ``candidates`` are the significant pixels not already explained (e.g. by crowd blocks). A park is a
+    mixture (olive vehicles, light roofs, shadows: :data:`PARK_MIN_OLIVE_SHARE`), so it takes every
+    changed pixel, whatever its sign, as long as enough of them hold olive material
+    (:func:`olive_pixels`). Without a NIR band light roofs cannot be told from a new slab, and pixels
+    whose visible reflectance rose by more than :data:`VEHICLE_MAX_VISIBLE_CHANGE` are left out instead;
+    with it, a changed pixel counts towards the park's area when it lies within :data:`MIXTURE_REACH_M`
+    of an olive one. Returns the park detections (their ``area_m2`` counts the
+    changed pixels only, not the gaps; ``fill`` is their share of the park's rectangle; ``region`` 1, 2, ...) and
+    the label image of the bridged park areas (0: no park; a park's pixels hold its ``region``), the
     park's footprint.
     """
-    if context.visible_diff is not None:
+    olive = olive_pixels(context, resolution)
+    near_olive = None if olive is None else _near(olive, MIXTURE_REACH_M / resolution)
+    if olive is None and context.visible_diff is not None:
         candidates = candidates & ~(np.nan_to_num(context.visible_diff) > VEHICLE_MAX_VISIBLE_CHANGE)
     radius = max(1, round(PARK_GAP_M / resolution))
     padded = np.pad(candidates, radius)
@@ -281,6 +376,12 @@ def find_parks(
         ):
             continue
         changed_coords = tuple(c[changed] for c in coords)
+        if olive is not None and near_olive is not None:
+            if float(olive[changed_coords].mean()) < PARK_MIN_OLIVE_SHARE:
+                continue
+            # the mixture is local: light roofs and shadows count where olive vehicles stand among them
+            changed = changed & near_olive[coords]
+            changed_coords = tuple(c[changed] for c in coords)
         db = _mean(context.db_diff, changed_coords)
         if context.db_diff is not None and (db is None or db < RADAR_MIN_BRIGHTENING_DB):
             continue
@@ -304,10 +405,17 @@ def find_parks(
                 estimate=_estimate(DetectionClass.VEHICLE_PARK, bridged_m2),
                 db_change=db,
                 region=len(parks) + 1,
+                fill=min(1.0, float(changed.sum()) / (length_px * width_px)),
             )
         )
         footprints[coords] = len(parks)
     return parks, footprints
+
+
+def _near(mask: np.ndarray, reach_px: float) -> np.ndarray:
+    """``mask`` grown by ``reach_px`` pixels (a disk)."""
+    radius = max(1, round(reach_px))
+    return np.asarray(binary_dilation(mask, structure=disk(radius).astype(bool)), dtype=bool)
 
 
 def extent_px(major: float, minor: float) -> tuple[float, float]:
@@ -445,10 +553,52 @@ def formation_measures(detections: list[Detection], resolution: float) -> tuple[
     return float(weights.sum()), lattice_regularity(rows, cols, weights)
 
 
-def vehicle_score(detections: list[Detection]) -> float:
-    """0..1 from the area of vehicle rows and parks: 1 - exp(-area / 0.5 ha) (1 ha -> 0.86)."""
-    area = sum(d.area_m2 for d in detections if d.cls in {"vehicle-row", "vehicle-park"})
-    return float(1.0 - math.exp(-area / VEHICLE_SCALE_M2))
+def arrangement(detection: Detection, others: list[Detection], resolution: float = 10.0) -> float:
+    """0..1: how far a vehicle row or park is arranged as vehicles are parked.
+
+    A park: the share of its rectangle (length x width from its moments) its changed pixels fill
+    (``fill``): a dense park fills a rectangle, a ragged field of chance change does not. A row: 1 when
+    another row of ``others`` runs parallel to it (:data:`ROW_PARALLEL_DEG`) at a row pitch
+    (:data:`ROW_PITCH_M`) alongside it, else 0.5 (one straight line is also a kerb or a shadow's edge).
+    At 10 m the rows inside a dense park (12 m deep, aisles of a few metres) are not resolved: there
+    the filled rectangle is what shows the rows.
+    """
+    if detection.cls == DetectionClass.VEHICLE_PARK:
+        return 0.5 if detection.fill is None else float(np.clip(detection.fill, 0.0, 1.0))
+    if detection.cls != DetectionClass.VEHICLE_ROW:
+        return 0.0
+    return 1.0 if any(_parallel_rows(detection, o, resolution) for o in others if o is not detection) else 0.5
+
+
+def _parallel_rows(a: Detection, b: Detection, resolution: float) -> bool:
+    """True when rows ``a`` and ``b`` are parallel, a row pitch apart across them and side by side along them."""
+    if b.cls != DetectionClass.VEHICLE_ROW:
+        return False
+    turn = abs(a.orientation_deg - b.orientation_deg) % 180.0
+    if min(turn, 180.0 - turn) > ROW_PARALLEL_DEG:
+        return False
+    # rows and cols are pixels; orientation is the angle between the row axis and the major axis
+    theta = math.radians(a.orientation_deg)
+    axis = np.array([math.cos(theta), math.sin(theta)])
+    gap = np.array([b.row - a.row, b.col - a.col])
+    along, across = float(gap @ axis), float(abs(gap[0] * axis[1] - gap[1] * axis[0]))
+    across_m, along_m = across * resolution, abs(along) * resolution
+    return ROW_PITCH_M[0] <= across_m <= ROW_PITCH_M[1] and along_m <= 0.5 * (a.length_m + b.length_m)
+
+
+def vehicle_evidence_m2(detections: list[Detection], resolution: float = 10.0) -> float:
+    """The changed area of vehicle rows and parks (m2), each weighed by its :func:`arrangement`:
+    ``area x (0.5 + arrangement)``, so that a filled rectangle or rows in parallel count up to 1.5 times
+    their area and a ragged field or a lone line about once or less (``resolution``: pixel size, m)."""
+    vehicles = [d for d in detections if d.cls in VEHICLE_CLASSES]
+    return float(sum(d.area_m2 * (0.5 + arrangement(d, vehicles, resolution)) for d in vehicles))
+
+
+def vehicle_score(detections: list[Detection], resolution: float = 10.0) -> float:
+    """0..1 from the vehicle evidence (:func:`vehicle_evidence_m2`): 1 - exp(-evidence / 0.5 ha)
+    (1 ha of a park filling its rectangle -> 0.95, of a ragged field -> 0.86; ``resolution``: pixel
+    size, m)."""
+    return float(1.0 - math.exp(-vehicle_evidence_m2(detections, resolution) / VEHICLE_SCALE_M2))
 
 
 def describe(detections: list[Detection], resolution: float = 10.0) -> str:

@@ -15,10 +15,9 @@ from enum import StrEnum
 from functools import lru_cache
 
 import numpy as np
-from scipy.fft import fft2, ifft2, next_fast_len
+from scipy.fft import fftfreq, irfft2, next_fast_len, rfft2
 from scipy.ndimage import shift as nd_shift
 from skimage.filters import window
-from skimage.registration import phase_cross_correlation
 
 #: Phase-correlation peak located to 1/UPSAMPLE px (0.1 px: a tenth of the residual that matters).
 UPSAMPLE = 10
@@ -117,23 +116,92 @@ def _taper(shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(window(("tukey", 0.3), shape), dtype=np.float64)
 
 
+def _fast_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """The padded size the FFT is fast for: tapered to zero at the border, an image can be zero-padded
+    (a 347 px side is prime); the padding adds no edge."""
+    return (next_fast_len(shape[0], real=True), next_fast_len(shape[1], real=True))
+
+
+def _spectrum(image: np.ndarray) -> np.ndarray:
+    """The half (real-input) spectrum of a prepared image, tapered to zero at its border first: the FFT
+    treats an image as periodic, and the wrap-around edge, identical in both images, would otherwise pull
+    the peak to zero shift."""
+    return np.asarray(rfft2(image * _taper(image.shape), s=_fast_shape(image.shape)))
+
+
+@dataclass(frozen=True)
+class PreparedReference:
+    """A registration reference prepared once (a baseline serves every scene of a month): the mean-free,
+    masked image, its clear pixels and its half spectrum (:func:`_spectrum`)."""
+
+    image: np.ndarray
+    clear: np.ndarray
+    spectrum: np.ndarray
+
+
+def prepare_reference(reference: np.ndarray, reference_clear: np.ndarray | None = None) -> PreparedReference:
+    """The :class:`PreparedReference` of ``reference`` (rows, cols) with its own clear mask (default: finite)."""
+    clear = np.isfinite(reference) if reference_clear is None else reference_clear & np.isfinite(reference)
+    image = _prepare(reference, clear)
+    return PreparedReference(image, clear, _spectrum(image))
+
+
 def _pcc(reference: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, float]:
     """Shift (rows, cols) and peak strength (sigma above the correlation surface) of the phase correlation
-    of two mean-free images, each tapered to zero at its border first: the FFT treats an image as
-    periodic, and the wrap-around edge, identical in both, would otherwise pull the peak to zero shift."""
-    taper = _taper(reference.shape)
-    # tapered to zero at the border, the images can be zero-padded to sizes the FFT is fast for
-    # (a 347 px side is prime); the padding adds no edge
-    fast = (next_fast_len(reference.shape[0], real=True), next_fast_len(reference.shape[1], real=True))
-    ref_f, mov_f = fft2(reference * taper, s=fast), fft2(moving * taper, s=fast)
-    shift, _, _ = phase_cross_correlation(
-        ref_f, mov_f, upsample_factor=UPSAMPLE, normalization="phase", space="fourier"
-    )
-    cross = ref_f * np.conj(mov_f)
-    surface = np.real(ifft2(cross / np.maximum(np.abs(cross), 1e-12)))
+    of two prepared (mean-free) images of one shape."""
+    return _correlate(_spectrum(reference), _spectrum(moving), _fast_shape(reference.shape))
+
+
+def _correlate(ref_half: np.ndarray, mov_half: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """Phase correlation of two half spectra (:func:`_spectrum`) of images padded to ``shape``: the shift
+    that aligns the moving image with the reference, located to 1/:data:`UPSAMPLE` px, and the peak's
+    strength.
+
+    The same steps as scikit-image's ``phase_cross_correlation(normalization="phase",
+    upsample_factor=UPSAMPLE)``, on real-input FFTs: the normalised cross-power spectrum is formed once on
+    the half spectrum, one inverse FFT gives the correlation surface for both the whole-pixel peak and
+    its strength (scikit-image's inverse FFT and a second one for the strength ran on the full complex
+    spectrum), and the peak is refined by the matrix-multiply DFT of the full spectrum (rebuilt from its
+    Hermitian half) on a 1.5 px neighbourhood upsampled ``UPSAMPLE`` times.
+    """
+    product = ref_half * np.conj(mov_half)
+    product /= np.maximum(np.abs(product), 100 * np.finfo(np.float64).eps)
+    surface = irfft2(product, s=shape)
     spread = float(surface.std())
     peak = float((surface.max() - surface.mean()) / spread) if spread > 0 else 0.0
-    return np.asarray(shift, dtype=np.float64), peak
+    maxima = np.unravel_index(int(np.argmax(np.abs(surface))), surface.shape)
+    size = np.array(shape, dtype=np.float64)
+    shift = np.array(maxima, dtype=np.float64)
+    shift[shift > np.trunc(size / 2)] -= size[shift > np.trunc(size / 2)]
+    factor = float(UPSAMPLE)
+    shift = np.round(shift * factor) / factor
+    region = float(np.ceil(factor * 1.5))
+    centre = np.trunc(region / 2.0)
+    full = _full_spectrum(product, shape[1])
+    upsampled = _upsampled_dft(np.conj(full), int(region), factor, centre - shift * factor).conj()
+    fine = np.array(np.unravel_index(int(np.argmax(np.abs(upsampled))), upsampled.shape), dtype=np.float64)
+    return shift + (fine - centre) / factor, peak
+
+
+def _full_spectrum(half: np.ndarray, cols: int) -> np.ndarray:
+    """The full 2-D spectrum of a real image from its half (``rfft2``) spectrum: F[k, l] = conj(F[-k, -l])."""
+    rows, n = half.shape
+    full = np.empty((rows, cols), dtype=half.dtype)
+    full[:, :n] = half
+    # rows -k (mod rows): reversed, then rolled by one; columns cols - l for l = n .. cols - 1, descending
+    mirrored = np.roll(half[::-1], 1, axis=0)
+    np.conjugate(mirrored[:, cols - n : 0 : -1], out=full[:, n:])
+    return full
+
+
+def _upsampled_dft(data: np.ndarray, size: int, factor: float, offsets: np.ndarray) -> np.ndarray:
+    """scikit-image's matrix-multiply DFT (``registration._phase_cross_correlation._upsampled_dft``): the
+    inverse DFT of ``data`` upsampled ``factor`` times on a ``size`` x ``size`` region starting at
+    ``offsets``, without zero-padding."""
+    for n_items, offset in list(zip(data.shape, offsets, strict=True))[::-1]:
+        kernel = np.exp(-2j * np.pi * (np.arange(size) - offset)[:, None] * fftfreq(n_items, factor))
+        data = np.tensordot(kernel.astype(data.dtype, copy=False), data, axes=(1, -1))
+    return data
 
 
 def estimate_shift(
@@ -142,8 +210,13 @@ def estimate_shift(
     moving_clear: np.ndarray,
     reference_clear: np.ndarray | None = None,
     pixel_size_m: float = 10.0,
+    prepared: PreparedReference | None = None,
 ) -> Registration:
     """Sub-pixel shift that aligns ``moving`` with ``reference`` (both (rows, cols), same grid).
+
+    ``prepared`` is :func:`prepare_reference` of ``reference`` and ``reference_clear``, when the caller
+    keeps it (a baseline registers every scene of a month against one reference): its spectrum is then
+    not computed again.
 
     ``moving_clear`` and ``reference_clear`` mark each image's own clear pixels (default: finite ones).
     Each image is masked with its own mask only: masking both with a joint mask would give both the same
@@ -160,8 +233,10 @@ def estimate_shift(
     share = float(clear.mean())
     if share < MIN_CLEAR_SHARE:
         return Registration((0.0, 0.0), f"unregistered: too cloudy, only {share:.0%} of the image is clear")
-    ref, mov = _prepare(reference, ref_clear), _prepare(moving, moving_clear)
-    whole, peak = _pcc(ref, mov)
+    if prepared is None:
+        prepared = prepare_reference(reference, reference_clear)
+    ref, mov = prepared.image, _prepare(moving, moving_clear)
+    whole, peak = _correlate(prepared.spectrum, _spectrum(mov), _fast_shape(mov.shape))
     near = float(np.hypot(*whole)) * pixel_size_m <= NEAR_SHIFT_M
     if peak < (MIN_PEAK_SIGMA_NEAR if near else MIN_PEAK_SIGMA):
         return Registration(

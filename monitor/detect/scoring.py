@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
+from scipy.ndimage import label as ndimage_label
 from scipy.special import chdtri
-from skimage.filters import apply_hysteresis_threshold
 from threadpoolctl import ThreadpoolController
 
 from monitor.detect.baseline import Baseline
@@ -111,7 +111,7 @@ def rescored(
         zs,
         detections=detections,
         crowd_score=reported(crowd, zs.compared_fraction, evidence),
-        vehicle_score=reported(vehicle_score(detections), zs.compared_fraction, evidence),
+        vehicle_score=reported(vehicle_score(detections, resolution), zs.compared_fraction, evidence),
     )
 
 
@@ -193,6 +193,7 @@ def _score_scene(
             scene_valid,
             baseline.valid,
             res,
+            baseline.registration_reference,
         )
         if not registration.ok:
             # too cloudy to register is the clouds' fault: the zones are unusable, as without registration
@@ -216,7 +217,6 @@ def _score_scene(
     threshold, low = chi2_threshold(k, false_alarm_rate), chi2_threshold(k, GROW_FALSE_ALARM_RATE)
     significant = grow_significant(stat, compared, threshold, low)
 
-    context = _context(stat, values, baseline.median, baseline.bands, radar)
     zones = []
     for zone_id, mask in zone_masks.items():
         zone_usable = scene.usable_fraction(mask)
@@ -229,7 +229,10 @@ def _score_scene(
         box = zone_box(mask, round(PARK_GAP_M / res) + 1)
         gains = None if radar else zone_gains(values, baseline.median, compared, mask, baseline.z_scale)
         if gains is None:
-            zone_sig, local = significant[box], crop_context(context, box)
+            # the layers are per pixel: made on the zone's box only
+            cut = (slice(None), *box)
+            zone_sig = significant[box]
+            local = _context(stat[box], values[cut], baseline.median[cut], baseline.bands, radar)
         else:
             # the zone's own radiometric match (section 4 of docs/detection.md), on its box only, so that
             # a zone's score never depends on the other zones
@@ -248,11 +251,12 @@ def _score_scene(
         # Radar passes at dawn and dusk and rarely sees troops: no crowd score from it, not a zero.
         crowd = None if radar else crowd_score(regions, res)
         # Pixels explained by a recognised troop formation are not counted again as a vehicle park.
-        explained = (
-            np.isin(blobs, [d.region for d in regions if d.cls == "crowd-block"])
-            if crowd is not None and crowd >= 0.5
-            else np.zeros_like(sig)
-        )
+        explained = np.zeros_like(sig)
+        if crowd is not None and crowd >= 0.5:
+            blocks = np.zeros(int(blobs.max()) + 1, dtype=bool)
+            blocks[[d.region for d in regions if d.cls == "crowd-block"]] = True
+            blocks[0] = False
+            explained = blocks[blobs]
         parks, park_labels = find_parks(sig & ~explained, local, res, zone_m2)
         detections = [d for d in regions if not (d.cls == "vehicle-row" and park_labels[round(d.row), round(d.col)])]
         footprints, parks = _footprints(blobs, detections, park_labels, parks)
@@ -269,7 +273,7 @@ def _score_scene(
                 usable_fraction=zone_usable,
                 change_fraction=float(sig.sum()) / n,
                 crowd_score=reported(crowd, seen, evidence_score),
-                vehicle_score=reported(vehicle_score(detections), seen, evidence_score),
+                vehicle_score=reported(vehicle_score(detections, res), seen, evidence_score),
                 detections=detections,
                 compared_fraction=seen,
                 footprints=footprints,
@@ -308,7 +312,28 @@ def _context(
     ndvi_now, ndvi_base = _ndvi(values, bands), _ndvi(median, bands)
     ndvi_diff = ndvi_now - ndvi_base if ndvi_now is not None and ndvi_base is not None else None
     db_diff = np.mean(values - median, axis=0) if radar else None
-    return PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff)
+    contrast, nir_ratio = _nir_contrast(values, median, bands) if vis_idx and not radar else (None, None)
+    nir0 = median[bands.index("B08")] if "B08" in bands and not radar else None
+    return PixelContext(stat, visible_diff, ndvi_diff, ndvi_base, db_diff, contrast, nir_ratio, nir0)
+
+
+def _nir_contrast(
+    values: np.ndarray, median: np.ndarray, bands: tuple[str, ...]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per pixel: log((NIR / NIR0) / (visible / visible0)) and log(NIR / NIR0) (0: the baseline
+    ``median``), NaN where a reflectance is not positive; None without B08 (see
+    :data:`~monitor.detect.formations.OLIVE_MIN_NIR_CONTRAST`)."""
+    if "B08" not in bands:
+        return None, None
+    vis_idx = [bands.index(b) for b in VISIBLE if b in bands]
+    nir = bands.index("B08")
+    vis, vis0 = np.mean(values[vis_idx], axis=0), np.mean(median[vis_idx], axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nir_ratio = values[nir] / median[nir]
+        ratio = nir_ratio * (vis0 / vis)
+        log_nir = np.log(np.where(nir_ratio > 0, nir_ratio, np.nan))
+        contrast = np.log(np.where(ratio > 0, ratio, np.nan))
+    return np.asarray(contrast, dtype=np.float32), np.asarray(log_nir, dtype=np.float32)
 
 
 def no_change_model(z: np.ndarray, compared: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -374,6 +399,9 @@ def crop_context(context: PixelContext, box: tuple[slice, slice]) -> PixelContex
         ndvi_diff=_cut(context.ndvi_diff, box),
         baseline_ndvi=_cut(context.baseline_ndvi, box),
         db_diff=_cut(context.db_diff, box),
+        nir_contrast=_cut(context.nir_contrast, box),
+        nir_log_ratio=_cut(context.nir_log_ratio, box),
+        baseline_nir=_cut(context.baseline_nir, box),
     )
 
 
@@ -382,15 +410,18 @@ def _cut(layer: np.ndarray | None, box: tuple[slice, slice]) -> np.ndarray | Non
 
 
 def grow_significant(stat: np.ndarray, compared: np.ndarray, threshold: float, low: float) -> np.ndarray:
-    """Hysteresis: pixels above ``threshold``, plus the pixels above ``low`` connected (8-neighbours) to them."""
+    """Hysteresis: pixels above ``threshold``, plus the pixels above ``low`` connected to them (the
+    pixels above ``low`` are grouped as scikit-image's ``apply_hysteresis_threshold`` groups them, by
+    edge-sharing neighbours; a group with a sure pixel in it is kept whole, counted with one
+    ``bincount`` instead of a sum per group)."""
     strong = compared & (stat > threshold)
     if not strong.any() or low >= threshold:
         return strong
     weak = compared & (stat > low)
-    return (
-        np.asarray(apply_hysteresis_threshold(np.where(weak, np.nan_to_num(stat), 0.0), low, threshold), bool)
-        & compared
-    )
+    groups, _ = ndimage_label(weak)
+    held = np.bincount(groups[strong], minlength=int(groups.max()) + 1) > 0
+    held[0] = False
+    return np.asarray(held[groups], dtype=bool)
 
 
 def blue_offset(values: np.ndarray, baseline: Baseline, compared: np.ndarray) -> float | None:

@@ -17,10 +17,18 @@ from monitor.archive.baselines import read_baseline_file, write_baseline_file
 from monitor.archive.catalogue import Catalogue, utcnow
 from monitor.archive.crops import read_crop_file
 from monitor.archive.records import BaselineVersion, SceneRecord
-from monitor.detect.baseline import Baseline, Candidate, Composition, baseline_from_scenes, choose_composition
+from monitor.detect.baseline import (
+    Baseline,
+    Candidate,
+    Composition,
+    baseline_from_scenes,
+    choose_composition,
+    same_pass,
+)
 from monitor.errors import ArchiveError
 from monitor.pipeline.context import SiteContext
 from monitor.scene import Scene
+from monitor.sensors import is_radar
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +47,7 @@ def load_crop(catalogue: Catalogue, scene: SceneRecord) -> Scene | None:
 
 
 def _candidates(rows: Sequence[SceneRecord], alerted: set[str]) -> list[Candidate]:
-    return [Candidate(r.scene_id, r.acquired_at) for r in rows if r.scene_id not in alerted and r.acquired_at]
+    return [Candidate(r.scene_id, r.acquired_at, r.orbit) for r in rows if r.scene_id not in alerted and r.acquired_at]
 
 
 def site_baseline(catalogue: Catalogue, ctx: SiteContext, sensor: str) -> Baseline | None:
@@ -91,13 +99,23 @@ def quiet_scenes(catalogue: Catalogue, ctx: SiteContext, sensor: str, before: da
     return _candidates(rows, catalogue.alerted_scenes(ctx.site_id))
 
 
-def scene_composition(catalogue: Catalogue, ctx: SiteContext, sensor: str, acquired: datetime) -> Composition | None:
+def scene_composition(
+    catalogue: Catalogue, ctx: SiteContext, sensor: str, acquired: datetime, orbit: int | None = None
+) -> Composition | None:
     """Which scenes the baseline of a scene acquired at ``acquired`` is made of (see
-    :func:`monitor.detect.baseline.choose_composition`), or None while the site has too few."""
+    :func:`monitor.detect.baseline.choose_composition`), or None while the site has too few. A radar
+    scene (``orbit``: its relative orbit, None if unknown) is compared with scenes of its own pass only
+    (:func:`monitor.detect.baseline.same_pass`)."""
     alerted = catalogue.alerted_scenes(ctx.site_id)
     warmup = _candidates(catalogue.usable_scenes(ctx.site_id, sensor, ctx.config.detect.min_scene_usable), alerted)
     quiet = quiet_scenes(catalogue, ctx, sensor, acquired)
-    return choose_composition(quiet, warmup, acquired, ctx.config.detect.warmup_scenes, warmup_rule(ctx))
+    rule = warmup_rule(ctx)
+    if is_radar(sensor, ()):
+        warmup = [c for c in warmup if same_pass(c, orbit, acquired)]
+        quiet = [c for c in quiet if same_pass(c, orbit, acquired)]
+        seen_from = f"relative orbit {orbit}" if orbit is not None else f"{acquired:%H:%M} UTC"
+        rule += f" of the same pass ({seen_from})"
+    return choose_composition(quiet, warmup, acquired, ctx.config.detect.warmup_scenes, rule)
 
 
 def scene_baseline(
@@ -106,6 +124,7 @@ def scene_baseline(
     sensor: str,
     acquired: datetime,
     cache: dict[tuple[str, int], Baseline] | None = None,
+    orbit: int | None = None,
 ) -> tuple[Baseline | None, bool]:
     """The baseline a scene of ``sensor`` acquired at ``acquired`` is scored against, and whether it was
     built just now (False: loaded, or taken from ``cache``, keyed by sensor and version).
@@ -114,12 +133,12 @@ def scene_baseline(
     baseline reuses it (and its version); otherwise a new version is built. A cron run thus builds at
     most one baseline per sensor and month, and a score row's ``baseline_version`` names the scenes it
     was compared with. A scene whose crop is lost on the way is recorded failed and the choice is made
-    again without it.
+    again without it. A radar scene's baseline is of its own pass (``orbit``, see :func:`scene_composition`).
     """
     cache = {} if cache is None else cache
     site = ctx.site_id
     for _ in range(3):
-        composition = scene_composition(catalogue, ctx, sensor, acquired)
+        composition = scene_composition(catalogue, ctx, sensor, acquired, orbit)
         if composition is None:
             return None, False
         stored = [b for b in catalogue.baselines(site, sensor) if b.made_of(composition.scene_ids)]

@@ -68,7 +68,7 @@ def score_site(catalogue: Catalogue, ctx: SiteContext, summary: RunSummary, prog
         if not catalogue.is_pending(ctx.site_id, record.scene_id):
             continue  # failed while a baseline was being built (its crop was lost)
         assert record.acquired_at is not None  # an archived crop always has its time
-        baseline, built = scene_baseline(catalogue, ctx, record.sensor, record.acquired_at, baselines)
+        baseline, built = scene_baseline(catalogue, ctx, record.sensor, record.acquired_at, baselines, record.orbit)
         summary.baselines_built += int(built)
         if baseline is None:
             continue
