@@ -42,7 +42,7 @@ CDSE_TOKEN_URL = "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/prot
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _check_bbox(bbox: BBox | None) -> BBox | None:
@@ -283,6 +283,22 @@ class DetectConfig(_Strict):
     max_attempts: Annotated[int, Field(ge=1)] = 3
 
 
+class HealthConfig(_Strict):
+    """When ``monitor run`` sends a "monitor is blind" notice (and later its recovery); 0 turns a check off.
+
+    ``blind_days``: days without a usable scene of a site, counted from its newest usable acquisition or
+    from the first run that watched it, whichever is later. 30 days: Sentinel-2 revisits every 5 days and
+    Sentinel-1 every 6-12, so a month without a usable view is far outside cloud seasons' usual gaps
+    except the summer monsoon, which is what the notice is for. ``failing_runs``: runs in a row in which
+    a search of a source failed. 3: a provider's routine maintenance or one bad hour passes in one or two
+    runs at the usual 1-6 h interval; three in a row (3-18 h) is an outage worth a message, still long
+    before a site goes blind.
+    """
+
+    blind_days: Annotated[float, Field(ge=0.0, le=3650.0)] = 30.0
+    failing_runs: Annotated[int, Field(ge=0, le=1000)] = 3
+
+
 class Credentials(_Strict):
     """Secrets from the environment; never from the config file, never printed."""
 
@@ -302,6 +318,7 @@ class Config(_Strict):
     notify: NotifySection = Field(default_factory=NotifySection)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     detect: DetectConfig = Field(default_factory=DetectConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
     credentials: Credentials = Field(default_factory=Credentials, exclude=True)
     path: Path | None = Field(default=None, exclude=True)
 

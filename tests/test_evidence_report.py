@@ -178,6 +178,7 @@ def test_report_after_runs_that_saw_nothing_says_so(tmp_path: Path) -> None:
     assert "Copernicus" not in text
     html = (tmp_path / "report" / "index.html").read_text()
     assert "The monitor saw nothing in this period" in html and "Copernicus" not in html
-    assert "<td>not recorded</td>" in html  # failures the archive cannot know are not shown as 0
+    assert "<td>2</td>" in html and "cannot read STAC catalog" in html  # the runs' health records
+    assert "2 failed search(es) since" in text
     assert "timeline" not in html.lower().replace("no timeline", "")
     assert not (tmp_path / "report" / "img").exists()

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.archive.files import umask
+from monitor.archive.health import MIGRATION as HEALTH_MIGRATION
+from monitor.archive.health import HealthMixin
 from monitor.archive.records import (
     Alert,
     AlertLevel,
@@ -193,6 +195,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE scenes ADD COLUMN registration TEXT;
     ALTER TABLE baselines ADD COLUMN composition TEXT NOT NULL DEFAULT '{}';
     """,
+    # 7: health: each source's searches (last success, failed runs in a row, last error) and the standing
+    # "monitor is blind" notices, so each is sent once and its recovery once (archive/health.py)
+    HEALTH_MIGRATION,
 )
 
 
@@ -248,11 +253,12 @@ def _marks(values: Sequence[object] | dict[str, Any]) -> str:
     return ",".join("?" for _ in values) or "NULL"
 
 
-class Catalogue:
+class Catalogue(HealthMixin):
     """The archive's SQLite catalogue at ``data_dir/catalogue.sqlite``: the only code that speaks SQL.
 
     Reads return frozen records (:mod:`monitor.archive.records`). Writes take records; a write outside
     :meth:`transaction` commits on its own, inside one it commits with the rest of the unit of work.
+    Health statements come from :class:`~monitor.archive.health.HealthMixin`.
     """
 
     FILENAME = "catalogue.sqlite"

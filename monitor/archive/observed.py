@@ -2,8 +2,9 @@
 source's last successful search and each site's last usable scene.
 
 :class:`SourceHealth` and :class:`SiteHealth` are the records the run's health table will give
-(``Catalogue.source_health()`` / ``site_health(min_usable_fraction)``). Until that table exists they are
-derived here, with the same signatures, from
+(``Catalogue.source_health()`` / ``site_health(min_usable_fraction)``, :mod:`monitor.archive.health`),
+and this module returns those once a run has migrated the archive. An archive without that table
+(read-only users cannot migrate it) gets them derived here, with the same signatures, from
 what every archive already records: a search is known to have succeeded when it left a trace (a scene
 recorded from that source, or its search cursor moved); a failed search leaves none, so
 ``consecutive_failures`` is 0 and ``last_error`` None in this derivation, and ``last_success`` is None
@@ -13,36 +14,18 @@ for a source whose searches have all failed (or that has never been run). Reader
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.archive.catalogue import Catalogue
+from monitor.archive.health import SiteHealth, SourceHealth
 from monitor.archive.records import SceneStatus
 
 
-@dataclass(frozen=True)
-class SourceHealth:
-    """One source's searches: the last that succeeded (UTC, None if none is recorded), how many failed
-    since, and the last failure's message."""
+def records_failures(catalogue: Catalogue) -> bool:
+    """Whether this archive records failed searches (its runs have the health table); False: only the
+    derivation below, which sees successes only."""
+    return catalogue.has_table("source_health")
 
-    source: str
-    last_success: datetime | None
-    consecutive_failures: int
-    last_error: str | None
-
-
-@dataclass(frozen=True)
-class SiteHealth:
-    """One site's last usable scene (read, at least the usable share of the site clear and valid) and its
-    acquisition time."""
-
-    site: str
-    last_usable_scene: str | None
-    last_usable_acquired: datetime | None
-
-
-#: Whether :func:`source_health` knows failed searches (False: this derivation sees only successes).
-RECORDS_FAILURES = False
 
 #: Share of a site that must be clear and valid for a scene to count as a usable view, 0..1 (the default
 #: of ``[alerts] min_usable_fraction``: below it an observation can neither raise nor resolve an alert).
@@ -59,7 +42,10 @@ def simulated_scenes(catalogue: Catalogue, site: str | None = None) -> frozenset
 
 
 def source_health(catalogue: Catalogue) -> list[SourceHealth]:
-    """Every source the archive has a trace of, by name (see the module docstring for what is known)."""
+    """Every source the archive has a trace of, by name: the health table's records when the archive has
+    it, else derived (see the module docstring for what is known then)."""
+    if records_failures(catalogue):
+        return catalogue.source_health()
     last: dict[str, str] = {}
     for scene in catalogue.scenes():
         if scene.updated_at:
@@ -72,6 +58,8 @@ def source_health(catalogue: Catalogue) -> list[SourceHealth]:
 def site_health(catalogue: Catalogue, min_usable_fraction: float = USABLE_FRACTION) -> list[SiteHealth]:
     """Every site in the archive with its newest usable scene (read, at least ``min_usable_fraction`` of the
     site clear and valid; None when it has none)."""
+    if catalogue.has_table("source_health"):  # an archive migrated by a run: the catalogue's query
+        return catalogue.site_health(min_usable_fraction)
     out = []
     for site in catalogue.site_ids():
         scenes = catalogue.scenes(site=site, status=SceneStatus.OK)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,3 +44,29 @@ def selection(
         return select(config_zones(config), site=site, zone=zone, status=status)
     except SelectionError as exc:
         raise click.BadParameter(str(exc), param_hint=exc.option) from None
+
+
+def _every(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    if value is None:
+        if param.required:  # click 8.3 calls back before it checks for a missing required value
+            raise click.MissingParameter(ctx=ctx, param=param)
+        return None
+    from monitor.pipeline.schedule import parse_every
+
+    try:
+        return parse_every(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def every_option(default: str | None) -> Callable[[F], F]:
+    """``--every 6h``: the pass interval (30m, 6h, 1d), shared by ``schedule`` and ``watch``."""
+    return click.option(
+        "--every",
+        default=default,
+        required=default is None,
+        callback=_every,
+        metavar="INTERVAL",
+        show_default=default is not None,
+        help="Time between passes: a whole number and a unit, m, h or d (30m, 6h, 1d).",
+    )

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from monitor.cli.options import config_option
+
+if TYPE_CHECKING:
+    from monitor.pipeline.summary import RunSummary
+
+
+def report(summary: RunSummary, data_dir: Path, quiet: int) -> None:
+    """Print what a pass did: the counts line (stderr; alerts and health changes were logged), or with
+    ``-q`` only new alerts and health notices (stdout, one line each; errors were logged on stderr as they
+    happened), so nothing at all when nothing happened."""
+    from monitor.pipeline.console import quiet_lines, summary_line
+
+    if quiet:
+        for line in quiet_lines(summary):
+            click.echo(line)
+        return
+    click.echo(summary_line(summary, data_dir), err=True)
 
 
 @click.command("run")
@@ -17,6 +34,7 @@ def command(ctx: click.Context, config_path: Path | None) -> None:
 
     Discovers new scenes, fetches each site's crop, scores every zone, raises or resolves alerts, renders
     their evidence and queues one message for the changes. A second run with nothing new does nothing.
+    With -q it prints only errors and new alerts, one line each, and nothing when nothing happened.
     Exit codes: 0 success, 1 the run failed, 2 config error, 75 another run holds the lock.
     """
     from monitor.config import load_config
@@ -25,20 +43,15 @@ def command(ctx: click.Context, config_path: Path | None) -> None:
     config = load_config(config_path)
     progress = ctx.obj["quiet"] == 0 and click.get_text_stream("stderr").isatty()
     summary = run(config, progress=progress)
-    if ctx.obj["quiet"] == 0:
-        click.echo(
-            f"monitor: {summary.new_scenes} new scene(s), {summary.failed_scenes} failed, {summary.empty_scenes} "
-            f"empty, {summary.scored_scenes} scored, {len(summary.alert_changes)} alert change(s), "
-            f"{summary.messages_queued} message(s) queued, {summary.messages_pending} pending; "
-            f"archive {config.data_dir}",
-            err=True,
-        )
+    report(summary, config.data_dir, ctx.obj["quiet"])
     if summary.deadline_reached:
         click.echo(
             f"monitor: the run's deadline ({config.monitor.deadline:.0f} s) passed: {summary.deferred_scenes} scene(s) "
             "left for the next run",
             err=True,
         )
+    if summary.errors and ctx.obj["quiet"]:
+        ctx.exit(1)  # with -q each problem was already one (redacted) log line on stderr
     if summary.errors:
         shown = summary.errors[:10]
         from monitor.redact import redact

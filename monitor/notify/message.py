@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
-
-import jinja2
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from monitor.archive.records import Alert, AlertStatus
 from monitor.render.names import newest, newest_of_each, onset
-from monitor.render.templating import environment
+
+if TYPE_CHECKING:  # Jinja2 and Pillow load when a message is composed, not when a run has none to send
+    import jinja2
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +78,8 @@ def alert_state(item: DueAlert | Alert) -> tuple[str, ...]:
 
 
 def _environment() -> jinja2.Environment:
+    from monitor.render.templating import environment
+
     return environment("monitor.notify")
 
 
@@ -89,6 +90,8 @@ def render_template(name: str, **context: Any) -> str:
 
 def inline_image(path: Path, width: int) -> bytes:
     """A JPEG of the picture at most ``width`` pixels wide (quality 85): small enough for a phone."""
+    from PIL import Image
+
     with Image.open(path) as source:
         im = source.convert("RGB")
     if im.width > width:

@@ -119,7 +119,7 @@ def deliver_pending(catalogue: Catalogue, config: Config) -> tuple[int, int]:
                 post_webhook(hook, Path(row.path).read_bytes())
             except (NotifyError, OSError) as exc:
                 failed += 1
-                log.warning("message %s not posted, kept in the outbox: %s", row.message_id, exc)
+                log.error("message %s not posted, kept in the outbox: %s", row.message_id, exc)
                 catalogue.set_delivery_failed(row, str(exc))
                 continue
             catalogue.set_delivered(row, OutboxStatus.SENT)
@@ -135,7 +135,8 @@ def deliver_pending(catalogue: Catalogue, config: Config) -> tuple[int, int]:
             _send(config, msg)
         except (NotifyError, OSError) as exc:
             failed += 1
-            log.warning("message %s not sent, kept in the outbox: %s", row.message_id, exc)
+            # an error line, so that `-q` (errors and new alerts only) still says that mail is not going out
+            log.error("message %s not sent, kept in the outbox: %s", row.message_id, exc)
             catalogue.set_delivery_failed(row, redact(str(exc)))
             continue
         catalogue.set_delivered(row, OutboxStatus.SENT)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from tqdm import tqdm
-
 from monitor.archive.catalogue import Catalogue
 from monitor.archive.records import SceneStatus
 from monitor.config import Config, utc_since
 from monitor.errors import SceneError, SourceError
 from monitor.pipeline.context import SiteContext
 from monitor.pipeline.deadline import Deadline
-from monitor.pipeline.summary import RunSummary
+from monitor.pipeline.progress import progress as progress_bar
+from monitor.pipeline.summary import RunSummary, SearchOutcome
 from monitor.pipeline.tasks import fetch_scene
 from monitor.pipeline.writer import record_fetched
 from monitor.sources import IncrementalSource, SceneRef, Source
@@ -66,7 +65,9 @@ def search_site(
     except (SourceError, SceneError) as exc:
         log.error("site %s: search of source %s failed: %s", site.id, source.name, exc)
         summary.errors.append(f"site {site.id}: source {source.name}: {exc}")
+        summary.searches.append(SearchOutcome(source.name, site.id, str(exc)))
         return None
+    summary.searches.append(SearchOutcome(source.name, site.id))
     todo = [r for r in refs if needs_ingest(catalogue, site.id, r, ctx.config.detect.max_attempts)]
     log.info("site %s, source %s: %d scene(s) found, %d new or to retry", site.id, source.name, len(refs), len(todo))
     return refs, todo
@@ -101,9 +102,7 @@ def ingest_site(
     if found is None:
         return
     refs, todo = found
-    for done, ref in enumerate(
-        tqdm(todo, desc=f"fetch {ctx.site_id}", unit="scene", disable=not progress, leave=False)
-    ):
+    for done, ref in enumerate(progress_bar(todo, desc=f"fetch {ctx.site_id}", enabled=progress)):
         if deadline is not None and deadline.passed():
             left = len(todo) - done
             summary.deadline_reached = True

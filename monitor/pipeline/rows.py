@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from monitor.archive.records import ScoreRecord
-from monitor.detect.scoring import ZoneScore
+
+if TYPE_CHECKING:
+    from monitor.detect.scoring import ZoneScore
 
 
 def score_row(

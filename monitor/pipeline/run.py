@@ -12,6 +12,7 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.grid import SiteGrid, site_grid
 from monitor.pipeline.context import SiteContext
 from monitor.pipeline.deadline import Deadline
+from monitor.pipeline.health import check_health
 from monitor.pipeline.ingest import ingest_site
 from monitor.pipeline.notify import notify
 from monitor.pipeline.score import score_site
@@ -89,6 +90,7 @@ def run(config: Config, *, progress: bool = False) -> RunSummary:
             except MonitorError as exc:
                 log.error("site %s failed: %s", site.id, exc)
                 summary.errors.append(f"site {site.id}: {exc}")
+        check_health(catalogue, config, summary)
         notify(catalogue, config, summary)
         if summary.changed:
             catalogue.record_run(

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from monitor.archive.catalogue import Catalogue
 from monitor.archive.records import SceneStatus
-from monitor.detect.baseline import Baseline
 from monitor.errors import ArchiveError
-from monitor.pipeline.baselines import load_crop, scene_baseline
 from monitor.pipeline.context import SiteContext
+from monitor.pipeline.progress import progress as progress_bar
 from monitor.pipeline.rows import score_row
 from monitor.pipeline.summary import RunSummary
 from monitor.pipeline.tasks import score_scene_task
 from monitor.pipeline.writer import Confirmation, commit_scored, draw_confirmations, record_error
+
+if TYPE_CHECKING:
+    from monitor.detect.baseline import Baseline
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,12 @@ def score_site(catalogue: Catalogue, ctx: SiteContext, summary: RunSummary, prog
     baselines: dict[tuple[str, int], Baseline] = {}  # one run loads or builds each version once
     confirmations: dict[str, Confirmation] = {}  # alert id -> its latest confirmation in this run
     todo = catalogue.pending_scenes(ctx.site_id)
-    for record in tqdm(todo, desc=f"score {ctx.site_id}", unit="scene", disable=not progress, leave=False):
+    if not todo:
+        return
+    # baselines and detection (SciPy, scikit-image) load only now that there is a scene to score
+    from monitor.pipeline.baselines import load_crop, scene_baseline
+
+    for record in progress_bar(todo, desc=f"score {ctx.site_id}", enabled=progress):
         if not catalogue.is_pending(ctx.site_id, record.scene_id):
             continue  # failed while a baseline was being built (its crop was lost)
         assert record.acquired_at is not None  # an archived crop always has its time

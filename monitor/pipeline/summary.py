@@ -7,6 +7,25 @@ from dataclasses import dataclass, field
 from monitor.alerts import AlertChange
 
 
+@dataclass(frozen=True)
+class SearchOutcome:
+    """One search of one source for one site in this run: ``error`` is None when it succeeded."""
+
+    source: str
+    site: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthChange:
+    """A site or source that went blind, or sees again, in this run (and was notified)."""
+
+    subject: str  # "site" | "source"
+    name: str
+    blind: bool
+    reason: str
+
+
 @dataclass
 class RunSummary:
     """Counts of one run's work; ``errors`` lists what made it fail (exit 1) without stopping it."""
@@ -22,6 +41,8 @@ class RunSummary:
     messages_delivered: int = 0
     messages_pending: int = 0
     errors: list[str] = field(default_factory=list)
+    searches: list[SearchOutcome] = field(default_factory=list)
+    health_changes: list[HealthChange] = field(default_factory=list)
     #: the run's deadline passed: ``deferred_scenes`` found but left for the next run
     deadline_reached: bool = False
     deferred_scenes: int = 0

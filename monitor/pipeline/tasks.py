@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from monitor.archive.records import SceneStatus
-from monitor.detect.baseline import Baseline
-from monitor.detect.scoring import SceneChange, score_scene
 from monitor.errors import EmptySceneError, MonitorError, SceneError
 from monitor.pipeline.context import SiteContext
 from monitor.redact import redact
 from monitor.scene import Scene
 from monitor.sources import SceneRef, Source
+
+if TYPE_CHECKING:  # detection (SciPy, scikit-image) loads when a scene is scored, not on a run with none
+    from monitor.detect.baseline import Baseline
+    from monitor.detect.scoring import SceneChange
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ class Scored:
 
 def score_scene_task(ctx: SiteContext, scene: Scene, baseline: Baseline) -> Scored:
     """Register ``scene`` onto ``baseline`` and score it zone by zone (``detect.scoring.score_scene``)."""
+    from monitor.detect.scoring import score_scene
+
     missing = tuple(b for b in baseline.bands if b not in scene.bands)
     if missing:
         return Scored(scene.scene_id, baseline.version, None, missing)

@@ -13,25 +13,26 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.alerts import AlertChange, Observation, advance, kinds_for_zone
 from monitor.archive.catalogue import Catalogue, iso
 from monitor.archive.crops import write_crop_file
 from monitor.archive.records import AlertKind, SceneRecord, SceneStatus, ScoreState
-from monitor.detect.baseline import Baseline
 from monitor.detect.classes import DetectionClass
-from monitor.detect.registration import RegistrationState
-from monitor.detect.scoring import SceneChange, ZoneScore, rescored
-from monitor.detect.tracking import TRACKED, Past, track
 from monitor.errors import ArchiveError
 from monitor.pipeline.context import SiteContext
-from monitor.pipeline.evidence import EvidenceHistory, evidence_history, render_zone
 from monitor.pipeline.rows import safe_name, score_row
 from monitor.pipeline.summary import RunSummary
 from monitor.pipeline.tasks import Fetched, Scored
 from monitor.render.names import is_confirmation
 from monitor.scene import Scene
 from monitor.sources.base import printable
+
+if TYPE_CHECKING:  # detection, tracking and drawing load when a scene is scored, not on a run with none
+    from monitor.detect.baseline import Baseline
+    from monitor.detect.scoring import SceneChange, ZoneScore
+    from monitor.pipeline.evidence import EvidenceHistory
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ KEPT = {"opened", "raised"}
 NOTEWORTHY = {"opened", "raised", "resolved"}
 #: How far back the tracking looks: longer than PERSISTENT_AFTER, shorter than a year of history.
 HISTORY = timedelta(days=200)
-TRACKED_CENTRES = (*TRACKED, DetectionClass.PERSISTENT_CHANGE)
+#: Centres the tracking follows besides ``detect.tracking.TRACKED``.
+PERSISTENT = DetectionClass.PERSISTENT_CHANGE
 
 
 def _scene_record(ctx: SiteContext, fetched: Fetched) -> SceneRecord:
@@ -121,6 +123,9 @@ def record_error(catalogue: Catalogue, ctx: SiteContext, scene: Scene, state: st
 def tracked(catalogue: Catalogue, ctx: SiteContext, scene: Scene, zs: ZoneScore) -> ZoneScore:
     """The zone's detections tracked against its earlier usable observations (``detect.tracking``):
     persistent change no longer counts towards the scores."""
+    from monitor.detect.scoring import rescored
+    from monitor.detect.tracking import TRACKED, Past, track
+
     if zs.change_fraction is None or not zs.detections:
         return zs
     config = ctx.config
@@ -130,7 +135,7 @@ def tracked(catalogue: Catalogue, ctx: SiteContext, scene: Scene, zs: ZoneScore)
     history = [
         Past(
             r.acquired_at,  # type: ignore[arg-type]  # scored rows always have a time
-            tuple((d["row"], d["col"]) for d in r.detections if d["cls"] in TRACKED_CENTRES),
+            tuple((d["row"], d["col"]) for d in r.detections if d["cls"] in (*TRACKED, PERSISTENT)),
         )
         for r in rows
     ]
@@ -166,6 +171,9 @@ def commit_scored(
     alert). A confirmation is noted in ``confirmations`` (alert id -> its latest one) for the caller to
     draw with :func:`draw_confirmations` once the site's scenes are scored; without ``confirmations``
     it is drawn now, replacing the previous one."""
+    from monitor.detect.registration import RegistrationState
+    from monitor.pipeline.evidence import evidence_history, render_zone
+
     if scored.change is None:
         record_error(catalogue, ctx, scene, f"missing bands {','.join(scored.missing)}")
         return
@@ -237,6 +245,8 @@ def draw_confirmations(
     """Draw each alert's latest confirmation into ``confirmed/``, put its files in place of the previous
     confirmation's in the alert's ``evidence``, and delete the files no alert lists any more. A picture
     that cannot be written leaves the alert with its earlier evidence (the error is in ``summary``)."""
+    from monitor.pipeline.evidence import render_zone
+
     for alert_id, c in confirmations.items():
         try:
             paths = render_zone(ctx, c.scene, c.baseline, c.change, c.zone, c.history, confirmation=True)

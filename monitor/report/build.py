@@ -18,7 +18,7 @@ import jinja2
 
 from monitor.archive.catalogue import Catalogue
 from monitor.archive.files import atomic_path
-from monitor.archive.observed import RECORDS_FAILURES, SiteHealth, SourceHealth, site_health, source_health
+from monitor.archive.observed import SiteHealth, SourceHealth, records_failures, site_health, source_health
 from monitor.archive.records import Alert, AlertStatus, SceneRecord, SceneStatus, ScoreRecord
 from monitor.config import Config
 from monitor.pipeline.rows import safe_name
@@ -95,7 +95,7 @@ def _when(t: datetime | None) -> str:
     return "never" if t is None else t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _source_lines(config: Config, health: list[SourceHealth]) -> list[dict[str, Any]]:
+def _source_lines(config: Config, health: list[SourceHealth], failures_known: bool) -> list[dict[str, Any]]:
     """Each configured source with its last successful search and its failures since (as recorded)."""
     by_name = {h.source: h for h in health}
     out = []
@@ -106,7 +106,7 @@ def _source_lines(config: Config, health: list[SourceHealth]) -> list[dict[str, 
                 "name": source.name,
                 "last_success": _when(h.last_success),
                 "succeeded": h.last_success is not None,
-                "failures": h.consecutive_failures if RECORDS_FAILURES else None,
+                "failures": h.consecutive_failures if failures_known else None,
                 "last_error": h.last_error,
             }
         )
@@ -134,7 +134,7 @@ def build_report(
     site_items = []
     total_alerts = total_scenes = 0
     with Catalogue(config.data_dir, readonly=True) as catalogue:
-        sources = _source_lines(config, source_health(catalogue))
+        sources = _source_lines(config, source_health(catalogue), records_failures(catalogue))
         usable = {h.site: h for h in site_health(catalogue, config.alerts.min_usable_fraction)}
         # an archive not yet migrated by a run (read-only users cannot migrate it) has no feedback history
         history = catalogue.has_table("feedback")

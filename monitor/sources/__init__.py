@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from monitor.config import SourceConfig
 from monitor.errors import ConfigError
 from monitor.sources.base import BandAsset, IncrementalSource, SceneRef, Source
-from monitor.sources.retry import RetryPolicy
+
+if TYPE_CHECKING:  # tenacity (and the tornado it looks for) loads with the remote sources, not a local one
+    from monitor.sources.retry import RetryPolicy
 
 __all__ = ["AVAILABLE", "BandAsset", "IncrementalSource", "SceneRef", "Source", "make_source"]
 
