@@ -51,7 +51,11 @@ def command(ctx: click.Context, config_path: Path | None) -> None:
             err=True,
         )
     if summary.errors and ctx.obj["quiet"]:
-        ctx.exit(1)  # with -q each problem was already one (redacted) log line on stderr
+        from monitor.redact import redact
+
+        for problem in summary.unlogged:  # the rest was already one (redacted) log line each on stderr
+            click.echo(f"monitor: error: {redact(problem)}", err=True)
+        ctx.exit(1)
     if summary.errors:
         shown = summary.errors[:10]
         from monitor.redact import redact

@@ -86,6 +86,7 @@ def run(config: Config, *, progress: bool = False) -> RunSummary:
                         unreachable.add(source.name)
                         log.debug("source %s: %s", source.name, exc)
                         summary.errors.append(str(exc))
+                        summary.unlogged.append(str(exc))
                 score_site(catalogue, ctx, summary, progress)
             except MonitorError as exc:
                 log.error("site %s failed: %s", site.id, exc)
