@@ -56,22 +56,35 @@ def fetch_scene(source: Source, ref: SceneRef, ctx: SiteContext) -> Fetched:
 @dataclass(frozen=True)
 class Scored:
     """One scene compared with baseline ``baseline_version``: the change and zone scores before the
-    tracking (which needs the archive's history, so the writer applies it), or ``missing`` bands the
-    baseline has and the scene lacks (then it cannot be compared)."""
+    tracking (which needs the archive's history, so the writer applies it); or ``missing`` bands the
+    baseline has and the scene lacks (then it cannot be compared); or the ``error`` that stopped the
+    scoring (a bug: the scene is recorded with state ``error: ...`` and not tried again)."""
 
     scene_id: str
     baseline_version: int
     change: SceneChange | None
     missing: tuple[str, ...] = ()
+    error: str | None = None
 
 
 def score_scene_task(ctx: SiteContext, scene: Scene, baseline: Baseline) -> Scored:
-    """Register ``scene`` onto ``baseline`` and score it zone by zone (``detect.scoring.score_scene``)."""
+    """Register ``scene`` onto ``baseline`` and score it zone by zone (``detect.scoring.score_scene``).
+    Never raises for the scene's own problems (missing bands, a bug in the detector)."""
     missing = tuple(b for b in baseline.bands if b not in scene.bands)
     if missing:
         return Scored(scene.scene_id, baseline.version, None, missing)
     detect = ctx.config.detect
-    change = score_scene(
-        scene, baseline, dict(ctx.masks), detect.false_alarm_rate, detect.cloud_margin_m, ctx.config.alerts.threshold
-    )
+    try:
+        change = score_scene(
+            scene,
+            baseline,
+            dict(ctx.masks),
+            detect.false_alarm_rate,
+            detect.cloud_margin_m,
+            ctx.config.alerts.threshold,
+        )
+    except Exception as exc:  # a bug must not stop the run, nor block every later run
+        log.error("scene %s: scoring failed: %r", scene.scene_id, exc)
+        log.debug("traceback", exc_info=True)
+        return Scored(scene.scene_id, baseline.version, None, error=f"{exc!r}")
     return Scored(scene.scene_id, baseline.version, change)

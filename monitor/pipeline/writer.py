@@ -139,6 +139,10 @@ def commit_scored(
     """Commit one scored scene: track its detections, step its zones' alerts, render the evidence of
     raising alerts, and write scores, registration and alerts in one transaction. Must be called in
     time order per site (the tracking and the alerts read what earlier scenes left)."""
+    if scored.error is not None:
+        record_error(catalogue, ctx, scene, f"error: {scored.error}")
+        summary.errors.append(f"scene {scene.scene_id}: scoring failed: {scored.error}")
+        return
     if scored.change is None:
         record_error(catalogue, ctx, scene, f"missing bands {','.join(scored.missing)}")
         return
