@@ -86,9 +86,9 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 def _register() -> None:
-    from monitor.cli import alerts, demo, diff, evaluate, report, run, scenes, scores
+    from monitor.cli import alerts, backfill, demo, diff, evaluate, report, run, scenes, scores
 
-    for module in (run, scores, alerts, scenes, diff, demo, report, evaluate):
+    for module in (run, backfill, scores, alerts, scenes, diff, demo, report, evaluate):
         cli.add_command(module.command)
 
 

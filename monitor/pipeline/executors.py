@@ -140,20 +140,22 @@ def open_executor(workers: int | None, scheduler: str | None, *, processes: bool
 
     if scheduler is not None:
         try:
-            client = Client(scheduler, timeout="10s")
+            client = Client(scheduler, timeout="5s")
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         n = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values()))
         log.info("backfill on the Dask cluster at %s (%d worker thread(s))", scheduler, n)
         return DaskExecutor(client, None, n)
     n = max(1, workers or 1)
+    # worker processes talk over TCP on the loopback only; threads in this process need no network
+    where = {"host": "127.0.0.1"} if processes else {}
     cluster = LocalCluster(
         n_workers=n,
         threads_per_worker=1,
         processes=processes,
-        host="127.0.0.1",
         dashboard_address=None,
         silence_logs=logging.WARNING,
+        **where,
     )
     log.info("backfill on a local Dask cluster of %d worker %s", n, "process(es)" if processes else "thread(s)")
     return DaskExecutor(Client(cluster), cluster, n)

@@ -13,12 +13,13 @@ import logging
 from dataclasses import dataclass
 
 from monitor.archive.records import SceneStatus
+from monitor.config import SourceConfig
 from monitor.detect.baseline import Baseline
 from monitor.detect.scoring import SceneChange, score_scene
 from monitor.errors import EmptySceneError, MonitorError, SceneError
 from monitor.pipeline.context import SiteContext
 from monitor.scene import Scene
-from monitor.sources import SceneRef, Source
+from monitor.sources import SceneRef, Source, make_source
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +89,29 @@ def score_scene_task(ctx: SiteContext, scene: Scene, baseline: Baseline) -> Scor
         log.debug("traceback", exc_info=True)
         return Scored(scene.scene_id, baseline.version, None, error=f"{exc!r}")
     return Scored(scene.scene_id, baseline.version, change)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """How a worker builds a source: the ``index``-th ``[[sources]]`` entry of the config file ``origin``
+    (credentials come from the worker's own environment or profile store, never over the wire)."""
+
+    config: SourceConfig
+    origin: str
+    index: int
+
+
+_SOURCES: dict[tuple[str, int, str], Source] = {}
+
+
+def source_for(spec: SourceSpec) -> Source:
+    """The source of ``spec``, built once per worker process."""
+    key = (spec.origin, spec.index, spec.config.model_dump_json())
+    if key not in _SOURCES:
+        _SOURCES[key] = make_source(spec.config, origin=spec.origin, index=spec.index)
+    return _SOURCES[key]
+
+
+def fetch_task(spec: SourceSpec, ref: SceneRef, ctx: SiteContext) -> Fetched:
+    """:func:`fetch_scene` on a worker: builds (once) the source from its config entry."""
+    return fetch_scene(source_for(spec), ref, ctx)
