@@ -265,3 +265,18 @@ def test_backfill_usage_errors(synthetic_site: Callable[..., Path]) -> None:
     assert missing.exit_code == 2 and "--since" in missing.output
     nowhere = call("--since", "2025-01-01", "--scheduler", f"tcp://127.0.0.1:{free_port()}")
     assert nowhere.exit_code == 2 and "cannot reach the Dask scheduler" in nowhere.output
+
+
+def test_without_dask_backfill_runs_in_process(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import monitor.pipeline.executors as executors
+    from monitor.errors import ConfigError
+
+    monkeypatch.setattr(executors, "dask_available", lambda: False)
+    with caplog.at_level("WARNING", logger="monitor"):
+        executor = executors.open_executor(4, None)
+    assert isinstance(executor, executors.InlineExecutor) and executor.workers == 1
+    assert "dask is not installed" in caplog.text and "monitor[dask]" in caplog.text
+    with pytest.raises(ConfigError, match="--scheduler needs Dask"):
+        executors.open_executor(None, "tcp://127.0.0.1:8786")

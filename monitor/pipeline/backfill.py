@@ -137,8 +137,8 @@ class _SiteBackfill:
         self.executor = executor
         self.summary = summary
         self.progress = progress
-        self.ctx_handle = executor.scatter(ctx)
         self.scorer = Scorer(catalogue, ctx, summary, executor, on_scene=progress.tick)
+        self.ctx_handle = self.scorer.ctx_handle  # sent to the workers once, for fetches and scores
         self.queue: deque[_InFlight] = deque()
 
     def _found(

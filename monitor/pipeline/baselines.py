@@ -143,9 +143,7 @@ def scene_baseline(
     return None, False
 
 
-def stored_choice(
-    catalogue: Catalogue, ctx: SiteContext, sensor: str, acquired: datetime
-) -> BaselineVersion | None:
+def stored_choice(catalogue: Catalogue, ctx: SiteContext, sensor: str, acquired: datetime) -> BaselineVersion | None:
     """The stored baseline version :func:`scene_baseline` would give a scene acquired at ``acquired``
     now, without building anything: None if its composition has no stored version yet (or there is no
     composition). The writer checks a speculative score against it before committing."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from monitor.errors import ConfigError
@@ -104,18 +104,16 @@ class DaskExecutor:
     client: Any
     cluster: Any = None
     workers: int = 1
-    _scattered: list[Any] = field(default_factory=list)
 
     def scatter(self, value: Any) -> Any:
-        future = self.client.scatter(value, hash=False)
-        self._scattered.append(future)
-        return future
+        # on every worker (broadcast): tasks that need it are not all drawn to the one worker holding it;
+        # the data stays on the cluster while the caller holds the future (a baseline: while it is in use)
+        return self.client.scatter(value, hash=False, broadcast=True)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Handle:
         return self.client.submit(fn, *args, pure=False)
 
     def close(self) -> None:
-        self._scattered.clear()
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()

@@ -90,7 +90,7 @@ class Scorer:
         self.executor = executor or InlineExecutor()
         self.on_scene = on_scene or (lambda: None)
         self.cache: dict[tuple[str, int], Baseline] = {}
-        self._ctx_handle = self.executor.scatter(ctx)
+        self.ctx_handle = self.executor.scatter(ctx)
         self._baseline_handles: dict[tuple[str, int], object] = {}
 
     def _baseline_handle(self, baseline: Baseline, sensor: str) -> object:
@@ -113,7 +113,7 @@ class Scorer:
             self.on_scene()
             return None
         handle = self.executor.submit(
-            score_scene_task, self._ctx_handle, scene, self._baseline_handle(baseline, record.sensor)
+            score_scene_task, self.ctx_handle, scene, self._baseline_handle(baseline, record.sensor)
         )
         return _Planned(record, scene, baseline, handle)
 
