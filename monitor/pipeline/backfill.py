@@ -185,6 +185,7 @@ class _SiteBackfill:
                 self._record(self.queue.popleft())
                 self._top_up(refs, ahead)
             self.scorer.score_pending(until=end)
+        self.scorer.draw_confirmations()
         self.summary.waiting += sum(
             1 for r in self.catalogue.pending_scenes(self.ctx.site_id) if r.acquired_at and r.acquired_at >= since
         )

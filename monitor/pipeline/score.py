@@ -26,7 +26,7 @@ from monitor.pipeline.executors import Executor, Handle, InlineExecutor
 from monitor.pipeline.rows import score_row
 from monitor.pipeline.summary import RunSummary
 from monitor.pipeline.tasks import Scored, score_scene_task
-from monitor.pipeline.writer import commit_scored, record_error
+from monitor.pipeline.writer import Confirmation, commit_scored, draw_confirmations, record_error
 from monitor.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ class Scorer:
         self.executor = executor or InlineExecutor()
         self.on_scene = on_scene or (lambda: None)
         self.cache: dict[tuple[str, int], Baseline] = {}
+        self.confirmations: dict[str, Confirmation] = {}  # alert id -> its latest confirmation, drawn at the end
         self.ctx_handle = self.executor.scatter(ctx)
         self._baseline_handles: dict[tuple[str, int], object] = {}
 
@@ -168,6 +169,11 @@ class Scorer:
             if not self._commit(item, scored):
                 waiting.add(record.scene_id)
 
+    def draw_confirmations(self) -> None:
+        """Draw each alert's latest confirmation once, after the site's scenes are scored."""
+        draw_confirmations(self.catalogue, self.ctx, self.confirmations, self.summary)
+        self.confirmations.clear()
+
     def _still_chosen(self, item: _Planned) -> bool:
         assert item.record.acquired_at is not None
         choice = stored_choice(self.catalogue, self.ctx, item.record.sensor, item.record.acquired_at)
@@ -177,7 +183,7 @@ class Scorer:
         """Commit one result; False if our own storage failed (the scene stays pending for the next run)."""
         scene = item.scene
         try:
-            commit_scored(self.catalogue, self.ctx, scene, item.baseline, scored, self.summary)
+            commit_scored(self.catalogue, self.ctx, scene, item.baseline, scored, self.summary, self.confirmations)
         except (ArchiveError, OSError) as exc:  # our disk, not the scene: left unscored, retried next run
             log.error("scene %s: scoring could not be stored: %s", scene.scene_id, exc)
             self.summary.errors.append(f"scene {scene.scene_id}: scoring could not be stored: {exc}")
@@ -204,11 +210,14 @@ def score_site(
     baseline depends on its score.
 
     A scene whose scoring fails (a bug, a full disk while rendering) is recorded with state
-    ``error: ...`` and the run goes on.
+    ``error: ...`` and the run goes on. Each alert's latest confirmation is drawn once, at the end
+    (:func:`draw_confirmations`).
     """
     from tqdm import tqdm
 
     cover_new_zones(catalogue, ctx, summary)
     total = len(catalogue.pending_scenes(ctx.site_id))
     with tqdm(total=total, desc=f"score {ctx.site_id}", unit="scene", disable=not progress, leave=False) as bar:
-        Scorer(catalogue, ctx, summary, executor, on_scene=lambda: bar.update(1)).score_pending()
+        scorer = Scorer(catalogue, ctx, summary, executor, on_scene=lambda: bar.update(1))
+        scorer.score_pending()
+    scorer.draw_confirmations()
