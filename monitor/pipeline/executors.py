@@ -145,15 +145,16 @@ def open_executor(workers: int | None, scheduler: str | None, *, processes: bool
         log.info("backfill on the Dask cluster at %s (%d worker thread(s))", scheduler, n)
         return DaskExecutor(client, None, n)
     n = max(1, workers or 1)
-    # worker processes talk over TCP on the loopback only; threads in this process need no network
-    where = {"host": "127.0.0.1"} if processes else {}
+    # TCP on the loopback only, for worker threads too (their in-process transport would look up this
+    # machine's address by opening a socket towards a public one)
     cluster = LocalCluster(
         n_workers=n,
         threads_per_worker=1,
         processes=processes,
+        protocol="tcp://",
+        host="127.0.0.1",
         dashboard_address=None,
         silence_logs=logging.WARNING,
-        **where,
     )
     log.info("backfill on a local Dask cluster of %d worker %s", n, "process(es)" if processes else "thread(s)")
     return DaskExecutor(Client(cluster), cluster, n)
