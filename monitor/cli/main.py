@@ -106,9 +106,23 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 def _register() -> None:
-    from monitor.cli import alerts, check, demo, diff, evaluate, report, run, scenes, schedule, scores, sites, watch
+    from monitor.cli import (
+        alerts,
+        backfill,
+        check,
+        demo,
+        diff,
+        evaluate,
+        report,
+        run,
+        scenes,
+        schedule,
+        scores,
+        sites,
+        watch,
+    )
 
-    for module in (run, scores, alerts, scenes, diff, demo, report, evaluate, sites, check, schedule, watch):
+    for module in (run, backfill, scores, alerts, scenes, diff, demo, report, evaluate, sites, check, schedule, watch):
         cli.add_command(module.command)
 
 

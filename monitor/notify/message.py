@@ -190,3 +190,44 @@ def build_message(
     for name, payload in attachments:
         msg.add_attachment(payload, maintype="application", subtype="geo+json", filename=name, disposition="attachment")
     return msg
+
+
+def build_summary_message(
+    alerts: Sequence[Alert],
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    simulated: bool,
+    period: str,
+    scenes: int,
+    site_names: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """One plain-text message summing up the alerts a backfill of ``period`` found in history (one line
+    each: level, kind, site/zone, dates, id), instead of a message per alert with its pictures; the
+    evidence stays in the archive (``monitor alerts``, ``monitor report``)."""
+    site_names = site_names or {}
+    domain = sender.rpartition("@")[2] or "localhost"
+    msgid = message_id([(*alert_state(a), f"backfill:{period}") for a in alerts], domain)
+    sites = sorted({a.site for a in alerts})
+    prefix = "[SIMULATED] " if simulated else ""
+    subject = f"{prefix}monitor: backfill {period}: {len(alerts)} alert(s) in history at {', '.join(sites)}"
+    lines = [
+        f"{prefix}A backfill of {period} scored {scenes} scene(s) and recorded {len(alerts)} alert(s).",
+        "They were found in history and are not announced one by one; see `monitor alerts` and",
+        "`monitor report` for their scores and evidence.",
+        "",
+    ]
+    for a in sorted(alerts, key=lambda a: (a.first_seen, a.id)):
+        where = f"{site_names.get(a.site) or a.site}/{a.zone}"
+        lines.append(
+            f"{a.level.upper():<6} {a.kind:<7} {where}  {a.first_seen[:10]}..{a.last_seen[:10]}  "
+            f"score {a.score:.2f}  {a.status}  {a.id}"
+        )
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = msgid
+    msg.set_content("\n".join(lines) + "\n")
+    return msg

@@ -162,6 +162,41 @@ def scene_baseline(
     return None, False
 
 
+def stored_choice(
+    catalogue: Catalogue, ctx: SiteContext, sensor: str, acquired: datetime, orbit: int | None = None
+) -> BaselineVersion | None:
+    """The stored baseline version :func:`scene_baseline` would give a scene acquired at ``acquired``
+    (of relative orbit ``orbit``) now, without building anything: None if its composition has no stored
+    version yet (or there is no composition). The writer checks a speculative score against it before
+    committing."""
+    composition = scene_composition(catalogue, ctx, sensor, acquired, orbit)
+    if composition is None:
+        return None
+    stored = [b for b in catalogue.baselines(ctx.site_id, sensor) if b.made_of(composition.scene_ids)]
+    return stored[-1] if stored else None
+
+
+def stored_baseline(
+    catalogue: Catalogue,
+    ctx: SiteContext,
+    sensor: str,
+    acquired: datetime,
+    cache: dict[tuple[str, int], Baseline],
+    orbit: int | None = None,
+) -> Baseline | None:
+    """The baseline of :func:`stored_choice`, loaded (or from ``cache``); None if it needs building."""
+    choice = stored_choice(catalogue, ctx, sensor, acquired, orbit)
+    if choice is None:
+        return None
+    key = (sensor, choice.version)
+    if key not in cache:
+        found = _stored_version(catalogue, ctx, choice)
+        if found is None:
+            return None
+        cache[key] = found
+    return cache[key]
+
+
 def _load_scenes(catalogue: Catalogue, site: str, scene_ids: tuple[str, ...]) -> list[Scene] | None:
     """The archived crops of ``scene_ids`` in acquisition order, or None if one is lost (it is then failed)."""
     loaded = [load_crop(catalogue, r) for r in catalogue.archived_crops(site, scene_ids)]

@@ -15,6 +15,7 @@ from monitor.detect.change import DIFF_SCALES_M, bitemporal_change
 from monitor.detect.values import analysis_values
 from monitor.errors import SceneError, SourceError
 from monitor.grid import SiteGrid, pixel_sides_m
+from monitor.provenance import is_simulated
 from monitor.sensors import AUX_BANDS, S2_SPECTRAL, clear_mask, is_radar, nodata_of, sensor_from_prefix
 from monitor.sources.base import BandAsset
 from monitor.sources.local import time_from_name
@@ -125,6 +126,6 @@ def diff_images(before: Path, after: Path, out: Path) -> DiffResult:
         change=change,
         valid_fraction=float(np.isfinite(change).mean()),
         grid=grid,
-        simulated=any(t.get("SIMULATED", "").lower() in {"yes", "true", "1"} for t in (before_tags, after_tags)),
+        simulated=any(is_simulated(t) for t in (before_tags, after_tags)),
         year=max((t.year for t in times if t is not None), default=0),
     )

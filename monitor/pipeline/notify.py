@@ -10,13 +10,13 @@ delivers each message once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from monitor.archive.catalogue import Catalogue
 from monitor.archive.records import Alert, OutboxStatus
 from monitor.config import Config
 from monitor.notify import DueAlert, build_message, deliver_pending, enqueue
-from monitor.notify.message import notice
+from monitor.notify.message import build_summary_message, notice
 from monitor.notify.webhook import encode_body, webhook_body
 from monitor.pipeline.summary import RunSummary
 
@@ -70,6 +70,55 @@ def notify(catalogue: Catalogue, config: Config, summary: RunSummary, now: datet
             for hook in config.notify.webhooks
         ]
         enqueue(catalogue, msg, config.data_dir / "outbox", then=mark_notified, webhooks=bodies)
+        summary.messages_queued += 1
+    if catalogue.outbox(OutboxStatus.PENDING):
+        delivered, pending = deliver_pending(catalogue, config)
+        summary.messages_delivered += delivered
+        summary.messages_pending = pending
+
+
+#: The notification history's word for alerts announced in a backfill's summary.
+BACKFILL_NOTICE = "BACKFILL"
+
+
+def notify_backfill(
+    catalogue: Catalogue,
+    config: Config,
+    summary: RunSummary,
+    since: date,
+    until: date | None,
+    now: datetime | None = None,
+) -> None:
+    """After a backfill: one summary message per recipient list naming every alert changed since its
+    last message (found in history), marked notified with it; then deliver whatever is pending. Nothing
+    is queued when there is nothing to say."""
+    now = now or datetime.now(UTC)
+    stamp = now.astimezone(UTC).isoformat(timespec="seconds")
+    period = f"{since.isoformat()} to {until.isoformat() if until else 'now'}"
+    sites = {s.id: s for s in config.sites}
+    groups: dict[tuple[str, ...], list[Alert]] = {}
+    for alert in sorted(catalogue.changed_alerts(), key=lambda a: (a.first_seen, a.id)):
+        site = sites.get(alert.site)
+        recipients = tuple((site.recipients if site is not None else None) or config.email.recipients)
+        groups.setdefault(recipients, []).append(alert)
+    simulated = catalogue.simulated_sites()
+    for recipients, alerts in groups.items():
+        msg = build_summary_message(
+            alerts,
+            sender=config.email.sender,
+            recipients=recipients,
+            simulated=any(a.site in simulated for a in alerts),
+            period=period,
+            scenes=summary.scored_scenes,
+            site_names={s.id: s.name or s.id for s in config.sites},
+        )
+        mid = str(msg["Message-ID"])
+        notices = [(a, BACKFILL_NOTICE) for a in alerts]
+
+        def mark_notified(mid: str = mid, notices: list[tuple[Alert, str]] = notices) -> None:
+            catalogue.mark_notified(mid, notices, stamp)
+
+        enqueue(catalogue, msg, config.data_dir / "outbox", then=mark_notified)
         summary.messages_queued += 1
     if catalogue.outbox(OutboxStatus.PENDING):
         delivered, pending = deliver_pending(catalogue, config)

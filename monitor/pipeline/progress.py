@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -15,3 +16,15 @@ def progress(items: Sequence[T], *, desc: str, unit: str = "scene", enabled: boo
     from tqdm import tqdm
 
     return tqdm(items, desc=desc, unit=unit, leave=False)
+
+
+@contextmanager
+def counter(total: int, *, desc: str, unit: str = "scene", enabled: bool = True) -> Iterator[Callable[[], None]]:
+    """A callable that advances a transient tqdm bar of ``total`` steps by one; a no-op when not ``enabled``."""
+    if not enabled or total == 0:
+        yield lambda: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=desc, unit=unit, leave=False) as bar:
+        yield lambda: bar.update(1)

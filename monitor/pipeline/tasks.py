@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from monitor.archive.records import SceneStatus
+from monitor.config import SourceConfig
 from monitor.errors import EmptySceneError, MonitorError, SceneError
 from monitor.pipeline.context import SiteContext
 from monitor.redact import redact
 from monitor.scene import Scene
-from monitor.sources import SceneRef, Source
+from monitor.sources import SceneRef, Source, make_source
 
 if TYPE_CHECKING:  # detection (SciPy, scikit-image) loads when a scene is scored, not on a run with none
     from monitor.detect.baseline import Baseline
@@ -60,24 +61,63 @@ def fetch_scene(source: Source, ref: SceneRef, ctx: SiteContext) -> Fetched:
 @dataclass(frozen=True)
 class Scored:
     """One scene compared with baseline ``baseline_version``: the change and zone scores before the
-    tracking (which needs the archive's history, so the writer applies it), or ``missing`` bands the
-    baseline has and the scene lacks (then it cannot be compared)."""
+    tracking (which needs the archive's history, so the writer applies it); or ``missing`` bands the
+    baseline has and the scene lacks (then it cannot be compared); or the ``error`` that stopped the
+    scoring (a bug: the scene is recorded with state ``error: ...`` and not tried again)."""
 
     scene_id: str
     baseline_version: int
     change: SceneChange | None
     missing: tuple[str, ...] = ()
+    error: str | None = None
 
 
 def score_scene_task(ctx: SiteContext, scene: Scene, baseline: Baseline) -> Scored:
-    """Register ``scene`` onto ``baseline`` and score it zone by zone (``detect.scoring.score_scene``)."""
+    """Register ``scene`` onto ``baseline`` and score it zone by zone (``detect.scoring.score_scene``).
+    Never raises for the scene's own problems (missing bands, a bug in the detector)."""
     from monitor.detect.scoring import score_scene
 
     missing = tuple(b for b in baseline.bands if b not in scene.bands)
     if missing:
         return Scored(scene.scene_id, baseline.version, None, missing)
     detect = ctx.config.detect
-    change = score_scene(
-        scene, baseline, dict(ctx.masks), detect.false_alarm_rate, detect.cloud_margin_m, ctx.config.alerts.threshold
-    )
+    try:
+        change = score_scene(
+            scene,
+            baseline,
+            dict(ctx.masks),
+            detect.false_alarm_rate,
+            detect.cloud_margin_m,
+            ctx.config.alerts.threshold,
+        )
+    except Exception as exc:  # a bug must not stop the run, nor block every later run
+        log.error("scene %s: scoring failed: %r", scene.scene_id, exc)
+        log.debug("traceback", exc_info=True)
+        return Scored(scene.scene_id, baseline.version, None, error=f"{exc!r}")
     return Scored(scene.scene_id, baseline.version, change)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """How a worker builds a source: the ``index``-th ``[[sources]]`` entry of the config file ``origin``
+    (credentials come from the worker's own environment or profile store, never over the wire)."""
+
+    config: SourceConfig
+    origin: str
+    index: int
+
+
+_SOURCES: dict[tuple[str, int, str], Source] = {}
+
+
+def source_for(spec: SourceSpec) -> Source:
+    """The source of ``spec``, built once per worker process."""
+    key = (spec.origin, spec.index, spec.config.model_dump_json())
+    if key not in _SOURCES:
+        _SOURCES[key] = make_source(spec.config, origin=spec.origin, index=spec.index)
+    return _SOURCES[key]
+
+
+def fetch_task(spec: SourceSpec, ref: SceneRef, ctx: SiteContext) -> Fetched:
+    """:func:`fetch_scene` on a worker: builds (once) the source from its config entry."""
+    return fetch_scene(source_for(spec), ref, ctx)

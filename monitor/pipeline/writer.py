@@ -174,6 +174,10 @@ def commit_scored(
     from monitor.detect.registration import RegistrationState
     from monitor.pipeline.evidence import evidence_history, render_zone
 
+    if scored.error is not None:
+        record_error(catalogue, ctx, scene, f"error: {scored.error}")
+        summary.errors.append(f"scene {scene.scene_id}: scoring failed: {scored.error}")
+        return
     if scored.change is None:
         record_error(catalogue, ctx, scene, f"missing bands {','.join(scored.missing)}")
         return
