@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from io import StringIO
 from pathlib import Path
@@ -125,7 +126,9 @@ def _zone(zid: str) -> scenario.Zone:
 
 
 def monitor(monitor_root: Path, config: Path, *args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=str(monitor_root))
+    env = dict(
+        os.environ, PYTHONPATH=str(monitor_root), PYTHONDONTWRITEBYTECODE="1"
+    )  # never write into the tree under test
     proc = subprocess.run(
         [sys.executable, "-m", "monitor", *args, "--config", str(config)],
         env=env,
@@ -138,20 +141,25 @@ def monitor(monitor_root: Path, config: Path, *args: str) -> str:
     return proc.stdout
 
 
-def run_one(series: Series, key: str, seed: int, monitor_root: Path, work: Path) -> metrics.RunFigures:
+def prepare(series: Series, key: str, seed: int, work: Path) -> tuple[Path, pd.DataFrame]:
+    """Build run ``key``'s folder; return its config and truth table."""
     name, opts = RUNS[key]
     folder = work / f"run-{key}"
     t0 = time.perf_counter()
     truth = build(series, opts, seed, folder)
-    t1 = time.perf_counter()
-    config = folder / "monitor.toml"
-    env_args = ("-q", "run")
-    monitor(monitor_root, config, *env_args)
-    t2 = time.perf_counter()
+    truth.to_csv(folder / "truth.csv", index=False)
+    log(f"{name}: imagery built in {time.perf_counter() - t0:.1f} s")
+    return folder / "monitor.toml", truth
+
+
+def score(series: Series, key: str, monitor_root: Path, config: Path, truth: pd.DataFrame) -> metrics.RunFigures:
+    """Run the monitor under test on one prepared run and evaluate what it reports."""
+    name, opts = RUNS[key]
+    t0 = time.perf_counter()
+    monitor(monitor_root, config, "-q", "run")
+    log(f"{name}: monitor run {time.perf_counter() - t0:.1f} s")
     scores = pd.read_csv(StringIO(monitor(monitor_root, config, "scores", "--format", "csv")))
     alerts = json.loads(monitor(monitor_root, config, "alerts", "--format", "json"))
-    truth.to_csv(folder / "truth.csv", index=False)
-    log(f"{name}: built in {t1 - t0:.1f} s, monitor run {t2 - t1:.1f} s")
     eps = [ep for ep in EPISODES if ep.start <= series.times[-1].date()] if opts.formations else []
     return metrics.evaluate(name, scores, alerts, truth, eps)
 
@@ -188,6 +196,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"dates up to {QUICK_UNTIL} only (development)")
     parser.add_argument("--runs", default="abcde", help="which runs, e.g. 'ade'")
     parser.add_argument("--no-s1", action="store_true", help="leave Sentinel-1 out")
+    parser.add_argument("--jobs", type=int, default=1, help="monitor runs at once (the machine is shared)")
     parser.add_argument("--keep", type=Path, help="write the runs' folders here and keep them")
     args = parser.parse_args()
     args.monitor = args.monitor.resolve()
@@ -197,7 +206,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        figs = [run_one(series, k, args.seed, args.monitor, work) for k in args.runs]
+        prepared = {k: prepare(series, k, args.seed, work) for k in args.runs}
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            futures = [pool.submit(score, series, k, args.monitor, *prepared[k]) for k in args.runs]
+            figs = [f.result() for f in futures]
     report(figs, series, args)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 

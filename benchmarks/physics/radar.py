@@ -13,10 +13,12 @@ CONCRETE_DB = np.array([-15.0, -22.5])
 #: Wet pavement: the water film makes the surface smoother (more specular): about 1.5 dB darker.
 WET_DB = -1.5
 #: Mean radar cross-section per vehicle (m^2), Swerling I (exponential) from date to date. Set so that a
-#: dense park (one vehicle per about 55 m^2 at 95 % occupancy) lifts asphalt by +8 dB VV at 10 m, the
-#: middle of issue 11's +6..10 dB; VH about 11 dB below VV (dihedrals are co-polar), so +6..7 dB VH.
-VEHICLE_RCS = np.array([9.0, 0.7])
-COACH_RCS = np.array([14.0, 1.1])
+#: dense park (one vehicle per about 58 m^2: 5.5 m pitch across, 10.5 m along, 95 % occupancy) lifts
+#: -20 dB asphalt by +8 dB VV, the middle of issue 11's +6..10 dB: 3.4 m^2 (5.3 dBsm, within the
+#: 0-10 dBsm of trucks averaged over aspect at C-band). VH about 9 dB below VV (dihedrals are co-polar),
+#: which lifts -27 dB VH asphalt by about +6.5 dB. Coaches: larger flat metal sides, 1.6 x.
+VEHICLE_RCS = np.array([3.4, 0.45])
+COACH_RCS = np.array([5.4, 0.72])
 
 
 def estimate_looks(series: np.ndarray, orbit: np.ndarray) -> float:

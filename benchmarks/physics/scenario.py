@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from pyproj import Transformer
+from scipy import ndimage
 
 from . import atmosphere, radar, render
 from . import materials as mat
@@ -169,10 +170,10 @@ class World:
             wet = self.wetness(day)
             if wet > 0:
                 rng = np.random.default_rng([self.seed, 8, day.toordinal(), ZONES.index(zone)])
-                from scipy import ndimage
-
-                patch = ndimage.gaussian_filter(rng.normal(size=(n, n)), 15.0)
-                patch = np.clip(0.5 + patch / (patch.std() + 1e-9) * 0.5, 0, 1) * wet
+                # puddles and drying patches: a smooth random field with a 20-40 m correlation length
+                coarse = ndimage.gaussian_filter(rng.normal(size=(n // 10, n // 10)), 1.5)
+                patch = ndimage.zoom(coarse / (coarse.std() + 1e-9), 10, order=1)[:n, :n]
+                patch = np.clip(0.5 + 0.5 * patch, 0, 1) * wet
                 g = g * (1.0 - patch[None] * (1.0 - mat.WET_RATIO[:, None, None]))
         kind = None
         if opts.formations:
@@ -270,8 +271,8 @@ def s2_date(
         img = render.compose(g, lay, sun) * gain[:, None, None]
         m = world.mask[z.id]
         sm = (shift[0] * S2_PIXEL, shift[1] * S2_PIXEL)
-        A = render.to_10m(img * m[None], sm)
-        P = render.to_10m(m, sm)
+        both = render.to_10m(np.concatenate([img * m[None], m[None]]), sm)
+        A, P = both[:4], both[4]
         A = A + P[None] * rng.normal(0.0, 0.004, size=A.shape)  # sensor + correction noise
         r0, c0 = z.row - MARGIN_PX, z.col - MARGIN_PX
         n = z.size + 2 * MARGIN_PX
