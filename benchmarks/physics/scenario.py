@@ -156,13 +156,16 @@ class World:
         return float(rng.uniform(-amp, amp)), float(rng.uniform(-amp, amp))
 
     def zone_layers(
-        self, zone: Zone, day: date, opts: Options, sun: render.Sun | None
+        self, zone: Zone, day: date, opts: Options, optical: bool = True
     ) -> tuple[np.ndarray, render.Layers, str | None]:
-        """The 1 m ground (4, n, n) of ``zone`` on ``day`` and the formation layers drawn on it."""
-        g = self.ground[zone.id].copy()
+        """The 1 m ground (4, n, n) of ``zone`` on ``day`` and the formation layers drawn on it.
+
+        ``optical=False`` (radar) skips the ground's wet patches and new surfaces (radar models its own).
+        """
+        g = self.ground[zone.id] if not optical else self.ground[zone.id].copy()
         n = g.shape[-1]
         lay = render.Layers.empty(n, n)
-        if opts.confounders:
+        if opts.confounders and optical:
             c = self.construction(zone, day)
             if c is not None:
                 spec, sl, _ = c
@@ -267,7 +270,7 @@ def s2_date(
     gain = rng.normal(1.0, 0.02, size=4)  # view-angle (BRDF) and correction residual, common to the date
     day = when.date()
     for z in ZONES:
-        g, lay, kind = world.zone_layers(z, day, opts, sun)
+        g, lay, kind = world.zone_layers(z, day, opts)
         img = render.compose(g, lay, sun) * gain[:, None, None]
         m = world.mask[z.id]
         sm = (shift[0] * S2_PIXEL, shift[1] * S2_PIXEL)
@@ -299,7 +302,7 @@ def s1_date(
     kinds: list[tuple[str, str | None]] = []
     f = S1_PIXEL
     for z in ZONES:
-        _, lay, kind = world.zone_layers(z, day, Options(True, opts.formations, opts.confounders), None)
+        _, lay, kind = world.zone_layers(z, day, opts, optical=False)
         if kind == "crowd":  # troops are not injected into radar (docs/physics-injection.md)
             lay, kind = render.Layers.empty(*lay.cover.shape), None
         m = world.mask[z.id]
