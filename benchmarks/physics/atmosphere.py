@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from skimage import morphology
 
 CLEAR_SCL = (4, 5, 6)
 VEIL_SCL = (8, 9, 10)
@@ -36,6 +37,8 @@ SHADOW_SPREAD = 0.35
 CLOUDY_SCENE = 0.01
 #: Share of a scene that must look veiled for cloud-free haze to be carried.
 HAZY_SCENE = 0.3
+#: Holes smaller than this (pixels) inside a veil or a shadow are filled.
+HOLE_PX = 16
 #: Thick-cloud reflectance when a date has too few SCL-9 pixels to measure it (typical L2A values).
 DEFAULT_CLOUD = np.array([0.45, 0.44, 0.43, 0.46])
 
@@ -112,6 +115,14 @@ def _coherent(flag: np.ndarray, size: int) -> np.ndarray:
     return ndimage.uniform_filter(flag.astype(np.float64), size, mode="nearest") >= 0.6 - 1e-9
 
 
+def _grown(core: np.ndarray, faint: np.ndarray) -> np.ndarray:
+    """``core`` grown into neighbouring pixels that show the same effect faintly (hysteresis), and with
+    holes under ``HOLE_PX`` pixels filled: a cloud's or shadow's edge fades, it does not stop at a threshold,
+    and a veil does not have 20 m clear holes where one pixel's neighbouring clear dates happen to differ."""
+    grown = core | (ndimage.binary_dilation(core, iterations=2) & faint)
+    return morphology.remove_small_holes(grown, max_size=HOLE_PX)
+
+
 def transfer(
     real: np.ndarray, ref: np.ndarray, scl: np.ndarray, cloud: np.ndarray, before: np.ndarray, after: np.ndarray
 ) -> Transfer:
@@ -135,10 +146,16 @@ def transfer(
     gain = np.minimum(real - before, real - after)
     cloudy = float(np.isin(scl, VEIL_SCL).mean()) >= CLOUDY_SCENE
     looks_veiled = (gain[0] > VEIL_BLUE) & (d[0] >= d[2] - 0.005) & (gain[1] > 0.005)
+    faintly_veiled = (gain[0] > VEIL_BLUE / 2) & (d[0] >= d[2] - 0.01)
     looks_shadowed = (worst.max(axis=0) < SHADOW_RATIO) & (ratio.max(axis=0) - ratio.min(axis=0) < SHADOW_SPREAD)
+    faintly_shadowed = worst.max(axis=0) < (1 + SHADOW_RATIO) / 2
     hazy = float(_coherent(looks_veiled, 3).mean()) >= HAZY_SCENE
-    veil = np.isin(scl, VEIL_SCL) | _coherent(looks_veiled, 3 if (cloudy or hazy) else 5)
-    shadow = ~veil & ((scl == CLOUD_SHADOW_SCL) | _coherent(looks_shadowed, 3 if cloudy else 5))
+    veil = _grown(np.isin(scl, VEIL_SCL) | _coherent(looks_veiled, 3 if (cloudy or hazy) else 5), faintly_veiled)
+    # SCL 3 on a pixel that is not darker than its clear dates is a misplaced shadow: not a shadow here
+    shadow_seed = ((scl == CLOUD_SHADOW_SCL) & (worst.max(axis=0) < 1.0)) | _coherent(
+        looks_shadowed, 3 if cloudy else 5
+    )
+    shadow = ~veil & _grown(shadow_seed, faintly_shadowed)
     snow = scl == SNOW_SCL
     denom = cloud[:, None, None] - ref
     ok = np.abs(denom) > 0.05
