@@ -26,9 +26,9 @@ from monitor.detect.scoring import score_scene
 from monitor.grid import site_grid
 from monitor.notify import build_message
 from monitor.pipeline.baselines import load_crop, site_baseline
+from monitor.pipeline.context import SiteContext
 from monitor.pipeline.demo import run_demo
-from monitor.pipeline.evidence import render_zone
-from monitor.pipeline.zones import zone_masks
+from monitor.pipeline.evidence import evidence_history, render_zone
 
 
 def main() -> None:
@@ -42,26 +42,26 @@ def main() -> None:
     print(f"demo run: {time.perf_counter() - start:.1f} s ({result.scenes} scenes, {len(result.alerts)} alerts)")
     config = load_config(result.config_path, env={})
     site = config.sites[0]
-    grid = site_grid(site)
-    masks = zone_masks(site, grid)
+    ctx = SiteContext.build(config, site, site_grid(site))
+    masks = dict(ctx.masks)
     with Catalogue(config.data_dir) as catalogue:
         alerts = catalogue.alerts()
         for alert in alerts:
-            scene_id = alert["scene_ids"][-1]
-            row = catalogue.scene(site.id, scene_id)
+            row = catalogue.scene(site.id, alert.scene_ids[-1])
             assert row is not None
-            scene = load_crop(catalogue, site.id, scene_id, row["crop"])
-            baseline = site_baseline(catalogue, config, site, row["sensor"])
+            scene = load_crop(catalogue, row)
+            baseline = site_baseline(catalogue, ctx, row.sensor)
             assert scene is not None and baseline is not None
             change = score_scene(scene, baseline, masks, config.detect.false_alarm_rate, config.detect.cloud_margin_m)
             times = []
             for _ in range(opts.repeat):
                 t0 = time.perf_counter()
-                paths = render_zone(catalogue, config, site, grid, scene, baseline, change, masks, alert["zone"])
+                history = evidence_history(catalogue, ctx, scene, baseline, alert.zone)
+                paths = render_zone(ctx, scene, baseline, change, alert.zone, history)
                 times.append(time.perf_counter() - t0)
-            shape = "x".join(str(s.stop - s.start) for s in _window(masks[alert["zone"]]))
+            shape = "x".join(str(s.stop - s.start) for s in _window(masks[alert.zone]))
             median = statistics.median(times)
-            print(f"{alert['id']} ({shape} px window): evidence in {median:.2f} s (median of {opts.repeat})")
+            print(f"{alert.id} ({shape} px window): evidence in {median:.2f} s (median of {opts.repeat})")
             for p in paths:
                 print(f"    {p.name:<40} {p.stat().st_size / 1024:8.0f} KiB")
         t0 = time.perf_counter()

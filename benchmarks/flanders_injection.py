@@ -285,7 +285,7 @@ def alerts(results: list[Result], config: AlertsConfig) -> list[tuple[str, str, 
             change = step(alert, "crowd" if zone == "crowd" else "vehicle", obs, config)
             if change is None:
                 continue
-            alert = change.alert if change.alert["status"] == "firing" else None
+            alert = change.alert if change.alert.firing else None
             if change.action == "opened":
                 opened.append((zone, change.action, r.acquired))
     return opened

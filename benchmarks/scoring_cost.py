@@ -26,7 +26,7 @@ from monitor.config import load_config
 from monitor.detect.scoring import score_scene
 from monitor.grid import site_grid
 from monitor.pipeline.baselines import site_baseline
-from monitor.pipeline.zones import zone_masks
+from monitor.pipeline.context import SiteContext
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,10 +44,11 @@ def main() -> None:
         config = load_config(out / "config.toml")
         site = config.sites[0]
         catalogue = Catalogue(config.data_dir)
-        baseline = site_baseline(catalogue, config, site, "S2")
+        ctx = SiteContext.build(config, site, site_grid(site))
+        baseline = site_baseline(catalogue, ctx, "S2")
         assert baseline is not None
-        masks = zone_masks(site, site_grid(site))
-        crops = [Path(r["crop"]) for r in catalogue.scenes(site.id, status="ok") if r["crop"]]
+        masks = dict(ctx.masks)
+        crops = [Path(r.crop) for r in catalogue.scenes(site.id, status="ok") if r.crop]
         reads, scores, shape = [], [], (0, 0)
         for path in crops:
             read_crop_file(path)  # the page cache holds the file, as after ingest

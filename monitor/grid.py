@@ -25,14 +25,22 @@ from monitor.geometry import Footprint, footprint
 MAX_GRID_PIXELS = 25_000_000
 
 
-def pixel_size_m(crs: CRS, transform: Affine, height: int) -> float:
-    """Ground size in metres of a pixel's x side: CRS units for projected grids, degrees converted at the
-    grid's centre latitude (WGS84 mean radius) for geographic ones."""
-    size = abs(float(transform.a))
+def pixel_sides_m(crs: CRS, transform: Affine, height: int) -> tuple[float, float]:
+    """Ground size in metres of a pixel's x and y sides: CRS units for projected grids, degrees converted
+    at the grid's centre latitude (WGS84 mean radius) for geographic ones. The one conversion from a
+    grid to metres per pixel."""
+    sx, sy = abs(float(transform.a)), abs(float(transform.e))
     if crs is not None and crs.is_geographic:
         lat = float(transform.f + transform.e * height / 2.0)
-        return size * math.pi / 180.0 * 6371008.8 * math.cos(math.radians(max(-89.9, min(89.9, lat))))
-    return size * (float(crs.linear_units_factor[1]) if crs is not None and crs.is_projected else 1.0)
+        metres_per_degree = math.pi / 180.0 * 6371008.8
+        return sx * metres_per_degree * math.cos(math.radians(max(-89.9, min(89.9, lat)))), sy * metres_per_degree
+    factor = float(crs.linear_units_factor[1]) if crs is not None and crs.is_projected else 1.0
+    return sx * factor, sy * factor
+
+
+def pixel_size_m(crs: CRS, transform: Affine, height: int) -> float:
+    """Ground size in metres of a pixel's x side (see :func:`pixel_sides_m`)."""
+    return pixel_sides_m(crs, transform, height)[0]
 
 
 #: The largest site grid (pixels): 50 x 50 km at 10 m. Sites are parade grounds, not provinces.

@@ -13,6 +13,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from monitor.errors import SceneError
+from monitor.provenance import is_simulated
 
 OPTICAL_RGB = ("B04", "B03", "B02")
 
@@ -68,7 +69,26 @@ class Scene:
     @property
     def simulated(self) -> bool:
         """True when the imagery came from the simulator (it must be labelled as such wherever shown)."""
-        return str(self.provenance.get("SIMULATED", "")).lower() in {"yes", "true", "1"}
+        return is_simulated(self.provenance)
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # the mapping proxies do not pickle (Dask sends scenes between processes): rebuild from dicts
+        return (
+            Scene,
+            (
+                self.scene_id,
+                self.sensor,
+                self.acquired,
+                self.bands,
+                self.data,
+                self.valid,
+                self.transform,
+                self.crs,
+                self.source,
+                dict(self.aux),
+                dict(self.provenance),
+            ),
+        )
 
     def band(self, name: str) -> np.ndarray:
         """One band as a (rows, cols) view."""

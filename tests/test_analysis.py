@@ -238,7 +238,7 @@ def _event(parade: str | None, first: str | None, kind: str = "parade", occasion
 
 
 def test_evaluate_matches_each_alert_to_the_next_parade() -> None:
-    from monitor.report.evaluate import evaluate, format_text
+    from monitor.report.evaluate import AlertRef, evaluate, format_text
 
     events = [
         _event("2023-07-27", "2023-05-15"),
@@ -247,38 +247,10 @@ def test_evaluate_matches_each_alert_to_the_next_parade() -> None:
         _event(None, "2024-06-11", "negative", "wall before a state visit"),
     ]
     alerts = [
-        {
-            "id": "a1",
-            "site": "s",
-            "zone": "z",
-            "kind": "crowd",
-            "level": "high",
-            "first_seen": "2023-05-10T02:00:00+00:00",
-        },
-        {
-            "id": "a2",
-            "site": "s",
-            "zone": "z",
-            "kind": "vehicle",
-            "level": "low",
-            "first_seen": "2023-08-01T02:00:00+00:00",
-        },
-        {
-            "id": "a3",
-            "site": "s",
-            "zone": "z",
-            "kind": "crowd",
-            "level": "low",
-            "first_seen": "2024-06-20T02:00:00+00:00",
-        },
-        {
-            "id": "a4",
-            "site": "s",
-            "zone": "z",
-            "kind": "crowd",
-            "level": "low",
-            "first_seen": "2022-01-01T02:00:00+00:00",
-        },
+        AlertRef("a1", "s", "z", "crowd", "high", date(2023, 5, 10)),
+        AlertRef("a2", "s", "z", "vehicle", "low", date(2023, 8, 1)),
+        AlertRef("a3", "s", "z", "crowd", "low", date(2024, 6, 20)),
+        AlertRef("a4", "s", "z", "crowd", "low", date(2022, 1, 1)),
     ]
     scenes = ["2023-05-10", "2023-06-01", "2023-08-01", "2023-09-01", "2024-06-20", "2022-01-01"]
     result = evaluate(events, alerts, scenes)

@@ -6,6 +6,7 @@ import multiprocessing
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from rasterio.crs import CRS
 import monitor.archive.catalogue as catalogue_module
 from monitor.archive import Catalogue, read_crop_file, run_lock, write_crop_file
 from monitor.archive.crops import atomic_write_bytes, write_raster
+from monitor.archive.records import SceneRecord, ScoreRecord
 from monitor.errors import ArchiveError, LockedError, MonitorError
 from monitor.scene import Scene
 
@@ -23,20 +25,13 @@ TRANSFORM = Affine(10.0, 0.0, 745880.0, 0.0, -10.0, 4322360.0)
 CRS_UTM51 = CRS.from_epsg(32651)
 
 
-def _scene_row(scene_id: str = "S2_20230115T021530", **extra: object) -> dict[str, object]:
-    return {
-        "site": "s",
-        "scene_id": scene_id,
-        "source": "local:imagery",
-        "acquired": "2023-01-15T02:15:30+00:00",
-        "sensor": "S2",
-        "status": "ok",
-        **extra,
-    }
+def _scene_row(scene_id: str = "S2_20230115T021530", **extra: Any) -> SceneRecord:
+    fields: dict[str, Any] = {"acquired": "2023-01-15T02:15:30+00:00", "status": "ok", **extra}
+    return SceneRecord(site="s", scene_id=scene_id, source="local:imagery", sensor="S2", **fields)
 
 
-def _score_row(scene_id: str = "S2_20230115T021530") -> dict[str, object]:
-    return {"site": "s", "zone": "z", "scene_id": scene_id, "sensor": "S2", "usable_fraction": 1.0, "state": "ok"}
+def _score_row(scene_id: str = "S2_20230115T021530") -> ScoreRecord:
+    return ScoreRecord(site="s", zone="z", scene_id=scene_id, acquired=None, sensor="S2", usable_fraction=1.0)
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -53,8 +48,7 @@ def test_a_new_catalogue_is_migrated(tmp_path: Path) -> None:
         assert cat.schema_version() == len(catalogue_module.MIGRATIONS)
         assert cat.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert cat.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-        tables = {r["name"] for r in cat.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert {"scenes", "baselines", "scores", "alerts", "outbox", "runs"} <= tables
+        assert all(cat.has_table(t) for t in ("scenes", "baselines", "scores", "alerts", "outbox", "runs"))
 
 
 def _traced_connect(statements: list[str]):  # type: ignore[no-untyped-def]
@@ -71,8 +65,8 @@ def _traced_connect(statements: list[str]):  # type: ignore[no-untyped-def]
 def test_reopening_does_not_migrate_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     statements: list[str] = []
     monkeypatch.setattr(catalogue_module.sqlite3, "connect", _traced_connect(statements))
-    with Catalogue(tmp_path) as cat, cat.transaction() as db:
-        cat.upsert_scene(db, _scene_row())
+    with Catalogue(tmp_path) as cat, cat.transaction():
+        cat.upsert_scene(_scene_row())
     assert any("CREATE TABLE scenes" in s for s in statements)  # the trace sees the first migration
     statements.clear()
     with Catalogue(tmp_path) as cat:
@@ -84,14 +78,14 @@ def test_reopening_does_not_migrate_again(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_migrations_run_forward_from_the_stored_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with Catalogue(tmp_path) as cat, cat.transaction() as db:
-        cat.upsert_scene(db, _scene_row())
+    with Catalogue(tmp_path) as cat, cat.transaction():
+        cat.upsert_scene(_scene_row())
     extra = "CREATE TABLE notes (site TEXT NOT NULL, note TEXT NOT NULL)"
     monkeypatch.setattr(catalogue_module, "MIGRATIONS", (*catalogue_module.MIGRATIONS, extra))
     with Catalogue(tmp_path) as cat:
         assert cat.schema_version() == len(catalogue_module.MIGRATIONS)
         assert len(cat.scenes()) == 1  # the first migration did not run again
-        assert cat.query("SELECT COUNT(*) AS n FROM notes") == [{"n": 0}]
+        assert cat.db.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0
 
 
 @pytest.mark.parametrize("readonly", [False, True])
@@ -120,21 +114,21 @@ def test_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
 
 def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
     with Catalogue(tmp_path) as cat:
-        with pytest.raises(RuntimeError, match="boom"), cat.transaction() as db:
-            cat.upsert_scene(db, _scene_row())
-            cat.replace_scores(db, "s", "S2_20230115T021530", [_score_row()])
+        with pytest.raises(RuntimeError, match="boom"), cat.transaction():
+            cat.upsert_scene(_scene_row())
+            cat.replace_scores("s", "S2_20230115T021530", [_score_row()])
             assert cat.scene("s", "S2_20230115T021530") is not None  # visible inside the transaction
             raise RuntimeError("boom")
         assert cat.scene("s", "S2_20230115T021530") is None and cat.scores() == []
-        with cat.transaction() as db:  # the connection is usable again
-            cat.upsert_scene(db, _scene_row())
+        with cat.transaction():  # the connection is usable again
+            cat.upsert_scene(_scene_row())
         assert cat.scene("s", "S2_20230115T021530") is not None
 
 
 def test_a_committed_transaction_is_seen_by_another_connection(tmp_path: Path) -> None:
-    with Catalogue(tmp_path) as cat, cat.transaction() as db:
-        cat.upsert_scene(db, _scene_row())
-        cat.replace_scores(db, "s", "S2_20230115T021530", [_score_row()])
+    with Catalogue(tmp_path) as cat, cat.transaction():
+        cat.upsert_scene(_scene_row())
+        cat.replace_scores("s", "S2_20230115T021530", [_score_row()])
     with Catalogue(tmp_path, readonly=True) as other:
         assert len(other.scenes()) == 1 and len(other.scores()) == 1
 
@@ -142,34 +136,34 @@ def test_a_committed_transaction_is_seen_by_another_connection(tmp_path: Path) -
 def test_upsert_scene_counts_attempts(tmp_path: Path) -> None:
     with Catalogue(tmp_path) as cat:
         for attempt in (1, 2, 3):
-            with cat.transaction() as db:
-                cat.upsert_scene(db, _scene_row(status="failed", reason=f"try {attempt}", provenance={"n": attempt}))
+            with cat.transaction():
+                cat.upsert_scene(_scene_row(status="failed", reason=f"try {attempt}", provenance={"n": attempt}))
             row = cat.scene("s", "S2_20230115T021530")
-            assert row is not None and row["attempts"] == attempt and row["reason"] == f"try {attempt}"
-            assert row["provenance"] == f'{{"n": {attempt}}}'
-        with cat.transaction() as db:
-            cat.upsert_scene(db, _scene_row("other"))
-        assert cat.scene("s", "other")["attempts"] == 1  # type: ignore[index]
+            assert row is not None and row.attempts == attempt and row.reason == f"try {attempt}"
+            assert row.provenance == {"n": attempt}
+        with cat.transaction():
+            cat.upsert_scene(_scene_row("other"))
+        assert cat.scene("s", "other").attempts == 1  # type: ignore[union-attr]
         assert len(cat.scenes()) == 2 and len(cat.scenes(status="failed")) == 1
 
 
 def test_scenes_are_listed_oldest_first(tmp_path: Path) -> None:
-    with Catalogue(tmp_path) as cat, cat.transaction() as db:
+    with Catalogue(tmp_path) as cat, cat.transaction():
         for day in (20, 5, 12):
-            cat.upsert_scene(db, _scene_row(f"S2_202301{day:02d}", acquired=f"2023-01-{day:02d}T00:00:00+00:00"))
+            cat.upsert_scene(_scene_row(f"S2_202301{day:02d}", acquired=f"2023-01-{day:02d}T00:00:00+00:00"))
     with Catalogue(tmp_path) as cat:
-        assert [r["scene_id"] for r in cat.scenes()] == ["S2_20230105", "S2_20230112", "S2_20230120"]
+        assert [r.scene_id for r in cat.scenes()] == ["S2_20230105", "S2_20230112", "S2_20230120"]
 
 
 # Regression: upsert_scene used INSERT OR REPLACE, which deletes the old row and, with foreign keys on, cascades to
 # every score row of the scene.
 def test_upsert_scene_keeps_the_scene_scores(tmp_path: Path) -> None:
     with Catalogue(tmp_path) as cat:
-        with cat.transaction() as db:
-            cat.upsert_scene(db, _scene_row())
-            cat.replace_scores(db, "s", "S2_20230115T021530", [_score_row()])
-        with cat.transaction() as db:
-            cat.upsert_scene(db, _scene_row(scored=1))
+        with cat.transaction():
+            cat.upsert_scene(_scene_row())
+            cat.replace_scores("s", "S2_20230115T021530", [_score_row()])
+        with cat.transaction():
+            cat.upsert_scene(_scene_row(scored=True))
         assert len(cat.scores()) == 1
 
 
@@ -342,18 +336,13 @@ def test_run_lock_excludes_a_second_holder_in_the_same_process(tmp_path: Path) -
 
 
 def test_alerted_scenes_are_kept_out_of_a_new_baseline(tmp_path: Path) -> None:
-    import json as _json
-
+    from monitor.archive.records import Alert
     from monitor.pipeline.baselines import alerted_scenes
 
     catalogue = Catalogue(tmp_path)
-    with catalogue.transaction() as db:
-        for i, ids in enumerate((["a", "b"], ["c"])):
-            db.execute(
-                "INSERT INTO alerts (id, site, zone, kind, level, status, first_seen, last_seen, scene_ids, score) "
-                "VALUES (?, 's', 'z', 'crowd', 'low', 'resolved', 't', 't', ?, 0.6)",
-                (f"id{i}", _json.dumps(ids)),
-            )
+    with catalogue.transaction():
+        for i, ids in enumerate((("a", "b"), ("c",))):
+            catalogue.save_alert(Alert(f"id{i}", "s", "z", "crowd", "low", "resolved", "t", "t", ids, 0.6))
     assert alerted_scenes(catalogue, "s") == {"a", "b", "c"}
     assert alerted_scenes(catalogue, "other") == set()
     catalogue.close()

@@ -49,8 +49,8 @@ def test_server_down_then_back_delivers_exactly_once(synthetic_site: Any, smtp_s
     assert first.errors == [] and first.alert_changes and first.messages_queued == 1
     assert first.messages_delivered == 0 and first.messages_pending == 1
     with Catalogue(config.data_dir) as cat:
-        (row,) = cat.query("SELECT * FROM outbox")
-        assert row["status"] == "pending" and row["attempts"] == 1 and f"127.0.0.1:{port}" in row["last_error"]
+        (row,) = cat.outbox()
+        assert row.status == "pending" and row.attempts == 1 and f"127.0.0.1:{port}" in row.last_error
 
     server.start()
     second = run(config)  # nothing new to score: only the waiting message goes out
@@ -64,10 +64,10 @@ def test_server_down_then_back_delivers_exactly_once(synthetic_site: Any, smtp_s
 
     msg = _parse(server.messages[0])
     with Catalogue(config.data_dir) as cat:
-        (row,) = cat.query("SELECT * FROM outbox")
-        history = cat.query("SELECT * FROM notifications")
-    assert row["status"] == "sent" and row["attempts"] == 2 and msg["Message-ID"] == row["message_id"]
-    assert {h["message_id"] for h in history} == {row["message_id"]} and {h["action"] for h in history} == {"NEW"}
+        (row,) = cat.outbox()
+        history = cat.notifications()
+    assert row.status == "sent" and row.attempts == 2 and msg["Message-ID"] == row.message_id
+    assert {h.message_id for h in history} == {row.message_id} and {h.action for h in history} == {"NEW"}
     plain = msg.get_body(preferencelist=("plain",))
     html = msg.get_body(preferencelist=("html",))
     assert plain is not None and html is not None
@@ -87,8 +87,8 @@ def test_repeat_interval_reminds_unacknowledged_firing_alerts(synthetic_site: An
     config = load_config(config_path, env={})
     run(config)
     with Catalogue(config.data_dir) as cat:
-        firing = cat.query("SELECT id, notified_at FROM alerts WHERE status = 'firing'")
-        assert firing and all(a["notified_at"] for a in firing)
+        firing = [a for a in cat.alerts() if a.firing]
+        assert firing and all(a.notified_at for a in firing)
         soon = datetime.now(UTC) + timedelta(hours=config.alerts.repeat_interval_hours - 1)
         later = datetime.now(UTC) + timedelta(hours=config.alerts.repeat_interval_hours + 1)
         summary = RunSummary()
@@ -98,10 +98,10 @@ def test_repeat_interval_reminds_unacknowledged_firing_alerts(synthetic_site: An
         assert summary.messages_queued == 1
         notify(cat, config, summary, now=later)  # the reminder reset the interval
         assert summary.messages_queued == 1
-        reminders = cat.query("SELECT * FROM notifications WHERE action = 'STILL FIRING'")
-        assert {r["alert_id"] for r in reminders} == {a["id"] for a in firing}
+        reminders = [n for n in cat.notifications() if n.action == "STILL FIRING"]
+        assert {r.alert_id for r in reminders} == {a.id for a in firing}
     assert len(firing) == 1  # the crowd on the square; nothing on the parking
-    acknowledge_alert(config, firing[0]["id"])
+    acknowledge_alert(config, firing[0].id)
     with Catalogue(config.data_dir) as cat:
         summary = RunSummary()
         notify(cat, config, summary, now=later + timedelta(hours=2 * config.alerts.repeat_interval_hours))

@@ -229,8 +229,8 @@ def test_a_run_with_nothing_new_makes_one_search_request(tmp_path: Path, stac_wo
     assert first.new_scenes == 2 and not first.errors
     with Catalogue(config.data_dir, readonly=True) as cat:
         rows = cat.scenes()
-        assert {r["platform"] for r in rows} == {"S2A", "S2B"} and {r["orbit"] for r in rows} == {89}
-        assert {r["harmonisation"] for r in rows} == {harmonise.REMOVED}
+        assert {r.platform for r in rows} == {"S2A", "S2B"} and {r.orbit for r in rows} == {89}
+        assert {r.harmonisation for r in rows} == {harmonise.REMOVED}
     stac_world.stac.log.clear()
     stac_world.files.log.clear()
     second = run(config)
@@ -257,7 +257,7 @@ def test_a_scene_that_fails_is_recorded_without_crop_and_retried_next_run(
     failed_id = f"S2A_{now - timedelta(days=25):%Y%m%d}_R089"
     with Catalogue(config.data_dir, readonly=True) as cat:
         row = cat.scene("test-site", failed_id)
-        assert row is not None and row["status"] == "failed" and "B03" in row["reason"] and row["crop"] is None
+        assert row is not None and row.status == "failed" and "B03" in row.reason and row.crop is None
     crops = list((config.data_dir / "crops" / "test-site").glob("*.tif"))
     assert [p.stem for p in crops] == [f"S2B_{now - timedelta(days=30):%Y%m%d}_R089"]
     stac_world.files.faults.clear()
@@ -265,7 +265,7 @@ def test_a_scene_that_fails_is_recorded_without_crop_and_retried_next_run(
     assert (second.new_scenes, second.failed_scenes) == (1, 0)
     with Catalogue(config.data_dir, readonly=True) as cat:
         row = cat.scene("test-site", failed_id)
-        assert row is not None and row["status"] == "ok" and row["attempts"] == 2
+        assert row is not None and row.status == "ok" and row.attempts == 2
 
 
 def test_make_source_builds_earth_search_by_default() -> None:

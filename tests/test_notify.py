@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -13,8 +14,9 @@ from typing import Any
 import pytest
 
 from monitor.archive import Catalogue
+from monitor.archive.records import Alert, AlertKind
 from monitor.config import Config, parse_config
-from monitor.notify import build_message, deliver_pending, enqueue
+from monitor.notify import DueAlert, build_message, deliver_pending, enqueue
 from tests.conftest import SMTPServer, free_port
 
 SENDER = "monitor@watch.example.org"
@@ -31,24 +33,24 @@ def _alert(
     zone: str = "square",
     evidence: list[str] | None = None,
     notified_status: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "id": alert_id,
-        "site": site,
-        "zone": zone,
-        "kind": "crowd",
-        "level": level,
-        "status": status,
-        "first_seen": "2025-05-01T02:15:30+00:00",
-        "last_seen": "2025-05-06T02:15:30+00:00",
-        "scene_ids": ["S2_20250501T021530", "S2_20250506T021530"],
-        "score": 0.8312,
-        "evidence": evidence or [],
-        "notified_status": notified_status,
-    }
+) -> Alert:
+    return Alert(
+        id=alert_id,
+        site=site,
+        zone=zone,
+        kind=AlertKind.CROWD,
+        level=level,
+        status=status,
+        first_seen="2025-05-01T02:15:30+00:00",
+        last_seen="2025-05-06T02:15:30+00:00",
+        scene_ids=("S2_20250501T021530", "S2_20250506T021530"),
+        score=0.8312,
+        evidence=tuple(evidence or ()),
+        notified_status=notified_status,
+    )
 
 
-def _message(alerts: list[dict[str, Any]], simulated: bool = False, **kwargs: Any) -> EmailMessage:
+def _message(alerts: list[Alert | DueAlert], simulated: bool = False, **kwargs: Any) -> EmailMessage:
     return build_message(alerts, sender=SENDER, recipients=RECIPIENTS, simulated=simulated, **kwargs)
 
 
@@ -102,7 +104,7 @@ def test_action_words() -> None:
         _alert("a2", level="high", notified_status="firing"),
         _alert("a3", status="resolved", notified_status="firing"),
         _alert("a4", status="resolved"),
-        {**_alert("a5", notified_status="firing"), "repeat": True},
+        DueAlert(_alert("a5", notified_status="firing"), repeat=True),
     ]
     msg = _message(alerts)
     text, _ = _parts(msg)
@@ -160,7 +162,7 @@ def test_inline_images_resolve_by_content_id_and_geojson_is_attached(tmp_path: P
         f"mirim-z{i}-crowd-S2_20250506T021530.geojson" for i in range(4)
     ]
     text, _ = _parts(msg)
-    newest = [p for a in alerts for p in a["evidence"] if not p.endswith(".gif")]  # the GIF was never written
+    newest = [p for a in alerts for p in a.evidence if not p.endswith(".gif")]  # the GIF was never written
     assert all(p in text for p in newest)  # the newest evidence file of each kind is listed by path
     assert len(msg.as_bytes()) < 400_000
 
@@ -174,7 +176,7 @@ def test_message_id_is_stable_for_the_same_states() -> None:
     raised = _message([_alert("a1", level="high"), _alert("a2", level="high")])
     resolved = _message([_alert("a1", status="resolved"), _alert("a2", level="high")])
     fewer = _message([_alert("a1")])
-    reminder = _message([{**_alert("a1"), "repeat": True, "notified_at": "2025-05-07T00:00:00+00:00"}])
+    reminder = _message([DueAlert(replace(_alert("a1"), notified_at="2025-05-07T00:00:00+00:00"), repeat=True)])
     ids = {m["Message-ID"] for m in (first, raised, resolved, fewer, reminder)}
     assert len(ids) == 5
 
@@ -187,13 +189,13 @@ def test_enqueue_is_idempotent(tmp_path: Path) -> None:
     with Catalogue(tmp_path / "data") as cat:
         first = enqueue(cat, _message([_alert()]), outbox)
         second = enqueue(cat, _message([_alert()]), outbox)
-        rows = cat.query("SELECT * FROM outbox")
+        rows = cat.outbox()
     assert first == second and first.parent == outbox and first.suffix == ".eml"
-    assert len(rows) == 1 and rows[0]["status"] == "pending" and rows[0]["attempts"] == 0
-    assert rows[0]["path"] == str(first) and rows[0]["recipients"] == ", ".join(RECIPIENTS)
+    assert len(rows) == 1 and rows[0].status == "pending" and rows[0].attempts == 0
+    assert rows[0].path == str(first) and rows[0].recipients == ", ".join(RECIPIENTS)
     assert sorted(p.name for p in outbox.iterdir()) == [first.name]
     stored = BytesParser(policy=policy.default).parsebytes(first.read_bytes())
-    assert stored["Message-ID"] == rows[0]["message_id"]
+    assert stored["Message-ID"] == rows[0].message_id
 
 
 def test_deliver_with_email_disabled_marks_written(tmp_path: Path) -> None:
@@ -202,8 +204,8 @@ def test_deliver_with_email_disabled_marks_written(tmp_path: Path) -> None:
         enqueue(cat, _message([_alert("a1")]), config.data_dir / "outbox")
         enqueue(cat, _message([_alert("a2")]), config.data_dir / "outbox")
         assert deliver_pending(cat, config) == (2, 0)
-        rows = cat.query("SELECT * FROM outbox ORDER BY id")
-        assert [r["status"] for r in rows] == ["written", "written"] and all(r["sent_at"] for r in rows)
+        rows = cat.outbox()
+        assert [r.status for r in rows] == ["written", "written"] and all(r.sent_at for r in rows)
         assert deliver_pending(cat, config) == (0, 0)  # nothing is delivered twice
 
 
@@ -215,9 +217,9 @@ def test_an_unreachable_server_keeps_the_message_pending(tmp_path: Path, securit
         enqueue(cat, _message([_alert()]), config.data_dir / "outbox")
         for attempt in (1, 2):
             assert deliver_pending(cat, config) == (0, 1)  # no exception escapes
-            (row,) = cat.query("SELECT * FROM outbox")
-            assert row["status"] == "pending" and row["attempts"] == attempt and row["sent_at"] is None
-            assert f"127.0.0.1:{port}" in row["last_error"]
+            (row,) = cat.outbox()
+            assert row.status == "pending" and row.attempts == attempt and row.sent_at is None
+            assert f"127.0.0.1:{port}" in row.last_error
 
 
 # --- delivery to a real SMTP server on 127.0.0.1 ------------------------------------------------------
@@ -248,10 +250,10 @@ def test_delivery_over_smtp(tmp_path: Path, smtp_server: Any, security: str) -> 
         enqueue(cat, _message([_alert(evidence=_evidence(tmp_path / "ev"))]), config.data_dir / "outbox")
         assert deliver_pending(cat, config) == (1, 0)
         assert deliver_pending(cat, config) == (0, 0)
-        (row,) = cat.query("SELECT * FROM outbox")
-    assert row["status"] == "sent" and row["attempts"] == 1
+        (row,) = cat.outbox()
+    assert row.status == "sent" and row.attempts == 1
     (msg,) = _received(server)
-    assert msg["Message-ID"] == row["message_id"]
+    assert msg["Message-ID"] == row.message_id
     assert server.sessions[0]["tls"] is (security != "none")
     assert sorted(server.sessions[0]["rcpt"]) == sorted(RECIPIENTS)  # type: ignore[call-overload]
     text, html = _parts(msg)
@@ -269,7 +271,7 @@ def test_starttls_with_login_from_the_environment(tmp_path: Path, smtp_server: A
     with Catalogue(good.data_dir) as cat:
         enqueue(cat, _message([_alert()]), good.data_dir / "outbox")
         assert deliver_pending(cat, bad) == (0, 1)  # an auth failure keeps the message
-        assert "535" in cat.query("SELECT last_error FROM outbox")[0]["last_error"]
+        assert "535" in (cat.outbox()[0].last_error or "")
         assert server.messages == []
         assert deliver_pending(cat, good) == (1, 0)
     assert server.sessions == [{"tls": True, "user": "watcher", "rcpt": RECIPIENTS}]
@@ -283,7 +285,7 @@ def test_starttls_required_by_default(tmp_path: Path, smtp_server: Any) -> None:
     with Catalogue(config.data_dir) as cat:
         enqueue(cat, _message([_alert()]), config.data_dir / "outbox")
         assert deliver_pending(cat, config) == (0, 1)
-        assert "STARTTLS" in cat.query("SELECT last_error FROM outbox")[0]["last_error"]
+        assert "STARTTLS" in (cat.outbox()[0].last_error or "")
     assert server.messages == []
 
 
@@ -293,7 +295,7 @@ def test_untrusted_certificate_is_refused(tmp_path: Path, smtp_server: Any) -> N
     with Catalogue(config.data_dir) as cat:
         enqueue(cat, _message([_alert()]), config.data_dir / "outbox")
         assert deliver_pending(cat, config) == (0, 1)
-        assert "CERTIFICATE_VERIFY_FAILED" in cat.query("SELECT last_error FROM outbox")[0]["last_error"]
+        assert "CERTIFICATE_VERIFY_FAILED" in (cat.outbox()[0].last_error or "")
     assert server.messages == []
 
 

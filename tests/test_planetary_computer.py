@@ -298,5 +298,5 @@ def test_the_same_overpass_from_two_providers_is_stored_and_scored_once(pc: PC, 
     assert summary.new_scenes == 1 and not summary.errors
     with Catalogue(config.data_dir, readonly=True) as cat:
         rows = cat.scenes()
-    assert [(r["scene_id"], r["source"]) for r in rows] == [("S2B_20250501_R089", "earth-search")]
+    assert [(r.scene_id, r.source) for r in rows] == [("S2B_20250501_R089", "earth-search")]
     assert not [e for e in pc.blob.log if ".blob.core.windows.net" in e.path]  # never fetched twice

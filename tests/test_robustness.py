@@ -12,6 +12,7 @@ import pytest
 import rasterio
 
 from monitor.alerts import Observation, is_late
+from monitor.archive.records import Alert
 from monitor.config import load_config
 from monitor.pipeline import run
 from monitor.sensors import sensor_from_prefix
@@ -116,7 +117,7 @@ def test_a_lost_baseline_is_rebuilt(synthetic_site) -> None:  # type: ignore[no-
 
 def test_a_scene_that_fails_to_score_does_not_stop_the_run(synthetic_site, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     config = synthetic_site(quiet=7, formations=())
-    import monitor.pipeline.score as score
+    import monitor.pipeline.tasks as score
 
     real = score.score_scene
     calls = {"n": 0}
@@ -139,8 +140,12 @@ def test_a_scene_that_fails_to_score_does_not_stop_the_run(synthetic_site, monke
 
 def test_late_observations_do_not_rewrite_alert_history() -> None:
     t0 = datetime(2025, 7, 1, tzinfo=UTC)
-    firing = {"status": "firing", "last_seen": (t0 + timedelta(days=10)).isoformat(), "resolved_at": None}
-    resolved = {"status": "resolved", "last_seen": t0.isoformat(), "resolved_at": (t0 + timedelta(days=20)).isoformat()}
+    seen = (t0 + timedelta(days=10)).isoformat()
+    firing = Alert("a", "s", "z", "crowd", "low", "firing", t0.isoformat(), seen, ("x",), 0.9)
+    gone = (t0 + timedelta(days=20)).isoformat()
+    resolved = Alert(
+        "b", "s", "z", "crowd", "low", "resolved", t0.isoformat(), t0.isoformat(), ("x",), 0.9, resolved_at=gone
+    )
 
     def obs(days: int) -> Observation:
         return Observation("s", "z", "x", t0 + timedelta(days=days), 1.0, 0.9)
@@ -201,7 +206,7 @@ def test_a_full_archive_disk_fails_the_run_and_loses_no_scene(synthetic_site) ->
 
 
 def test_a_transient_storage_error_while_scoring_is_retried(synthetic_site, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    import monitor.pipeline.score as score
+    import monitor.pipeline.writer as score
     from monitor.errors import ArchiveError
 
     config = synthetic_site(quiet=8, formations=("crowd",))

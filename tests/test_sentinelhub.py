@@ -279,9 +279,9 @@ def test_run_records_processing_units_and_searches_incrementally(
     first = run(config)
     assert first.new_scenes == 2 and not first.errors
     with Catalogue(config.data_dir, readonly=True) as cat:
-        rows = {r["sensor"]: r for r in cat.scenes()}
-    assert rows["S2"]["processing_units"] > 0 and rows["S1"]["processing_units"] > 0
-    assert rows["S2"]["harmonisation"] == harmonise.BY_PROVIDER
+        rows = {r.sensor: r for r in cat.scenes()}
+    assert (rows["S2"].processing_units or 0) > 0 and (rows["S1"].processing_units or 0) > 0
+    assert rows["S2"].harmonisation == harmonise.BY_PROVIDER
     server.log.clear()
     second = run(config)
     assert second.new_scenes == 0

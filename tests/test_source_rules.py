@@ -101,9 +101,8 @@ def test_search_cursor_only_moves_forward(tmp_path: Path) -> None:
     with Catalogue(tmp_path) as cat:
         assert cat.schema_version() == len(MIGRATIONS)
         assert cat.last_acquired("earth-search", "mirim") is None
-        with cat.transaction() as db:
-            cat.set_last_acquired(db, "earth-search", "mirim", T0)
-        with cat.transaction() as db:
-            cat.set_last_acquired(db, "earth-search", "mirim", T0 - timedelta(days=3))
+        with cat.transaction():
+            cat.set_last_acquired("earth-search", "mirim", T0)
+        cat.set_last_acquired("earth-search", "mirim", T0 - timedelta(days=3))
         assert cat.last_acquired("earth-search", "mirim") == T0
         assert cat.last_acquired("sentinelhub", "mirim") is None

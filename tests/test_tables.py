@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.archive import Catalogue
+from monitor.archive.records import Alert, SceneRecord, SceneStatus, ScoreRecord
 from monitor.report.tables import (
     ALERT_FIELDS,
     SCENE_COLUMNS,
@@ -184,21 +185,20 @@ def fold(text: str) -> str:
 
 def test_rows_from_the_catalogue(tmp_path: Path) -> None:
     with Catalogue(tmp_path) as cat:
-        with cat.transaction() as db:
+        with cat.transaction():
             cat.upsert_scene(
-                db,
-                {
-                    "site": "mirim",
-                    "scene_id": "S2_20230115T021530",
-                    "source": "local:imagery",
-                    "acquired": "2023-01-15T02:15:30+00:00",
-                    "sensor": "S2",
-                    "status": "failed",
-                    "reason": "truncated file",
-                },
+                SceneRecord(
+                    site="mirim",
+                    scene_id="S2_20230115T021530",
+                    source="local:imagery",
+                    acquired="2023-01-15T02:15:30+00:00",
+                    sensor="S2",
+                    status=SceneStatus.FAILED,
+                    reason="truncated file",
+                )
             )
-            cat.replace_scores(db, "mirim", "S2_20230115T021530", [{**SCORE, "detections": [{"x": 1}]}])
-            cat.save_alert(db, {**ALERT, "quiet": 0})
+            cat.replace_scores("mirim", "S2_20230115T021530", [ScoreRecord(**SCORE, detections=({"x": 1},))])
+            cat.save_alert(Alert(**ALERT))
         scenes = scene_rows(cat)
         scores = score_rows(cat)
         alerts = alert_rows(cat)

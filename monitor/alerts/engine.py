@@ -19,16 +19,16 @@ of the baseline). A stronger observation opens a new alert as usual.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
 
+from monitor.archive.records import Alert, AlertKind, AlertLevel, AlertStatus
 from monitor.config import AlertsConfig
 
-LEVELS = ("low", "medium", "high")
-Kind = Literal["crowd", "vehicle"]
+LEVELS = tuple(AlertLevel)
+Kind = AlertKind
 #: The highest level one unconfirmed observation can give.
-UNCONFIRMED_CAP = "medium"
+UNCONFIRMED_CAP = AlertLevel.MEDIUM
 
 
 @dataclass(frozen=True)
@@ -53,36 +53,36 @@ class AlertChange:
     """
 
     action: str
-    alert: dict[str, Any]
+    alert: Alert
 
 
-def kinds_for_zone(zone_kind: str) -> tuple[Kind, ...]:
+def kinds_for_zone(zone_kind: str) -> tuple[AlertKind, ...]:
     """The alert kinds a zone is watched for: ``crowd``, ``vehicle`` or both (``any``)."""
     if zone_kind == "crowd":
-        return ("crowd",)
+        return (AlertKind.CROWD,)
     if zone_kind == "vehicle":
-        return ("vehicle",)
-    return ("crowd", "vehicle")
+        return (AlertKind.VEHICLE,)
+    return (AlertKind.CROWD, AlertKind.VEHICLE)
 
 
-def level_for(score: float, config: AlertsConfig) -> str | None:
+def level_for(score: float, config: AlertsConfig) -> AlertLevel | None:
     """The alert level of a 0..1 score, or None below the alert threshold."""
     if score >= config.high:
-        return "high"
+        return AlertLevel.HIGH
     if score >= config.medium:
-        return "medium"
+        return AlertLevel.MEDIUM
     if score >= config.threshold:
-        return "low"
+        return AlertLevel.LOW
     return None
 
 
-def alert_level(best_score: float, supporting: int, config: AlertsConfig) -> str | None:
+def alert_level(best_score: float, supporting: int, config: AlertsConfig) -> AlertLevel | None:
     """The level of an alert whose best score is ``best_score`` with ``supporting`` observations at or
     above the threshold: the score's level, capped at ``medium`` until a second observation confirms it."""
     level = level_for(best_score, config)
     if level is None or supporting >= 2:
         return level
-    return LEVELS[min(LEVELS.index(level), LEVELS.index(UNCONFIRMED_CAP))]
+    return min(level, UNCONFIRMED_CAP, key=lambda v: v.rank)
 
 
 def alert_id(site: str, zone: str, kind: str, first_seen: datetime) -> str:
@@ -95,7 +95,7 @@ def sensor_family(sensor: str) -> str:
     return "radar" if sensor.upper().startswith("S1") else "optical"
 
 
-def is_late(obs: Observation, latest: dict[str, Any] | None) -> bool:
+def is_late(obs: Observation, latest: Alert | None) -> bool:
     """True if ``obs`` is not newer than what the latest alert of its zone and kind already accounts for.
 
     Scenes can arrive out of order (a provider publishes late, a failed scene succeeds on a retry).
@@ -106,7 +106,7 @@ def is_late(obs: Observation, latest: dict[str, Any] | None) -> bool:
     if latest is None:
         return False
     acquired = obs.acquired.astimezone(UTC).isoformat()
-    horizon = max(v for v in (latest.get("last_observed"), latest["last_seen"], latest.get("resolved_at")) if v)
+    horizon = max(v for v in (latest.last_observed, latest.last_seen, latest.resolved_at) if v)
     return bool(acquired <= horizon)  # equal: the same scene again (a rescore), never counted twice
 
 
@@ -115,65 +115,69 @@ def _supporting(obs: Observation, config: AlertsConfig) -> bool:
     return obs.score is not None and obs.usable_fraction >= config.min_usable_fraction and obs.score >= config.threshold
 
 
-def _with_support(alert: dict[str, Any], obs: Observation, config: AlertsConfig) -> AlertChange:
+def _with_support(alert: Alert, obs: Observation, config: AlertsConfig) -> AlertChange:
     """``alert`` with ``obs`` added as a supporting observation: ``raised`` if its level went up."""
     assert obs.score is not None
     acquired = obs.acquired.astimezone(UTC).isoformat()
-    updated = dict(alert)
-    updated["scene_ids"] = [*alert["scene_ids"], obs.scene_id]
-    updated["first_seen"] = min(alert["first_seen"], acquired)
-    updated["last_seen"] = max(alert["last_seen"], acquired)
-    updated["score"] = round(max(alert["score"], obs.score), 4)
-    level = alert_level(updated["score"], len(updated["scene_ids"]), config) or alert["level"]
-    raised = LEVELS.index(level) > LEVELS.index(alert["level"])
-    if raised:
-        updated["level"] = level
+    scene_ids = (*alert.scene_ids, obs.scene_id)
+    score = round(max(alert.score, obs.score), 4)
+    level = alert_level(score, len(scene_ids), config) or alert.level
+    raised = level.rank > alert.level.rank
+    updated = replace(
+        alert,
+        scene_ids=scene_ids,
+        first_seen=min(alert.first_seen, acquired),
+        last_seen=max(alert.last_seen, acquired),
+        score=score,
+        level=level if raised else alert.level,
+    )
     return AlertChange("raised" if raised else "confirmed", updated)
 
 
-def corroborate(alert: dict[str, Any] | None, obs: Observation, config: AlertsConfig) -> AlertChange | None:
+def corroborate(alert: Alert | None, obs: Observation, config: AlertsConfig) -> AlertChange | None:
     """A late observation from the other sensor family within ``confirm_days`` of a firing alert's
     observations confirms it (and may raise it to ``high``); anything else late changes nothing."""
-    if alert is None or alert["status"] != "firing" or alert.get("dismissed_at") or not _supporting(obs, config):
+    if alert is None or not alert.firing or alert.dismissed_at or not _supporting(obs, config):
         return None
-    if obs.scene_id in alert["scene_ids"] or not obs.sensor:
+    if obs.scene_id in alert.scene_ids or not obs.sensor:
         return None
-    families = {sensor_family(s) for s in alert.get("sensors") or []} or {"optical"}
+    families = {sensor_family(s) for s in alert.sensors} or {"optical"}
     if sensor_family(obs.sensor) in families:
         return None
     window = timedelta(days=config.confirm_days)
-    first = datetime.fromisoformat(alert["first_seen"])
-    last = datetime.fromisoformat(alert["last_seen"])
+    first = datetime.fromisoformat(alert.first_seen)
+    last = datetime.fromisoformat(alert.last_seen)
     if not first - window <= obs.acquired <= last + window:
         return None
     change = _with_support(alert, obs, config)
-    change.alert["sensors"] = sorted({*(alert.get("sensors") or []), obs.sensor})
-    return change
+    return replace(change, alert=replace(change.alert, sensors=tuple(sorted({*alert.sensors, obs.sensor}))))
 
 
-def suppressed(alert: dict[str, Any] | None, obs: Observation, config: AlertsConfig) -> AlertChange | None:
+def suppressed(alert: Alert | None, obs: Observation, config: AlertsConfig) -> AlertChange | None:
     """If ``alert`` was dismissed and ``obs`` falls in its suppression window without scoring above the
     level of the dismissed alert's best score, the ``suppressed`` change recording ``obs`` on it; else
     None."""
-    if alert is None or not alert.get("dismissed_at") or not alert.get("suppress_until"):
+    if alert is None or not alert.dismissed_at or not alert.suppress_until:
         return None
-    if not _supporting(obs, config) or obs.scene_id in alert["scene_ids"]:
+    if not _supporting(obs, config) or obs.scene_id in alert.scene_ids:
         return None
     assert obs.score is not None
     acquired = obs.acquired.astimezone(UTC).isoformat()
     level = level_for(obs.score, config)
     assert level is not None
-    dismissed_level = level_for(alert["score"], config) or "low"  # its best score's, uncapped
-    if acquired > alert["suppress_until"] or LEVELS.index(level) > LEVELS.index(dismissed_level):
+    dismissed_level = level_for(alert.score, config) or AlertLevel.LOW  # its best score's, uncapped
+    if acquired > alert.suppress_until or level.rank > dismissed_level.rank:
         return None
-    updated = dict(alert)
-    updated["scene_ids"] = [*alert["scene_ids"], obs.scene_id]
-    updated["last_seen"] = max(alert["last_seen"], acquired)
-    updated["last_observed"] = max(alert.get("last_observed") or acquired, acquired)
+    updated = replace(
+        alert,
+        scene_ids=(*alert.scene_ids, obs.scene_id),
+        last_seen=max(alert.last_seen, acquired),
+        last_observed=max(alert.last_observed or acquired, acquired),
+    )
     return AlertChange("suppressed", updated)
 
 
-def step(alert: dict[str, Any] | None, kind: Kind, obs: Observation, config: AlertsConfig) -> AlertChange | None:
+def step(alert: Alert | None, kind: AlertKind | str, obs: Observation, config: AlertsConfig) -> AlertChange | None:
     """Apply one observation to the open alert of its site/zone/kind (``alert``: None if none is firing).
 
     Returns the change, or None when the observation changes nothing.
@@ -181,52 +185,43 @@ def step(alert: dict[str, Any] | None, kind: Kind, obs: Observation, config: Ale
     if obs.score is None or obs.usable_fraction < config.min_usable_fraction:
         return None
     acquired = obs.acquired.astimezone(UTC).isoformat()
-    firing = alert is not None and alert["status"] == "firing"
+    firing = alert is not None and alert.firing
     if obs.score >= config.threshold:
         if not firing:
             level = alert_level(obs.score, 1, config)
             assert level is not None
-            new = {
-                "id": alert_id(obs.site, obs.zone, kind, obs.acquired),
-                "site": obs.site,
-                "zone": obs.zone,
-                "kind": kind,
-                "level": level,
-                "status": "firing",
-                "first_seen": acquired,
-                "last_seen": acquired,
-                "scene_ids": [obs.scene_id],
-                "score": round(obs.score, 4),
-                "evidence": [],
-                "quiet": 0,
-                "resolved_at": None,
-                "notified_level": None,
-                "notified_status": None,
-                "last_observed": acquired,
-                "sensors": [obs.sensor] if obs.sensor else [],
-            }
+            new = Alert(
+                id=alert_id(obs.site, obs.zone, kind, obs.acquired),
+                site=obs.site,
+                zone=obs.zone,
+                kind=AlertKind(kind),
+                level=level,
+                status=AlertStatus.FIRING,
+                first_seen=acquired,
+                last_seen=acquired,
+                scene_ids=(obs.scene_id,),
+                score=round(obs.score, 4),
+                last_observed=acquired,
+                sensors=(obs.sensor,) if obs.sensor else (),
+            )
             return AlertChange("opened", new)
         assert alert is not None
         change = _with_support(alert, obs, config)
-        change.alert["last_observed"] = acquired
-        change.alert["quiet"] = 0
-        if obs.sensor:
-            change.alert["sensors"] = sorted({*(alert.get("sensors") or []), obs.sensor})
-        return change
+        sensors = tuple(sorted({*alert.sensors, obs.sensor})) if obs.sensor else change.alert.sensors
+        return replace(change, alert=replace(change.alert, last_observed=acquired, quiet=0, sensors=sensors))
     if not firing:
         return None
     assert alert is not None
-    updated = dict(alert)
-    updated["last_observed"] = acquired
-    updated["quiet"] = alert["quiet"] + 1
-    if updated["quiet"] >= config.resolve_after:
-        updated["status"] = "resolved"
-        updated["resolved_at"] = acquired
-        return AlertChange("resolved", updated)
-    return AlertChange("quiet", updated)
+    quiet = alert.quiet + 1
+    if quiet >= config.resolve_after:
+        resolved = replace(
+            alert, last_observed=acquired, quiet=quiet, status=AlertStatus.RESOLVED, resolved_at=acquired
+        )
+        return AlertChange("resolved", resolved)
+    return AlertChange("quiet", replace(alert, last_observed=acquired, quiet=quiet))
 
 
-def advance(latest: dict[str, Any] | None, kind: Kind, obs: Observation, config: AlertsConfig) -> AlertChange | None:
+def advance(latest: Alert | None, kind: AlertKind | str, obs: Observation, config: AlertsConfig) -> AlertChange | None:
     """The whole rule for one observation given the latest alert of its site/zone/kind (firing,
     resolved or dismissed; None if there never was one): late observations only corroborate, a dismissed
     pattern is suppressed for a while, anything else steps the firing alert or opens a new one."""
@@ -235,5 +230,5 @@ def advance(latest: dict[str, Any] | None, kind: Kind, obs: Observation, config:
     quiet = suppressed(latest, obs, config)
     if quiet is not None:
         return quiet
-    current = latest if latest is not None and latest["status"] == "firing" else None
+    current = latest if latest is not None and latest.firing else None
     return step(current, kind, obs, config)

@@ -9,30 +9,30 @@ observation, unless a stronger pattern turns up (see :func:`monitor.alerts.engin
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from monitor.archive.records import Alert, AlertStatus
 from monitor.config import AlertsConfig
 
 
-def acknowledged(alert: dict[str, Any], at: datetime) -> dict[str, Any]:
+def acknowledged(alert: Alert, at: datetime) -> Alert:
     """``alert`` acknowledged at ``at`` (the first acknowledgement's time is kept)."""
-    return {**alert, "acked_at": alert.get("acked_at") or at.astimezone(UTC).isoformat(timespec="seconds")}
+    return replace(alert, acked_at=alert.acked_at or at.astimezone(UTC).isoformat(timespec="seconds"))
 
 
-def dismissed(alert: dict[str, Any], reason: str, at: datetime, config: AlertsConfig) -> dict[str, Any]:
+def dismissed(alert: Alert, reason: str, at: datetime, config: AlertsConfig) -> Alert:
     """``alert`` dismissed at ``at`` for ``reason``: resolved if it was firing, marked as notified in that
     state, and suppressing its pattern until its last observation plus ``dismiss_suppress_days``."""
-    last = datetime.fromisoformat(alert.get("last_observed") or alert["last_seen"])
-    out = {
-        **alert,
-        "dismissed_at": at.astimezone(UTC).isoformat(timespec="seconds"),
-        "dismiss_reason": reason,
-        "suppress_until": (last + timedelta(days=config.dismiss_suppress_days)).astimezone(UTC).isoformat(),
-    }
-    if alert["status"] == "firing":
-        out["status"] = "resolved"
-        out["resolved_at"] = alert.get("last_observed") or alert["last_seen"]  # an acquisition time, as always
-    out["notified_status"] = out["status"]  # the analyst closed it: no message about it
-    out["notified_level"] = out["level"]
-    return out
+    last_observed = alert.last_observed or alert.last_seen
+    last = datetime.fromisoformat(last_observed)
+    out = replace(
+        alert,
+        dismissed_at=at.astimezone(UTC).isoformat(timespec="seconds"),
+        dismiss_reason=reason,
+        suppress_until=(last + timedelta(days=config.dismiss_suppress_days)).astimezone(UTC).isoformat(),
+    )
+    if alert.firing:  # resolved at an acquisition time, as always
+        out = replace(out, status=AlertStatus.RESOLVED, resolved_at=last_observed)
+    # the analyst closed it: no message about it
+    return replace(out, notified_status=out.status, notified_level=out.level)

@@ -6,7 +6,6 @@ cron runs add, and never holds a lock or writes anything.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,8 +14,10 @@ import pandas as pd
 
 from monitor.analysis import frames
 from monitor.archive.catalogue import Catalogue
+from monitor.archive.records import SceneStatus
 from monitor.config import AlertsConfig, Config, DetectConfig, SiteConfig, load_config
 from monitor.errors import ArchiveError, ConfigError
+from monitor.report.evaluate import DEFAULT_MAX_LEAD_DAYS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -103,35 +104,28 @@ class Monitor:
         if self.config is not None:
             return [s.id for s in self.config.sites]
         with self._catalogue() as cat:
-            return [r["site"] for r in cat.query("SELECT DISTINCT site FROM scenes ORDER BY site")]
+            return cat.site_ids()
 
     # -- tables ----------------------------------------------------------------------------------------
     @property
     def sites(self) -> pd.DataFrame:
         """One row per site: id, name, zone ids, pixel size (m), scene count, first/last acquisition, alerts."""
         with self._catalogue() as cat:
-            stats = {
-                r["site"]: r
-                for r in cat.query(
-                    "SELECT site, COUNT(*) AS scenes, MIN(acquired) AS first_acquired, MAX(acquired) AS last_acquired "
-                    "FROM scenes GROUP BY site"
-                )
-            }
-            alerts = {r["site"]: r["n"] for r in cat.query("SELECT site, COUNT(*) AS n FROM alerts GROUP BY site")}
+            stats = cat.site_stats()
         rows = []
         for site in self.site_ids():
             cfg = self.config.site(site) if self.config is not None else None
-            s = stats.get(site, {})
+            known = stats.get(site)
             rows.append(
                 {
                     "site": site,
                     "name": (cfg.name if cfg is not None else None) or site,
                     "zones": [z.id for z in cfg.zones] if cfg is not None else [],
                     "resolution_m": float(cfg.resolution) if cfg is not None else None,
-                    "scenes": s.get("scenes", 0),
-                    "first_acquired": s.get("first_acquired"),
-                    "last_acquired": s.get("last_acquired"),
-                    "alerts": alerts.get(site, 0),
+                    "scenes": known.scenes if known else 0,
+                    "first_acquired": known.first_acquired if known else None,
+                    "last_acquired": known.last_acquired if known else None,
+                    "alerts": known.alerts if known else 0,
                 }
             )
         return frames.typed_frame(rows, frames.SITE_DTYPES)
@@ -142,10 +136,8 @@ class Monitor:
         if site is not None:
             self._site_config(site)
         with self._catalogue() as cat:
-            rows = cat.scenes(site=site, status=status)
-        for row in rows:
-            provenance = json.loads(row.get("provenance") or "{}")
-            row["simulated"] = str(provenance.get("SIMULATED", "")).lower() in {"yes", "true", "1"}
+            records = cat.scenes(site=site, status=status)
+        rows = [{**r.as_dict(), "simulated": r.simulated} for r in records]
         return frames.typed_frame(rows, frames.SCENE_DTYPES)
 
     def scores(self, site: str | None = None, zone: str | None = None) -> pd.DataFrame:
@@ -159,10 +151,15 @@ class Monitor:
             self._site_config(site)
         threshold = self.min_usable_fraction
         with self._catalogue() as cat:
-            rows = cat.scores(site=site, zone=zone)
-        for row in rows:
-            row["detections"] = len(row["detections"])
-            row["usable"] = row["change_fraction"] is not None and row["usable_fraction"] >= threshold
+            records = cat.scores(site=site, zone=zone)
+        rows = [
+            {
+                **r.as_dict(),
+                "detections": len(r.detections),
+                "usable": r.compared and r.usable_fraction >= threshold,
+            }
+            for r in records
+        ]
         return frames.typed_frame(rows, frames.SCORE_DTYPES)
 
     def alerts(self, site: str | None = None, status: str | None = None) -> pd.DataFrame:
@@ -170,8 +167,8 @@ class Monitor:
         if site is not None:
             self._site_config(site)
         with self._catalogue() as cat:
-            rows = cat.alerts(site=site)
-        rows = [{**r, "n_scenes": len(r["scene_ids"])} for r in rows if status is None or r["status"] == status]
+            records = cat.alerts(site=site)
+        rows = [{**r.as_dict(), "n_scenes": len(r.scene_ids)} for r in records if status is None or r.status == status]
         return frames.typed_frame(rows, frames.ALERT_DTYPES)
 
     @staticmethod
@@ -195,7 +192,9 @@ class Monitor:
         ]
         return frames.typed_frame(rows, frames.PARADE_DTYPES)
 
-    def evaluate(self, truth: str | os.PathLike[str], site: str | None = None, max_lead_days: int = 180) -> Any:
+    def evaluate(
+        self, truth: str | os.PathLike[str], site: str | None = None, max_lead_days: int = DEFAULT_MAX_LEAD_DAYS
+    ) -> Any:
         """``monitor evaluate`` as an object: per parade the first alert and lead time (see
         :mod:`monitor.report.evaluate`); ``print(monitor.report.evaluate.format_text(result))`` for the table."""
         from monitor.report.evaluate import evaluate
@@ -206,7 +205,7 @@ class Monitor:
             self._site_config(site)
         with self._catalogue() as cat:
             alerts = cat.alerts(site=site)
-            days = [s["acquired"] for s in cat.scenes(site=site, status="ok") if s["acquired"]]
+            days = [s.acquired for s in cat.scenes(site=site, status=SceneStatus.OK) if s.acquired]
         return evaluate(events, alerts, days, site=site, max_lead_days=max_lead_days)
 
     # -- rasters ---------------------------------------------------------------------------------------
@@ -218,9 +217,9 @@ class Monitor:
             row = cat.scene(site, scene_id)
         if row is None:
             raise ArchiveError(f"no scene {scene_id!r} of site {site!r} in the archive")
-        if row["status"] != "ok" or not row["crop"]:
-            raise ArchiveError(f"scene {scene_id!r} has no crop (status {row['status']}: {row['reason'] or '-'})")
-        return read_crop_file(Path(row["crop"]))
+        if row.status is not SceneStatus.OK or not row.crop:
+            raise ArchiveError(f"scene {scene_id!r} has no crop (status {row.status}: {row.reason or '-'})")
+        return read_crop_file(Path(row.crop))
 
     def _baseline_obj(self, site: str, sensor: str | None, version: int | None = None) -> tuple[Baseline, Any, Any]:
         """The newest stored baseline of a site (and sensor), or its ``version``, with its transform and CRS.
@@ -232,31 +231,21 @@ class Monitor:
         self._site_config(site)
         with self._catalogue() as cat:
             if sensor is None:
-                rows = cat.query(
-                    "SELECT sensor FROM baselines WHERE site = ? ORDER BY created_at DESC LIMIT 1", (site,)
-                )
-                if not rows:
+                sensor = cat.newest_baseline_sensor(site)
+                if sensor is None:
                     raise ArchiveError(
                         f"site {site!r} has no baseline yet (the run builds one once it has "
                         f"{self.detect.warmup_scenes} usable scenes)"
                     )
-                sensor = str(rows[0]["sensor"])
-            row = cat.baseline(site, sensor)
-            if version is not None:
-                found = cat.query(
-                    "SELECT * FROM baselines WHERE site = ? AND sensor = ? AND version = ?", (site, sensor, version)
-                )
-                row = {**found[0], "scene_ids": json.loads(found[0]["scene_ids"])} if found else None
+            row = cat.baseline(site, sensor) if version is None else cat.baseline_version(site, sensor, version)
         if row is None:
             raise ArchiveError(f"site {site!r} has no {sensor} baseline{f' v{version}' if version else ''} yet")
-        baseline = read_baseline_file(
-            Path(row["path"]), tuple(row["scene_ids"]), int(row["version"]), self.detect.min_observations
-        )
+        baseline = read_baseline_file(Path(row.path), row.scene_ids, row.version, self.detect.min_observations)
         try:
-            with rasterio.open(row["path"]) as src:
+            with rasterio.open(row.path) as src:
                 transform, crs = src.transform, src.crs
         except (rasterio.errors.RasterioError, OSError) as exc:
-            raise ArchiveError(f"cannot read baseline {row['path']}: {exc}") from exc
+            raise ArchiveError(f"cannot read baseline {row.path}: {exc}") from exc
         return baseline, transform, crs
 
     def _zone_masks(self, site: str, scene: Scene) -> dict[str, np.ndarray]:
@@ -296,11 +285,8 @@ class Monitor:
 
         scene = self._scene_obj(site, scene_id)
         with self._catalogue() as cat:  # the baseline the run compared the scene with, if it was scored
-            used = cat.query(
-                "SELECT MAX(baseline_version) AS v FROM scores WHERE site = ? AND scene_id = ?", (site, scene_id)
-            )
-        version = used[0]["v"] if used and used[0]["v"] is not None else None
-        baseline, _, _ = self._baseline_obj(site, scene.sensor, None if version is None else int(version))
+            version = cat.scored_baseline_version(site, scene_id)
+        baseline, _, _ = self._baseline_obj(site, scene.sensor, version)
         masks = self._zone_masks(site, scene)
         detect = self.detect
         threshold = self.alerts_config.threshold

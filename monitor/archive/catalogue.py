@@ -2,6 +2,8 @@
 
 WAL journal, foreign keys on, schema versioned by ``PRAGMA user_version`` with forward-only migrations.
 Every change that belongs to one scene commits in one transaction (``with catalogue.transaction():``).
+This module holds every SQL statement of the monitor; the rest of the code calls its methods with and
+gets back the frozen records of :mod:`monitor.archive.records`.
 """
 
 from __future__ import annotations
@@ -11,12 +13,32 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from monitor.archive.files import umask
+from monitor.archive.records import (
+    Alert,
+    AlertLevel,
+    AlertStatus,
+    BaselineVersion,
+    FeedbackAction,
+    FeedbackRecord,
+    NotificationRecord,
+    OutboxMessage,
+    OutboxStatus,
+    RunRecord,
+    SceneRecord,
+    SceneStatus,
+    ScoreRecord,
+    SiteGridRecord,
+    SiteStats,
+)
 from monitor.errors import ArchiveError
+from monitor.provenance import SIMULATED_TAG, is_simulated
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -184,8 +206,54 @@ def iso(t: datetime | None) -> str | None:
     return None if t is None else t.astimezone(UTC).isoformat()
 
 
+#: A scene that could not be co-registered never enters a baseline nor the quiet history.
+_REGISTERED = "(registration IS NULL OR registration NOT LIKE 'unregistered%')"
+_SCENE_COLUMNS = tuple(f.name for f in fields(SceneRecord))
+_SCORE_COLUMNS = tuple(f.name for f in fields(ScoreRecord))
+_ALERT_COLUMNS = tuple(f.name for f in fields(Alert))
+
+
+def _scene(row: sqlite3.Row) -> SceneRecord:
+    values = {k: v for k, v in dict(row).items() if k in _SCENE_COLUMNS}
+    values["provenance"] = json.loads(values.get("provenance") or "{}")
+    return SceneRecord(**values)
+
+
+def _score(row: sqlite3.Row) -> ScoreRecord:
+    values = {k: v for k, v in dict(row).items() if k in _SCORE_COLUMNS}
+    values["detections"] = tuple(json.loads(values.get("detections") or "[]"))
+    return ScoreRecord(**values)
+
+
+def _alert(row: sqlite3.Row) -> Alert:
+    values = {k: v for k, v in dict(row).items() if k in _ALERT_COLUMNS}
+    for name in ("scene_ids", "evidence", "sensors"):
+        values[name] = tuple(json.loads(values.get(name) or "[]"))
+    return Alert(**values)
+
+
+def _baseline(row: sqlite3.Row) -> BaselineVersion:
+    return BaselineVersion(
+        site=row["site"],
+        sensor=row["sensor"],
+        version=int(row["version"]),
+        scene_ids=tuple(json.loads(row["scene_ids"])),
+        path=row["path"],
+        created_at=row["created_at"],
+        composition=json.loads(dict(row).get("composition") or "{}"),
+    )
+
+
+def _marks(values: Sequence[object] | dict[str, Any]) -> str:
+    return ",".join("?" for _ in values) or "NULL"
+
+
 class Catalogue:
-    """The archive's SQLite catalogue at ``data_dir/catalogue.sqlite``."""
+    """The archive's SQLite catalogue at ``data_dir/catalogue.sqlite``: the only code that speaks SQL.
+
+    Reads return frozen records (:mod:`monitor.archive.records`). Writes take records; a write outside
+    :meth:`transaction` commits on its own, inside one it commits with the rest of the unit of work.
+    """
 
     FILENAME = "catalogue.sqlite"
 
@@ -258,83 +326,262 @@ class Catalogue:
                 self.db.execute(f"PRAGMA user_version = {version}")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of work: commits on success, rolls back on any error."""
+    def transaction(self) -> Iterator[Catalogue]:
+        """One atomic unit of work: commits on success, rolls back on any error. Nested calls join the
+        outer transaction (it commits once, at its end)."""
+        if self.db.in_transaction:
+            yield self
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            yield self.db
+            yield self
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Rows of a SELECT as plain dicts."""
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
-            return [dict(row) for row in self.db.execute(sql, params).fetchall()]
+            return list(self.db.execute(sql, params).fetchall())
         except sqlite3.Error as exc:
             raise ArchiveError(f"catalogue query failed: {exc}") from exc
 
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        try:
+            self.db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"catalogue write failed: {exc}") from exc
+
+    def has_table(self, name: str) -> bool:
+        """True when the file holds table ``name`` (an archive a read-only user could not migrate lacks the
+        newer ones)."""
+        return bool(self._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
     # -- scenes ---------------------------------------------------------------------------------------
-    def scene(self, site: str, scene_id: str) -> dict[str, Any] | None:
-        """One scene row, or None."""
-        rows = self.query("SELECT * FROM scenes WHERE site = ? AND scene_id = ?", (site, scene_id))
-        return rows[0] if rows else None
+    def scene(self, site: str, scene_id: str) -> SceneRecord | None:
+        """One scene, or None."""
+        rows = self._rows("SELECT * FROM scenes WHERE site = ? AND scene_id = ?", (site, scene_id))
+        return _scene(rows[0]) if rows else None
 
-    def select(self, table: str, order: str, **equal: str | None) -> list[dict[str, Any]]:
-        """Rows of ``table`` whose columns equal the given values (None: no filter), in ``order``."""
-        filters = {k: v for k, v in equal.items() if v is not None}
-        where = " AND ".join(f"{k} = ?" for k in filters) or "1=1"
-        return self.query(f"SELECT * FROM {table} WHERE {where} ORDER BY {order}", tuple(filters.values()))
+    def scenes(self, site: str | None = None, status: SceneStatus | str | None = None) -> list[SceneRecord]:
+        """Scenes (of a site, with a status), oldest acquisition first."""
+        where, params = ["1=1"], []
+        if site is not None:
+            where.append("site = ?")
+            params.append(site)
+        if status is not None:
+            where.append("status = ?")
+            params.append(str(status))
+        sql = f"SELECT * FROM scenes WHERE {' AND '.join(where)} ORDER BY site, acquired, scene_id"
+        return [_scene(r) for r in self._rows(sql, params)]
 
-    def scenes(self, site: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
-        """Scene rows, oldest acquisition first."""
-        return self.select("scenes", "site, acquired, scene_id", site=site, status=status)
+    def site_ids(self) -> list[str]:
+        """The sites that have scenes in the archive."""
+        return [r["site"] for r in self._rows("SELECT DISTINCT site FROM scenes ORDER BY site")]
 
-    def upsert_scene(self, db: sqlite3.Connection, row: dict[str, Any]) -> None:
-        """Insert or replace a scene row (``attempts`` counts up on each replace)."""
-        row = {
-            **row,
-            "updated_at": utcnow(),
-            "provenance": json.dumps(row.get("provenance", {}), sort_keys=True, default=str),
-        }
-        previous = db.execute(
-            "SELECT attempts FROM scenes WHERE site = ? AND scene_id = ?", (row["site"], row["scene_id"])
-        ).fetchone()
-        row["attempts"] = (previous[0] + 1) if previous else 1
+    def site_stats(self) -> dict[str, SiteStats]:
+        """Per site in the archive: scene count, first and last acquisition, alert count."""
+        alerts = {r["site"]: r["n"] for r in self._rows("SELECT site, COUNT(*) AS n FROM alerts GROUP BY site")}
+        rows = self._rows(
+            "SELECT site, COUNT(*) AS n, MIN(acquired) AS a, MAX(acquired) AS b FROM scenes GROUP BY site"
+        )
+        return {r["site"]: SiteStats(r["site"], r["n"], r["a"], r["b"], alerts.get(r["site"], 0)) for r in rows}
+
+    def simulated_sites(self) -> set[str]:
+        """The sites holding simulated scenes (:func:`monitor.provenance.is_simulated`)."""
+        sql = "SELECT DISTINCT site, provenance FROM scenes WHERE provenance LIKE ?"
+        rows = self._rows(sql, (f"%{SIMULATED_TAG}%",))
+        return {r["site"] for r in rows if is_simulated(json.loads(r["provenance"] or "{}"))}
+
+    def upsert_scene(self, scene: SceneRecord) -> None:
+        """Insert or update a scene (``attempts`` counts up on each write, ``updated_at`` is now)."""
+        row = scene.as_dict()
+        row["provenance"] = json.dumps(row["provenance"], sort_keys=True, default=str)
+        row["status"] = str(row["status"])
+        row["scored"] = int(row["scored"])
+        row["updated_at"] = utcnow()
+        previous = self._rows(
+            "SELECT attempts FROM scenes WHERE site = ? AND scene_id = ?", (scene.site, scene.scene_id)
+        )
+        row["attempts"] = (previous[0][0] + 1) if previous else 1
         cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
         updates = ", ".join(f"{c} = excluded.{c}" for c in row if c not in {"site", "scene_id"})
         # an upsert, not INSERT OR REPLACE: a replace deletes the row and cascades to its scores
-        db.execute(
-            f"INSERT INTO scenes ({cols}) VALUES ({marks}) ON CONFLICT (site, scene_id) DO UPDATE SET {updates}",
+        self._write(
+            f"INSERT INTO scenes ({cols}) VALUES ({_marks(row)}) ON CONFLICT (site, scene_id) DO UPDATE SET {updates}",
             tuple(row.values()),
         )
 
-    def replace_scores(self, db: sqlite3.Connection, site: str, scene_id: str, rows: list[dict[str, Any]]) -> None:
-        """Replace every score row of one scene."""
-        db.execute("DELETE FROM scores WHERE site = ? AND scene_id = ?", (site, scene_id))
-        for row in rows:
-            row = {**row, "detections": json.dumps(row.get("detections", []), sort_keys=True)}
-            cols = ", ".join(row)
-            db.execute(f"INSERT INTO scores ({cols}) VALUES ({', '.join('?' for _ in row)})", tuple(row.values()))
+    def pending_scenes(self, site: str) -> list[SceneRecord]:
+        """The site's archived scenes not scored yet, oldest first."""
+        return [
+            _scene(r)
+            for r in self._rows(
+                "SELECT * FROM scenes WHERE site = ? AND status = 'ok' AND scored = 0 ORDER BY acquired, scene_id",
+                (site,),
+            )
+        ]
 
-    def scores(self, site: str | None = None, zone: str | None = None) -> list[dict[str, Any]]:
-        """Score rows, ordered by site, acquisition, zone."""
-        rows = self.select("scores", "site, acquired, scene_id, zone", site=site, zone=zone)
+    def is_pending(self, site: str, scene_id: str) -> bool:
+        """True while a scene is archived and waits to be scored."""
+        sql = "SELECT 1 FROM scenes WHERE site = ? AND scene_id = ? AND status = 'ok' AND scored = 0"
+        return bool(self._rows(sql, (site, scene_id)))
+
+    def scenes_missing_zones(self, site: str, zones: Sequence[str]) -> list[SceneRecord]:
+        """Scored scenes of a site lacking a row for one of ``zones`` (a zone added to the config later)."""
+        sql = (
+            "SELECT s.* FROM scenes s WHERE s.site = ? AND s.scored = 1 AND (SELECT COUNT(*) FROM scores c WHERE "
+            f"c.site = s.site AND c.scene_id = s.scene_id AND c.zone IN ({_marks(zones)})) < ? "
+            "ORDER BY s.acquired, s.scene_id"
+        )
+        return [_scene(r) for r in self._rows(sql, (site, *zones, len(zones)))]
+
+    def set_scored(self, site: str, scene_id: str, scored: bool) -> None:
+        """Mark a scene's score rows as final (True), or to be computed again (False)."""
+        self._write("UPDATE scenes SET scored = ? WHERE site = ? AND scene_id = ?", (int(scored), site, scene_id))
+
+    def set_registration(
+        self, site: str, scene_id: str, registration: str, shift_dx: float | None, shift_dy: float | None
+    ) -> None:
+        """Record a scene's co-registration outcome and the shift applied (px east, px south)."""
+        self._write(
+            "UPDATE scenes SET shift_dx = ?, shift_dy = ?, registration = ? WHERE site = ? AND scene_id = ?",
+            (shift_dx, shift_dy, registration, site, scene_id),
+        )
+
+    def crop_lost(self, site: str, scene_id: str, reason: str) -> None:
+        """A scene whose archived crop is gone: failed with ``reason`` and its attempts reset, so the next
+        run fetches it again. Scores already computed from the crop are kept; an unscored scene's rows say
+        ``failed``."""
+        unscored = self.is_pending(site, scene_id)
+        self._write(
+            "UPDATE scenes SET status = 'failed', reason = ?, scored = 1, attempts = 0 WHERE site = ? AND scene_id = ?",
+            (reason, site, scene_id),
+        )
+        if unscored:
+            self._write(
+                "UPDATE scores SET state = 'failed', usable_fraction = 0, change_fraction = NULL, crowd_score = NULL, "
+                "vehicle_score = NULL, detections = '[]' WHERE site = ? AND scene_id = ?",
+                (site, scene_id),
+            )
+
+    def usable_scenes(self, site: str, sensor: str, min_usable: float) -> list[SceneRecord]:
+        """Archived, registrable scenes of a site and sensor with at least ``min_usable`` of the site
+        clear (0..1), oldest first: the warm-up candidates."""
+        sql = (
+            "SELECT * FROM scenes WHERE site = ? AND sensor = ? AND status = 'ok' AND usable_fraction >= ? "
+            f"AND {_REGISTERED} ORDER BY acquired, scene_id"
+        )
+        return [_scene(r) for r in self._rows(sql, (site, sensor, min_usable))]
+
+    def quiet_scenes(
+        self, site: str, sensor: str, min_usable: float, before: datetime, threshold: float
+    ) -> list[SceneRecord]:
+        """Usable scenes acquired before ``before`` that are quiet: scored (at least one zone compared,
+        none hazy, unregistered or failed) and below ``threshold`` in every zone's crowd and vehicle score,
+        oldest first. (Alerted scenes are the caller's to leave out.)"""
+        sql = (
+            "SELECT s.* FROM scenes s WHERE s.site = ? AND s.sensor = ? AND s.status = 'ok' "
+            "AND s.scored = 1 AND s.usable_fraction >= ? AND s.acquired < ? "
+            "AND (s.registration IS NULL OR s.registration NOT LIKE 'unregistered%') "
+            "AND EXISTS (SELECT 1 FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id "
+            "AND c.state = 'scored') "
+            "AND NOT EXISTS (SELECT 1 FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id AND "
+            "(c.state NOT IN ('scored', 'unusable') OR COALESCE(c.crowd_score, 0) >= ? "
+            "OR COALESCE(c.vehicle_score, 0) >= ?)) "
+            "ORDER BY s.acquired, s.scene_id"
+        )
+        return [_scene(r) for r in self._rows(sql, (site, sensor, min_usable, iso(before), threshold, threshold))]
+
+    def archived_crops(self, site: str, scene_ids: Sequence[str]) -> list[SceneRecord]:
+        """Those of ``scene_ids`` that have an archived crop, oldest first."""
+        sql = (
+            f"SELECT * FROM scenes WHERE site = ? AND scene_id IN ({_marks(scene_ids)}) AND crop IS NOT NULL "
+            "ORDER BY acquired, scene_id"
+        )
+        return [_scene(r) for r in self._rows(sql, (site, *scene_ids))]
+
+    def acquisition_span(self, site: str, scene_ids: Sequence[str]) -> tuple[str | None, str | None]:
+        """The first and last acquisition (ISO-8601) of ``scene_ids``; (None, None) if none is known."""
+        sql = (
+            "SELECT MIN(acquired) AS a, MAX(acquired) AS b FROM scenes "
+            f"WHERE site = ? AND scene_id IN ({_marks(scene_ids)})"
+        )
+        row = self._rows(sql, (site, *scene_ids))[0]
+        return row["a"], row["b"]
+
+    # -- scores ---------------------------------------------------------------------------------------
+    def _insert_score(self, row: ScoreRecord) -> None:
+        values = row.as_dict()
+        values["detections"] = json.dumps(values["detections"], sort_keys=True)
+        values["state"] = str(values["state"])
+        self._write(f"INSERT INTO scores ({', '.join(values)}) VALUES ({_marks(values)})", tuple(values.values()))
+
+    def replace_scores(self, site: str, scene_id: str, rows: Sequence[ScoreRecord]) -> None:
+        """Replace every score row of one scene."""
+        self._write("DELETE FROM scores WHERE site = ? AND scene_id = ?", (site, scene_id))
         for row in rows:
-            row["detections"] = json.loads(row["detections"])
-        return rows
+            self._insert_score(row)
+
+    def add_scores(self, rows: Sequence[ScoreRecord]) -> None:
+        """Add score rows (zones a scene has no row for yet)."""
+        for row in rows:
+            self._insert_score(row)
+
+    def scored_zones(self, site: str, scene_id: str) -> set[str]:
+        """The zones a scene has score rows for."""
+        rows = self._rows("SELECT zone FROM scores WHERE site = ? AND scene_id = ?", (site, scene_id))
+        return {r["zone"] for r in rows}
+
+    def scores(self, site: str | None = None, zone: str | None = None) -> list[ScoreRecord]:
+        """Score rows, ordered by site, acquisition, scene, zone."""
+        where, params = ["1=1"], []
+        for column, value in (("site", site), ("zone", zone)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = f"SELECT * FROM scores WHERE {' AND '.join(where)} ORDER BY site, acquired, scene_id, zone"
+        return [_score(r) for r in self._rows(sql, params)]
+
+    def zone_history(
+        self, site: str, zone: str, sensor: str, min_usable: float, since: datetime, before: datetime
+    ) -> list[ScoreRecord]:
+        """A zone's scored observations of one sensor with at least ``min_usable`` of it clear, acquired in
+        [``since``, ``before``), oldest first: what the tracking compares a new scene's detections with."""
+        sql = (
+            "SELECT * FROM scores WHERE site = ? AND zone = ? AND sensor = ? AND state = 'scored' "
+            "AND usable_fraction >= ? AND acquired < ? AND acquired >= ? ORDER BY acquired"
+        )
+        return [_score(r) for r in self._rows(sql, (site, zone, sensor, min_usable, iso(before), iso(since)))]
+
+    def recent_observations(
+        self, site: str, zone: str, sensor: str, min_usable: float, before: datetime, limit: int
+    ) -> list[tuple[ScoreRecord, str]]:
+        """The last ``limit`` scored observations of a zone before ``before`` that still have their crop,
+        newest first, with the crop's path: the frames of an alert's animation."""
+        sql = (
+            "SELECT c.*, s.crop AS crop FROM scores c JOIN scenes s ON s.site = c.site AND s.scene_id = c.scene_id "
+            "WHERE c.site = ? AND c.zone = ? AND c.sensor = ? AND c.state = 'scored' AND c.usable_fraction >= ? "
+            "AND c.acquired < ? AND s.crop IS NOT NULL ORDER BY c.acquired DESC LIMIT ?"
+        )
+        rows = self._rows(sql, (site, zone, sensor, min_usable, iso(before), limit))
+        return [(_score(r), r["crop"]) for r in rows]
+
+    def scored_baseline_version(self, site: str, scene_id: str) -> int | None:
+        """The baseline version a scene was scored against (None if it was not)."""
+        sql = "SELECT MAX(baseline_version) AS v FROM scores WHERE site = ? AND scene_id = ?"
+        row = self._rows(sql, (site, scene_id))
+        return None if not row or row[0]["v"] is None else int(row[0]["v"])
 
     # -- incremental search ------------------------------------------------------------------------------
     def last_acquired(self, source: str, site: str) -> datetime | None:
         """The newest acquisition ``source`` has returned for ``site`` so far, or None before its first search."""
-        rows = self.query("SELECT last_acquired FROM source_cursors WHERE source = ? AND site = ?", (source, site))
+        rows = self._rows("SELECT last_acquired FROM source_cursors WHERE source = ? AND site = ?", (source, site))
         return datetime.fromisoformat(rows[0]["last_acquired"]) if rows else None
 
-    def set_last_acquired(self, db: sqlite3.Connection, source: str, site: str, acquired: datetime) -> None:
+    def set_last_acquired(self, source: str, site: str, acquired: datetime) -> None:
         """Move the search cursor of ``source`` and ``site`` forward to ``acquired`` (never back)."""
-        db.execute(
+        self._write(
             "INSERT INTO source_cursors (source, site, last_acquired, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (source, site) DO UPDATE SET last_acquired = excluded.last_acquired, "
             "updated_at = excluded.updated_at WHERE excluded.last_acquired > source_cursors.last_acquired",
@@ -343,7 +590,7 @@ class Catalogue:
 
     def oldest_retryable(self, site: str, source: str, max_attempts: int) -> datetime | None:
         """The oldest acquisition of a failed scene of ``source`` with attempts left, or None."""
-        rows = self.query(
+        rows = self._rows(
             "SELECT MIN(acquired) AS t FROM scenes WHERE site = ? AND source = ? AND status = 'failed' "
             "AND attempts < ? AND acquired IS NOT NULL",
             (site, source, max_attempts),
@@ -352,76 +599,221 @@ class Catalogue:
         return datetime.fromisoformat(value) if value else None
 
     # -- baselines ------------------------------------------------------------------------------------
-    def baseline(self, site: str, sensor: str) -> dict[str, Any] | None:
+    def baseline(self, site: str, sensor: str) -> BaselineVersion | None:
         """The newest baseline of a site and sensor, or None."""
-        rows = self.query(
-            "SELECT * FROM baselines WHERE site = ? AND sensor = ? ORDER BY version DESC LIMIT 1",
-            (site, sensor),
+        rows = self._rows(
+            "SELECT * FROM baselines WHERE site = ? AND sensor = ? ORDER BY version DESC LIMIT 1", (site, sensor)
         )
-        if not rows:
-            return None
-        rows[0]["scene_ids"] = json.loads(rows[0]["scene_ids"])
-        return rows[0]
+        return _baseline(rows[0]) if rows else None
+
+    def baselines(self, site: str, sensor: str | None = None) -> list[BaselineVersion]:
+        """Every stored baseline version of a site (and sensor), oldest version first."""
+        if sensor is None:
+            rows = self._rows("SELECT * FROM baselines WHERE site = ? ORDER BY sensor, version", (site,))
+        else:
+            rows = self._rows("SELECT * FROM baselines WHERE site = ? AND sensor = ? ORDER BY version", (site, sensor))
+        return [_baseline(r) for r in rows]
+
+    def baseline_version(self, site: str, sensor: str, version: int) -> BaselineVersion | None:
+        """One stored baseline version, or None."""
+        rows = self._rows(
+            "SELECT * FROM baselines WHERE site = ? AND sensor = ? AND version = ?", (site, sensor, version)
+        )
+        return _baseline(rows[0]) if rows else None
+
+    def newest_baseline_sensor(self, site: str) -> str | None:
+        """The sensor of the site's most recently built baseline, or None."""
+        rows = self._rows("SELECT sensor FROM baselines WHERE site = ? ORDER BY created_at DESC LIMIT 1", (site,))
+        return str(rows[0]["sensor"]) if rows else None
+
+    def next_baseline_version(self, site: str, sensor: str) -> int:
+        """The version number a new baseline of a site and sensor gets."""
+        rows = self._rows("SELECT MAX(version) AS v FROM baselines WHERE site = ? AND sensor = ?", (site, sensor))
+        return 1 + int(rows[0]["v"] or 0)
+
+    def save_baseline(self, baseline: BaselineVersion) -> None:
+        """Register (or re-register, after a rebuild) a baseline version."""
+        self._write(
+            "INSERT OR REPLACE INTO baselines (site, sensor, version, scene_ids, path, created_at, composition) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                baseline.site,
+                baseline.sensor,
+                baseline.version,
+                json.dumps(list(baseline.scene_ids)),
+                baseline.path,
+                baseline.created_at,
+                json.dumps(dict(baseline.composition), sort_keys=True),
+            ),
+        )
 
     # -- site grids ----------------------------------------------------------------------------------
+    def site_grid(self, site: str) -> SiteGridRecord | None:
+        """The grid a site's archive was built on, or None before its first run."""
+        rows = self._rows("SELECT * FROM site_grids WHERE site = ?", (site,))
+        if not rows:
+            return None
+        r = rows[0]
+        return SiteGridRecord(r["site"], r["crs"], tuple(json.loads(r["transform"])), r["width"], r["height"])
+
     def check_site_grid(self, site: str, crs: str, transform: tuple[float, ...], width: int, height: int) -> str | None:
         """Record a site's grid on first use; afterwards, a description of how it differs (None if same)."""
-        rows = self.query("SELECT * FROM site_grids WHERE site = ?", (site,))
-        if not rows:
-            with self.transaction() as db:
-                db.execute(
+        stored = self.site_grid(site)
+        now = tuple(round(v, 6) for v in transform)
+        if stored is None:
+            with self.transaction():
+                self._write(
                     "INSERT INTO site_grids (site, crs, transform, width, height, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    (site, crs, json.dumps([round(v, 6) for v in transform]), width, height, utcnow()),
+                    (site, crs, json.dumps(list(now)), width, height, utcnow()),
                 )
             return None
-        row = rows[0]
-        stored = json.loads(row["transform"])
-        now = [round(v, 6) for v in transform]
-        if row["crs"] != crs or stored != now or (row["width"], row["height"]) != (width, height):
+        old = stored.transform
+        if stored.crs != crs or old != now or (stored.width, stored.height) != (width, height):
             return (
-                f"the archive holds this site on a {row['width']} x {row['height']} px grid in {row['crs']} with "
-                f"origin ({stored[2]}, {stored[5]}) and {stored[0]} m pixels; the config now gives {width} x "
+                f"the archive holds this site on a {stored.width} x {stored.height} px grid in {stored.crs} with "
+                f"origin ({old[2]}, {old[5]}) and {old[0]} m pixels; the config now gives {width} x "
                 f"{height} px in {crs} with origin ({now[2]}, {now[5]}) and {now[0]} m pixels"
             )
         return None
 
     # -- alerts ---------------------------------------------------------------------------------------
-    def alerts(self, site: str | None = None) -> list[dict[str, Any]]:
-        """Alert rows with their JSON fields decoded, oldest first."""
-        return [_decode_alert(row) for row in self.select("alerts", "first_seen, id", site=site)]
+    def alerts(self, site: str | None = None) -> list[Alert]:
+        """Alerts (of a site), oldest first."""
+        if site is None:
+            return [_alert(r) for r in self._rows("SELECT * FROM alerts ORDER BY first_seen, id")]
+        return [_alert(r) for r in self._rows("SELECT * FROM alerts WHERE site = ? ORDER BY first_seen, id", (site,))]
 
-    def latest_alert(self, site: str, zone: str, kind: str) -> dict[str, Any] | None:
-        """The most recent alert of a site, zone and kind (firing or resolved), decoded; None if none."""
-        rows = self.query(
+    def latest_alert(self, site: str, zone: str, kind: str) -> Alert | None:
+        """The most recent alert of a site, zone and kind (firing or resolved); None if none."""
+        rows = self._rows(
             "SELECT * FROM alerts WHERE site = ? AND zone = ? AND kind = ? ORDER BY first_seen DESC, id DESC LIMIT 1",
             (site, zone, kind),
         )
-        return _decode_alert(rows[0]) if rows else None
+        return _alert(rows[0]) if rows else None
 
-    def alert(self, alert_id: str) -> dict[str, Any] | None:
-        """One alert, decoded; None if there is no such id."""
-        rows = self.query("SELECT * FROM alerts WHERE id = ?", (alert_id,))
-        return _decode_alert(rows[0]) if rows else None
+    def alert(self, alert_id: str) -> Alert | None:
+        """One alert; None if there is no such id."""
+        rows = self._rows("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+        return _alert(rows[0]) if rows else None
 
-    def save_alert(self, db: sqlite3.Connection, alert: dict[str, Any]) -> None:
-        """Insert or replace an alert row."""
-        row = {
-            **alert,
-            "scene_ids": json.dumps(alert["scene_ids"]),
-            "evidence": json.dumps(alert["evidence"]),
-            "sensors": json.dumps(alert.get("sensors") or []),
-        }
-        cols = ", ".join(row)
-        db.execute(
-            f"INSERT OR REPLACE INTO alerts ({cols}) VALUES ({', '.join('?' for _ in row)})",
-            tuple(row.values()),
+    def alerted_scenes(self, site: str) -> set[str]:
+        """Every scene that raised or confirmed an alert of the site (or was marked on a dismissed one)."""
+        return {scene_id for alert in self.alerts(site) for scene_id in alert.scene_ids}
+
+    def save_alert(self, alert: Alert) -> None:
+        """Insert or replace an alert."""
+        row = alert.as_dict()
+        for name in ("scene_ids", "evidence", "sensors"):
+            row[name] = json.dumps(row[name])
+        row = {k: (str(v) if isinstance(v, StrEnum) else v) for k, v in row.items()}
+        self._write(f"INSERT OR REPLACE INTO alerts ({', '.join(row)}) VALUES ({_marks(row)})", tuple(row.values()))
+
+    def changed_alerts(self) -> list[Alert]:
+        """Alerts whose level or status differs from what their last message said (or never had one)."""
+        sql = "SELECT * FROM alerts WHERE notified_level IS NOT level OR notified_status IS NOT status"
+        return [_alert(r) for r in self._rows(sql)]
+
+    def reminder_alerts(self, notified_before: str) -> list[Alert]:
+        """Firing alerts, announced as they are, neither acknowledged nor dismissed, last notified at or
+        before ``notified_before`` (ISO-8601 UTC): due for a ``STILL FIRING`` reminder."""
+        sql = (
+            "SELECT * FROM alerts WHERE status = 'firing' AND notified_status = 'firing' AND notified_level = level "
+            "AND acked_at IS NULL AND dismissed_at IS NULL AND notified_at IS NOT NULL AND notified_at <= ?"
+        )
+        return [_alert(r) for r in self._rows(sql, (notified_before,))]
+
+    def mark_notified(self, message_id: str, notices: Sequence[tuple[Alert, str]], at: str) -> None:
+        """The alerts of message ``message_id`` are announced as they are now (``notices``: each alert and
+        what the message said about it), and the notification history records it."""
+        for alert, action in notices:
+            self._write(
+                "UPDATE alerts SET notified_level = level, notified_status = status, notified_at = ? WHERE id = ?",
+                (at, alert.id),
+            )
+            self._write(
+                "INSERT INTO notifications (message_id, alert_id, action, level, status, queued_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (message_id, alert.id, action, str(alert.level), str(alert.status), at),
+            )
+
+    def notifications(self, alert_id: str | None = None) -> list[NotificationRecord]:
+        """The notification history (of one alert) with each message's delivery, oldest first."""
+        sql = (
+            "SELECT n.message_id, n.alert_id, n.action, n.level, n.status, n.queued_at, o.status AS delivery, "
+            "o.sent_at FROM notifications n LEFT JOIN outbox o ON o.message_id = n.message_id"
+        )
+        rows = (
+            self._rows(f"{sql} WHERE n.alert_id = ? ORDER BY n.id", (alert_id,))
+            if alert_id
+            else self._rows(f"{sql} ORDER BY n.id")
+        )
+        return [
+            NotificationRecord(
+                r["message_id"],
+                r["alert_id"],
+                r["action"],
+                AlertLevel(r["level"]),
+                AlertStatus(r["status"]),
+                r["queued_at"],
+                OutboxStatus(r["delivery"]) if r["delivery"] else None,
+                r["sent_at"],
+            )
+            for r in rows
+        ]
+
+    # -- feedback -------------------------------------------------------------------------------------
+    def add_feedback(
+        self, alert_id: str, action: FeedbackAction, reason: str | None, at: str, analyst: str | None
+    ) -> None:
+        """Append an analyst action to the feedback history."""
+        self._write(
+            "INSERT INTO feedback (alert_id, action, reason, at, analyst) VALUES (?, ?, ?, ?, ?)",
+            (alert_id, str(action), reason, at, analyst),
         )
 
+    def feedback(self, alert_id: str | None = None) -> list[FeedbackRecord]:
+        """The feedback history (all alerts, or one), oldest first."""
+        if alert_id is None:
+            rows = self._rows("SELECT * FROM feedback ORDER BY at, id")
+        else:
+            rows = self._rows("SELECT * FROM feedback WHERE alert_id = ? ORDER BY at, id", (alert_id,))
+        return [FeedbackRecord(r["id"], r["alert_id"], r["action"], r["reason"], r["at"], r["analyst"]) for r in rows]
 
-def _decode_alert(row: dict[str, Any]) -> dict[str, Any]:
-    """An alert row with its JSON columns (``scene_ids``, ``evidence``, ``sensors``) decoded."""
-    row["scene_ids"] = json.loads(row["scene_ids"])
-    row["evidence"] = json.loads(row["evidence"])
-    row["sensors"] = json.loads(row.get("sensors") or "[]")
-    return row
+    # -- outbox ---------------------------------------------------------------------------------------
+    def queue_message(self, message_id: str, recipients: str, subject: str, path: str) -> None:
+        """Record a message as pending (once: a Message-ID already queued is left as it is)."""
+        self._write(
+            "INSERT OR IGNORE INTO outbox (message_id, created_at, recipients, subject, path, status) "
+            "VALUES (?, ?, ?, ?, ?, 'pending')",
+            (message_id, utcnow(), recipients, subject, path),
+        )
+
+    def outbox(self, status: OutboxStatus | None = None) -> list[OutboxMessage]:
+        """Queued messages (with a status), oldest first."""
+        if status is None:
+            rows = self._rows("SELECT * FROM outbox ORDER BY id")
+        else:
+            rows = self._rows("SELECT * FROM outbox WHERE status = ? ORDER BY id", (str(status),))
+        return [OutboxMessage(**dict(r)) for r in rows]
+
+    def set_delivered(self, message: OutboxMessage, status: OutboxStatus) -> None:
+        """A message was accepted by the server (``sent``, one more attempt) or written (``written``)."""
+        attempts = "attempts + 1" if status is OutboxStatus.SENT else "attempts"
+        self._write(
+            f"UPDATE outbox SET status = ?, sent_at = ?, attempts = {attempts} WHERE id = ?",
+            (str(status), utcnow(), message.id),
+        )
+
+    def set_delivery_failed(self, message: OutboxMessage, error: str) -> None:
+        """A delivery attempt failed: the message stays pending, with the error."""
+        self._write("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error, message.id))
+
+    # -- runs -----------------------------------------------------------------------------------------
+    def record_run(self, run: RunRecord) -> None:
+        """Append a run that changed something to the run history."""
+        self._write(
+            "INSERT INTO runs (started_at, finished_at, new_scenes, failed_scenes, alerts_changed) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (run.started_at, run.finished_at, run.new_scenes, run.failed_scenes, run.alerts_changed),
+        )

@@ -55,7 +55,7 @@ def ack(ctx: click.Context, alert_id: str, config_path: Path | None) -> None:
         alert = acknowledge_alert(_config(ctx, config_path), alert_id)
     except AlertNotFoundError as exc:
         raise click.BadParameter(str(exc), param_hint="ID") from None
-    click.echo(f"{alert['id']} acknowledged ({alert['level']}, {alert['status']})")
+    click.echo(f"{alert.id} acknowledged ({alert.level}, {alert.status})")
 
 
 @command.command("dismiss")
@@ -78,4 +78,4 @@ def dismiss(ctx: click.Context, alert_id: str, reason: str, config_path: Path | 
         alert = dismiss_alert(_config(ctx, config_path), alert_id, reason)
     except AlertNotFoundError as exc:
         raise click.BadParameter(str(exc), param_hint="ID") from None
-    click.echo(f"{alert['id']} dismissed; same pattern suppressed until {alert['suppress_until'][:10]}")
+    click.echo(f"{alert.id} dismissed; same pattern suppressed until {(alert.suppress_until or '')[:10]}")

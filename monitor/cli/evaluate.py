@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from monitor.cli.options import config_option, site_option
+from monitor.report.evaluate import DEFAULT_MAX_LEAD_DAYS
 
 
 @click.command("evaluate")
@@ -23,7 +24,7 @@ from monitor.cli.options import config_option, site_option
     "--max-lead",
     "max_lead_days",
     type=click.IntRange(min=1),
-    default=180,
+    default=DEFAULT_MAX_LEAD_DAYS,
     show_default=True,
     help="Days before a parade within which an alert counts as predicting it.",
 )
@@ -40,6 +41,7 @@ def command(config_path: Path | None, truth_path: Path, site: str | None, max_le
     then the alerts that match no parade. Parades with no scene in the archive before them are
     reported as not covered, not as missed."""
     from monitor.archive.catalogue import Catalogue
+    from monitor.archive.records import SceneStatus
     from monitor.config import load_config
     from monitor.report.evaluate import evaluate, format_text, to_json
     from monitor.report.truth import read_truth
@@ -50,6 +52,6 @@ def command(config_path: Path | None, truth_path: Path, site: str | None, max_le
         config.site(site)
     with Catalogue(config.data_dir, readonly=True) as catalogue:
         alerts = catalogue.alerts(site=site)
-        scenes = [s["acquired"] for s in catalogue.scenes(site=site, status="ok") if s["acquired"]]
+        scenes = [s.acquired for s in catalogue.scenes(site=site, status=SceneStatus.OK) if s.acquired]
     result = evaluate(events, alerts, scenes, site=site, max_lead_days=max_lead_days)
     click.echo(format_text(result) if fmt == "text" else to_json(result), nl=False)

@@ -20,6 +20,7 @@ from skimage.measure import label, regionprops
 from skimage.morphology import disk
 from skimage.segmentation import watershed
 
+from monitor.detect.classes import VEHICLE_CLASSES, DetectionClass
 from monitor.detect.regions import region_means, region_table
 
 #: A troop block of ~300 soldiers covers ~20 x 20 m; blurred by the PSF it changes at least 150 m2 (at
@@ -104,7 +105,7 @@ class PixelContext:
 class Detection:
     """One connected region of significant change inside a zone, with the reasons for its class."""
 
-    cls: str  # crowd-block | vehicle-row | vehicle-park | persistent-change | vegetation | other | bright-target
+    cls: DetectionClass
     area_m2: float
     length_m: float
     width_m: float
@@ -136,7 +137,7 @@ def classify(
     visible_change: float | None,
     zone_area_m2: float,
     db_change: float | None = None,
-) -> str:
+) -> DetectionClass:
     """Class of one changed region from its size (m2, m), shape, the ground under it and its direction.
 
     ``db_change`` is given for radar scenes only: radar passes at dawn and dusk and rarely sees troops,
@@ -145,27 +146,27 @@ def classify(
     """
     if db_change is not None:
         if zone_area_m2 > 0 and area_m2 > MAX_ZONE_SHARE * zone_area_m2:
-            return "other"
+            return DetectionClass.OTHER
         long = length_m >= ROW_MIN_LENGTH_M and elongation >= ROW_MIN_ELONGATION
-        return "vehicle-row" if long and db_change >= RADAR_MIN_BRIGHTENING_DB else "other"
+        return DetectionClass.VEHICLE_ROW if long and db_change >= RADAR_MIN_BRIGHTENING_DB else DetectionClass.OTHER
     if baseline_ndvi is not None and baseline_ndvi >= VEGETATED_NDVI:
-        return "vegetation"
+        return DetectionClass.VEGETATION
     if zone_area_m2 > 0 and area_m2 > MAX_ZONE_SHARE * zone_area_m2:
-        return "other"
+        return DetectionClass.OTHER
     if BLOCK_AREA_M2[0] <= area_m2 <= BLOCK_AREA_M2[1] and elongation < BLOCK_MAX_ELONGATION:
         darker = visible_change is None or visible_change <= CROWD_MAX_VISIBLE_CHANGE
-        return "crowd-block" if darker else "other"
+        return DetectionClass.CROWD_BLOCK if darker else DetectionClass.OTHER
     if length_m >= ROW_MIN_LENGTH_M and elongation >= ROW_MIN_ELONGATION:
         brighter = visible_change is not None and visible_change > VEHICLE_MAX_VISIBLE_CHANGE
-        return "other" if brighter else "vehicle-row"
-    return "other"
+        return DetectionClass.OTHER if brighter else DetectionClass.VEHICLE_ROW
+    return DetectionClass.OTHER
 
 
 def _estimate(cls: str, area_m2: float) -> str | None:
-    if cls == "crowd-block":
+    if cls == DetectionClass.CROWD_BLOCK:
         lo, hi = (area_m2 * d for d in PERSONNEL_PER_M2)
         return f"~{lo:.0f}-{hi:.0f} personnel (estimate: {PERSONNEL_PER_M2[0]}-{PERSONNEL_PER_M2[1]} per m2)"
-    if cls in {"vehicle-row", "vehicle-park"}:
+    if cls in VEHICLE_CLASSES:
         lo, hi = (area_m2 / d for d in reversed(M2_PER_VEHICLE))
         return f"~{lo:.0f}-{hi:.0f} vehicles (estimate: one per {M2_PER_VEHICLE[0]:.0f}-{M2_PER_VEHICLE[1]:.0f} m2)"
     return None
@@ -286,7 +287,7 @@ def find_parks(
         area_m2 = float(changed.sum()) * px
         parks.append(
             Detection(
-                cls="vehicle-park",
+                cls=DetectionClass.VEHICLE_PARK,
                 area_m2=area_m2,
                 length_m=length_px * resolution,
                 width_m=width_px * resolution,
@@ -299,7 +300,7 @@ def find_parks(
                 visible_change=_mean(context.visible_diff, changed_coords),
                 ndvi_change=_mean(context.ndvi_diff, changed_coords),
                 baseline_ndvi=ground,
-                estimate=_estimate("vehicle-park", bridged_m2),
+                estimate=_estimate(DetectionClass.VEHICLE_PARK, bridged_m2),
                 db_change=db,
             )
         )

@@ -13,6 +13,7 @@ import math
 import numpy as np
 from skimage.measure import label, regionprops
 
+from monitor.detect.classes import DetectionClass
 from monitor.detect.formations import Detection, extent_px
 
 #: A new target's backscatter rises at least this far above the baseline median (dB) ...
@@ -59,7 +60,7 @@ def bright_targets(
         mean_rise = float(np.mean(rise[coords]))
         out.append(
             Detection(
-                cls="bright-target",
+                cls=DetectionClass.BRIGHT_TARGET,
                 area_m2=float(region.area) * px,
                 length_m=length_px * resolution,
                 width_m=width_px * resolution,

@@ -11,6 +11,7 @@ by bilinear interpolation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 
 import numpy as np
@@ -53,6 +54,20 @@ CONFIRM_GRID = 2
 MIN_APPLIED_PX = 0.05
 
 
+class RegistrationState(StrEnum):
+    """The outcome of a co-registration, the word before the reason in its status text: ``ok``,
+    ``unregistered: <reason>`` (the scene must not be scored) or ``skipped: <reason>`` (not attempted)."""
+
+    OK = "ok"
+    UNREGISTERED = "unregistered"
+    SKIPPED = "skipped"
+
+    @classmethod
+    def of(cls, status: str) -> RegistrationState:
+        """The state of a status text (``unregistered: too cloudy ...`` -> ``UNREGISTERED``)."""
+        return cls(status.split(":", 1)[0].strip())
+
+
 @dataclass(frozen=True)
 class Registration:
     """The outcome of registering one scene: ``shift`` (rows, cols) in pixels is what was applied to the
@@ -64,9 +79,14 @@ class Registration:
     status: str
 
     @property
+    def state(self) -> RegistrationState:
+        """The outcome without its reason."""
+        return RegistrationState.of(self.status)
+
+    @property
     def ok(self) -> bool:
         """True unless the scene could not be registered."""
-        return not self.status.startswith("unregistered")
+        return not self.status.startswith(RegistrationState.UNREGISTERED)
 
     @property
     def cloudy(self) -> bool:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from monitor.detect.classes import FORMATION_CLASSES, DetectionClass
 from monitor.detect.formations import Detection
 
 #: Two detections of different scenes are the same object when their centres are this close (m):
@@ -26,7 +27,7 @@ PERSISTENT_AFTER = timedelta(days=100)
 #: ... and in at least this many usable observations (a long gap without views proves nothing).
 PERSISTENT_MIN_OBSERVATIONS = 6
 #: Classes whose detections are tracked (the others never count towards a score anyway).
-TRACKED = ("crowd-block", "vehicle-row", "vehicle-park")
+TRACKED = FORMATION_CLASSES
 
 
 @dataclass(frozen=True)
@@ -72,5 +73,6 @@ def track(
             out.append(d)
             continue
         state = persistence(d, history, acquired, resolution)
-        out.append(replace(d, persistence=state, cls="persistent-change" if state == "persistent" else d.cls))
+        cls = DetectionClass.PERSISTENT_CHANGE if state == "persistent" else d.cls
+        out.append(replace(d, persistence=state, cls=cls))
     return out

@@ -19,6 +19,7 @@ import hashlib
 import io
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 import jinja2
 from PIL import Image
 
+from monitor.archive.records import Alert, AlertStatus
 from monitor.render.names import newest, newest_of_each
 from monitor.render.templating import environment
 
@@ -36,13 +38,26 @@ log = logging.getLogger(__name__)
 NOTICES = ("NEW", "RAISED", "RESOLVED", "NEW+RESOLVED", "STILL FIRING")
 
 
-def notice(alert: Mapping[str, Any]) -> str:
+@dataclass(frozen=True)
+class DueAlert:
+    """An alert a message is about; ``repeat``: a reminder that it is still firing."""
+
+    alert: Alert
+    repeat: bool = False
+
+
+def _due(item: DueAlert | Alert) -> DueAlert:
+    return item if isinstance(item, DueAlert) else DueAlert(item)
+
+
+def notice(item: DueAlert | Alert) -> str:
     """What this message says about the alert: ``NEW``, ``RAISED``, ``RESOLVED``, ``NEW+RESOLVED`` (opened
-    and resolved between two messages) or ``STILL FIRING`` (a repeat reminder, ``alert["repeat"]``)."""
-    announced = alert.get("notified_status") is not None
-    if alert["status"] == "resolved":
+    and resolved between two messages) or ``STILL FIRING`` (a repeat reminder, ``repeat``)."""
+    due = _due(item)
+    announced = due.alert.notified_status is not None
+    if due.alert.status is AlertStatus.RESOLVED:
         return "RESOLVED" if announced else "NEW+RESOLVED"
-    if alert.get("repeat"):
+    if due.repeat:
         return "STILL FIRING"
     return "RAISED" if announced else "NEW"
 
@@ -54,10 +69,12 @@ def message_id(alert_states: Sequence[tuple[str, ...]], domain: str) -> str:
     return f"<monitor-{digest}@{domain}>"
 
 
-def alert_state(alert: Mapping[str, Any]) -> tuple[str, ...]:
+def alert_state(item: DueAlert | Alert) -> tuple[str, ...]:
     """The part of an alert that makes one notification differ from another."""
-    state = (alert["id"], alert["level"], alert["status"])
-    return (*state, f"repeat-after:{alert.get('notified_at')}") if alert.get("repeat") else state
+    due = _due(item)
+    alert = due.alert
+    state = (alert.id, str(alert.level), str(alert.status))
+    return (*state, f"repeat-after:{alert.notified_at}") if due.repeat else state
 
 
 def _environment() -> jinja2.Environment:
@@ -81,7 +98,7 @@ def inline_image(path: Path, width: int) -> bytes:
 
 
 def build_message(
-    alerts: Sequence[dict[str, Any]],
+    alerts: Sequence[DueAlert | Alert],
     *,
     sender: str,
     recipients: Sequence[str],
@@ -103,10 +120,10 @@ def build_message(
     items: list[dict[str, Any]] = []
     images: list[tuple[str, bytes]] = []
     attachments: list[tuple[str, bytes]] = []
-    optional = {"acked_at": None, "resolved_at": None, "dismissed_at": None, "repeat": False}
-    alerts = [{**optional, **a} for a in alerts]
-    for index, alert in enumerate(alerts):
-        png = newest(alert["evidence"], "phone") or newest(alert["evidence"], "png")
+    due = [_due(a) for a in alerts]
+    for index, item in enumerate(due):
+        alert = item.alert
+        png = newest(alert.evidence, "phone") or newest(alert.evidence, "png")
         cid = None
         if png is not None and len(images) < max_images:
             try:
@@ -114,25 +131,25 @@ def build_message(
             except OSError as exc:
                 log.warning("evidence %s not shown inline: %s", png, exc)
                 cid = None
-        geojson = newest(alert["evidence"], "geojson")
+        geojson = newest(alert.evidence, "geojson")
         if geojson is not None:
-            name = f"{alert['site']}-{alert['zone']}-{alert['kind']}-{geojson.stem}.geojson"
+            name = f"{alert.site}-{alert.zone}-{alert.kind}-{geojson.stem}.geojson"
             attachments.append((name, geojson.read_bytes()))
         items.append(
             {
                 "alert": alert,
-                "notice": notice(alert),
-                "site_name": site_names.get(alert["site"]) or alert["site"],
+                "notice": notice(item),
+                "site_name": site_names.get(alert.site) or alert.site,
                 "cid": cid,
                 "png": png,
                 "geojson_name": geojson and attachments[-1][0],
-                "latest": newest_of_each(alert["evidence"]),
+                "latest": newest_of_each(alert.evidence),
             }
         )
-    sites = sorted({a["site"] for a in alerts})
+    sites = sorted({d.alert.site for d in due})
     counts: dict[str, int] = {}
-    for item in items:
-        word = str(item["notice"])
+    for entry in items:
+        word = str(entry["notice"])
         counts[word] = counts.get(word, 0) + 1
     headline = ", ".join(f"{n} {word.lower()}" for word, n in counts.items())
     subject = f"{'[SIMULATED] ' if simulated else ''}monitor: {headline} alert(s) at {', '.join(sites)}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import sqlite3
 import ssl
 from collections.abc import Callable
 from email import policy
@@ -16,8 +15,9 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
-from monitor.archive.catalogue import Catalogue, utcnow
+from monitor.archive.catalogue import Catalogue
 from monitor.archive.crops import atomic_write_bytes
+from monitor.archive.records import OutboxStatus
 from monitor.config import Config
 from monitor.errors import NotifyError
 
@@ -28,7 +28,7 @@ def enqueue(
     catalogue: Catalogue,
     msg: EmailMessage,
     outbox_dir: Path,
-    then: Callable[[sqlite3.Connection], None] | None = None,
+    then: Callable[[], None] | None = None,
 ) -> Path:
     """Store a message as ``.eml`` in the outbox folder and record it as pending, idempotent by Message-ID.
 
@@ -39,14 +39,10 @@ def enqueue(
     path = outbox_dir / (mid.strip("<>").split("@")[0] + ".eml")
     if not path.exists():
         atomic_write_bytes(path, msg.as_bytes(policy=policy.SMTP))
-    with catalogue.transaction() as db:
-        db.execute(
-            "INSERT OR IGNORE INTO outbox (message_id, created_at, recipients, subject, path, status) "
-            "VALUES (?, ?, ?, ?, ?, 'pending')",
-            (mid, utcnow(), str(msg["To"]), str(msg["Subject"]), str(path)),
-        )
+    with catalogue.transaction():
+        catalogue.queue_message(mid, str(msg["To"]), str(msg["Subject"]), str(path))
         if then is not None:
-            then(db)
+            then()
     return path
 
 
@@ -85,29 +81,20 @@ def deliver_pending(catalogue: Catalogue, config: Config) -> tuple[int, int]:
     marked ``written``.
     """
     done = failed = 0
-    for row in catalogue.query("SELECT * FROM outbox WHERE status = 'pending' ORDER BY id"):
+    for row in catalogue.outbox(OutboxStatus.PENDING):
         if not config.email.enabled:
-            with catalogue.transaction() as db:
-                db.execute("UPDATE outbox SET status = 'written', sent_at = ? WHERE id = ?", (utcnow(), row["id"]))
+            catalogue.set_delivered(row, OutboxStatus.WRITTEN)
             done += 1
             continue
         try:
-            msg = BytesParser(policy=policy.default).parsebytes(Path(row["path"]).read_bytes())
+            msg = BytesParser(policy=policy.default).parsebytes(Path(row.path).read_bytes())
             assert isinstance(msg, EmailMessage)
             _send(config, msg)
         except (NotifyError, OSError) as exc:
             failed += 1
-            log.warning("message %s not sent, kept in the outbox: %s", row["message_id"], exc)
-            with catalogue.transaction() as db:
-                db.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                    (str(exc), row["id"]),
-                )
+            log.warning("message %s not sent, kept in the outbox: %s", row.message_id, exc)
+            catalogue.set_delivery_failed(row, str(exc))
             continue
-        with catalogue.transaction() as db:
-            db.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?",
-                (utcnow(), row["id"]),
-            )
+        catalogue.set_delivered(row, OutboxStatus.SENT)
         done += 1
     return done, failed

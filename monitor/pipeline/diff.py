@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from monitor.archive.crops import write_raster
 from monitor.detect.change import DIFF_SCALES_M, bitemporal_change
 from monitor.detect.values import analysis_values
 from monitor.errors import SceneError, SourceError
-from monitor.grid import SiteGrid
+from monitor.grid import SiteGrid, pixel_sides_m
 from monitor.sensors import AUX_BANDS, S2_SPECTRAL, clear_mask, is_radar, nodata_of, sensor_from_prefix
 from monitor.sources.base import BandAsset
 from monitor.sources.local import time_from_name
@@ -74,15 +73,9 @@ def _read(
 
 
 def ground_pixel_size(grid: SiteGrid) -> float:
-    """Mean ground size of a pixel in metres: the transform's for a projected CRS; for a geographic CRS
-    (degrees), the degree lengths at the grid's central latitude (WGS84 ellipsoid, to within 1 %)."""
-    sx, sy = abs(grid.transform.a), abs(grid.transform.e)
-    if not grid.crs.is_geographic:
-        return float((sx + sy) / 2.0)
-    lat = math.radians(grid.transform.f + grid.transform.e * grid.height / 2.0)
-    m_per_deg_lat = 111_132.9 - 559.8 * math.cos(2 * lat)
-    m_per_deg_lon = 111_412.8 * math.cos(lat)
-    return float((sx * m_per_deg_lon + sy * m_per_deg_lat) / 2.0)
+    """Mean ground size of a pixel's two sides in metres (:func:`monitor.grid.pixel_sides_m`)."""
+    sx, sy = pixel_sides_m(grid.crs, grid.transform, grid.height)
+    return (sx + sy) / 2.0
 
 
 def diff_images(before: Path, after: Path, out: Path) -> DiffResult:

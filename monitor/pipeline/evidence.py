@@ -3,12 +3,16 @@
 For every raising observation: the three-panel PNG, an animated GIF of the zone's last usable scenes,
 the site's change map as a Cloud-Optimized GeoTIFF and the zone's detections as GeoJSON, all under
 ``data_dir/evidence/<site>/``.
+
+Drawing touches no database: the writer reads what the pictures need from the archive first
+(:func:`evidence_history`: the baseline's time span, the zone's earlier usable scenes) and hands it to
+:func:`render_zone` as a plain record.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,13 +20,12 @@ import numpy as np
 
 from monitor.archive.catalogue import Catalogue, iso
 from monitor.archive.crops import read_crop_file
-from monitor.config import Config, SiteConfig
 from monitor.detect.baseline import Baseline
 from monitor.detect.formations import describe
 from monitor.detect.scoring import SceneChange
 from monitor.detect.values import analysis_values
 from monitor.errors import ArchiveError
-from monitor.grid import SiteGrid
+from monitor.pipeline.context import SiteContext
 from monitor.pipeline.rows import safe_name
 from monitor.render.names import SUFFIXES
 from monitor.scene import Scene
@@ -71,35 +74,55 @@ def baseline_rgb(baseline: Baseline, window: tuple[slice, slice]) -> np.ndarray:
     return np.repeat(baseline.median[:1, rows, cols], 3, axis=0)
 
 
-def _baseline_label(catalogue: Catalogue, site: str, baseline: Baseline) -> str:
-    marks = ",".join("?" for _ in baseline.scene_ids) or "''"
-    span = catalogue.query(
-        f"SELECT MIN(acquired) AS a, MAX(acquired) AS b FROM scenes WHERE site = ? AND scene_id IN ({marks})",
-        (site, *baseline.scene_ids),
-    )[0]
-    dates = f"\n{span['a'][:10]} to {span['b'][:10]}" if span["a"] else ""
-    return f"Baseline: median of {len(baseline.scene_ids)} {baseline.sensor} scenes{dates}"
+@dataclass(frozen=True)
+class PastFrame:
+    """An earlier usable scene of the zone, for the animation: its archived crop and acquisition time."""
+
+    scene_id: str
+    acquired: str
+    crop: str
+
+
+@dataclass(frozen=True)
+class EvidenceHistory:
+    """What the evidence of one zone in one scene needs from the archive: the baseline's label (how many
+    scenes, which dates) and the zone's earlier usable scenes of the same sensor, oldest first."""
+
+    baseline_label: str
+    frames: tuple[PastFrame, ...] = ()
+
+
+def evidence_history(
+    catalogue: Catalogue, ctx: SiteContext, scene: Scene, baseline: Baseline, zone: str
+) -> EvidenceHistory:
+    """Read from the archive what :func:`render_zone` draws besides the scene itself."""
+    first, last = catalogue.acquisition_span(ctx.site_id, baseline.scene_ids)
+    dates = f"\n{first[:10]} to {last[:10]}" if first and last else ""
+    label = f"Baseline: median of {len(baseline.scene_ids)} {baseline.sensor} scenes{dates}"
+    earlier = catalogue.recent_observations(
+        ctx.site_id, zone, scene.sensor, ctx.config.alerts.min_usable_fraction, scene.acquired, ANIMATION_HISTORY
+    )
+    frames = tuple(PastFrame(r.scene_id, r.acquired or "", crop) for r, crop in reversed(earlier))
+    return EvidenceHistory(label, frames)
 
 
 def render_zone(
-    catalogue: Catalogue,
-    config: Config,
-    site: SiteConfig,
-    grid: SiteGrid,
+    ctx: SiteContext,
     scene: Scene,
     baseline: Baseline,
     change: SceneChange,
-    masks: dict[str, np.ndarray],
     zone: str,
+    history: EvidenceHistory,
 ) -> list[Path]:
     """Write the zone's evidence for this scene and return the absolute paths: the PNG
     (``evidence/<site>/<zone>/<scene>.png``) first, then the same stacked for a phone (``.phone.png``),
-    the GIF, the change COG and the GeoJSON."""
+    the GIF, the change COG and the GeoJSON. Reads no database (see :func:`evidence_history`)."""
     from monitor.render.animation import write_animation  # matplotlib: only when drawing
     from monitor.render.evidence import credit_line, render_evidence
     from monitor.render.geo import detections_geojson, write_change_cog, write_geojson
     from monitor.render.stretch import percentile_limits
 
+    site, grid, masks = ctx.site, ctx.grid, ctx.masks
     window = zone_window(masks[zone])
     rows, cols = window
     base_rgb = baseline_rgb(baseline, window)
@@ -115,10 +138,10 @@ def render_zone(
         f"crowd score {fmt(zone_score.crowd_score)}, vehicle score {fmt(zone_score.vehicle_score)}; "
         f"{100 * (zone_score.change_fraction or 0):.1f}% of compared pixels changed, "
         f"{100 * zone_score.usable_fraction:.0f}% of the zone usable\n"
-        f"{describe(zone_score.detections, float(scene.transform.a))}"
+        f"{describe(zone_score.detections, ctx.pixel_size_m)}"
     )
     credit = credit_line(scene.simulated, scene.acquired.year)
-    folder = config.data_dir / "evidence" / site.id
+    folder = ctx.evidence_dir
     name = safe_name(scene.scene_id)
     zone_masks = {z: m[rows, cols] for z, m in masks.items()}
     picture: dict[str, Any] = dict(
@@ -132,7 +155,7 @@ def render_zone(
         subtitle=subtitle,
         credit=credit,
         resolution=grid.pixel_size_m,
-        baseline_label=_baseline_label(catalogue, site.id, baseline),
+        baseline_label=history.baseline_label,
         scene_label=f"Scene: {scene.sensor} {scene.acquired:%Y-%m-%d %H:%M} UTC\n{scene.scene_id}",
     )
 
@@ -141,7 +164,7 @@ def render_zone(
 
     png = render_evidence(target("png"), **picture)
     phone = render_evidence(target("phone"), tall=True, **picture)
-    frames = _frames(catalogue, config, site.id, zone, scene, baseline.bands, window)
+    frames = _frames(site.id, zone, scene, baseline.bands, window, history.frames)
     gif = write_animation(target("gif"), frames, percentile_limits(base_rgb), zone_masks, credit)
     tags = {
         "SCENE_ID": scene.scene_id,
@@ -175,32 +198,24 @@ def render_zone(
 
 
 def _frames(
-    catalogue: Catalogue,
-    config: Config,
     site: str,
     zone: str,
     scene: Scene,
     bands: tuple[str, ...],
     window: tuple[slice, slice],
+    earlier: tuple[PastFrame, ...],
 ) -> list[Frame]:
-    """The zone's last usable scenes of the same sensor before ``scene`` (oldest first), then ``scene``."""
+    """The zone's earlier usable scenes (oldest first; a lost crop is left out), then ``scene``."""
     from monitor.render.animation import Frame
 
-    earlier = catalogue.query(
-        "SELECT c.scene_id, c.acquired, c.crowd_score, c.vehicle_score, s.crop FROM scores c JOIN scenes s "
-        "ON s.site = c.site AND s.scene_id = c.scene_id WHERE c.site = ? AND c.zone = ? AND c.sensor = ? "
-        "AND c.state = 'scored' AND c.usable_fraction >= ? AND c.acquired < ? AND s.crop IS NOT NULL "
-        "ORDER BY c.acquired DESC LIMIT ?",
-        (site, zone, scene.sensor, config.alerts.min_usable_fraction, iso(scene.acquired), ANIMATION_HISTORY),
-    )
     frames = []
-    for row in reversed(earlier):
+    for past in earlier:
         try:
-            old = read_crop_file(Path(row["crop"]))
+            old = read_crop_file(Path(past.crop))
         except (ArchiveError, KeyError, ValueError) as exc:
-            log.warning("animation of %s/%s: scene %s left out: %s", site, zone, row["scene_id"], exc)
+            log.warning("animation of %s/%s: scene %s left out: %s", site, zone, past.scene_id, exc)
             continue
-        caption = f"{row['acquired'][:16].replace('T', ' ')} UTC {old.sensor}"
+        caption = f"{past.acquired[:16].replace('T', ' ')} UTC {old.sensor}"
         frames.append(Frame(display_rgb(old, bands, window), caption))
     frames.append(Frame(display_rgb(scene, bands, window), f"{scene.acquired:%Y-%m-%d %H:%M} UTC {scene.sensor}", True))
     return frames

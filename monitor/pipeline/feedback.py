@@ -9,11 +9,11 @@ from __future__ import annotations
 import getpass
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 from monitor.alerts import acknowledged, dismissed
 from monitor.archive.catalogue import Catalogue
 from monitor.archive.lock import run_lock
+from monitor.archive.records import Alert, FeedbackAction, FeedbackRecord
 from monitor.config import Config
 from monitor.errors import AlertNotFoundError, ArchiveError
 
@@ -27,7 +27,7 @@ def _analyst() -> str | None:
         return None
 
 
-def _apply(config: Config, alert_id: str, action: str, reason: str | None, now: datetime | None) -> dict[str, Any]:
+def _apply(config: Config, alert_id: str, action: FeedbackAction, reason: str | None, now: datetime | None) -> Alert:
     if not (config.data_dir / Catalogue.FILENAME).exists():
         raise ArchiveError(f"no archive at {config.data_dir} (run `monitor run` first)")
     at = (now or datetime.now(UTC)).astimezone(UTC)
@@ -35,34 +35,31 @@ def _apply(config: Config, alert_id: str, action: str, reason: str | None, now: 
         alert = catalogue.alert(alert_id)
         if alert is None:
             raise AlertNotFoundError(f"no alert {alert_id!r} in {config.data_dir} (see `monitor alerts`)")
-        if action == "ack":
+        if action is FeedbackAction.ACK:
             updated = acknowledged(alert, at)
         else:
             assert reason is not None
             updated = dismissed(alert, reason, at, config.alerts)
-        with catalogue.transaction() as db:
-            catalogue.save_alert(db, updated)
-            db.execute(
-                "INSERT INTO feedback (alert_id, action, reason, at, analyst) VALUES (?, ?, ?, ?, ?)",
-                (alert_id, action, reason, at.isoformat(timespec="seconds"), _analyst()),
-            )
+        with catalogue.transaction():
+            catalogue.save_alert(updated)
+            catalogue.add_feedback(alert_id, action, reason, at.isoformat(timespec="seconds"), _analyst())
     log.info("alert %s: %s%s", alert_id, action, f" ({reason})" if reason else "")
     return updated
 
 
-def acknowledge_alert(config: Config, alert_id: str, now: datetime | None = None) -> dict[str, Any]:
+def acknowledge_alert(config: Config, alert_id: str, now: datetime | None = None) -> Alert:
     """Acknowledge an alert: it keeps firing, without repeat reminders. Returns the updated alert."""
-    return _apply(config, alert_id, "ack", None, now)
+    return _apply(config, alert_id, FeedbackAction.ACK, None, now)
 
 
-def dismiss_alert(config: Config, alert_id: str, reason: str, now: datetime | None = None) -> dict[str, Any]:
+def dismiss_alert(config: Config, alert_id: str, reason: str, now: datetime | None = None) -> Alert:
     """Dismiss an alert as not a formation, for ``reason`` (required, shown in reports): it is closed
     without a message, its scenes stay out of baselines, and its pattern does not re-alert at once."""
     if not reason.strip():
         raise ValueError("a dismissal needs a reason")
-    return _apply(config, alert_id, "dismiss", reason.strip(), now)
+    return _apply(config, alert_id, FeedbackAction.DISMISS, reason.strip(), now)
 
 
-def feedback_rows(catalogue: Catalogue, alert_id: str | None = None) -> list[dict[str, Any]]:
+def feedback_rows(catalogue: Catalogue, alert_id: str | None = None) -> list[FeedbackRecord]:
     """The feedback history (all alerts, or one), oldest first."""
-    return catalogue.select("feedback", "at, id", alert_id=alert_id)
+    return catalogue.feedback(alert_id)

@@ -10,39 +10,26 @@ delivers each message once.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from monitor.archive.catalogue import Catalogue
+from monitor.archive.records import Alert, OutboxStatus
 from monitor.config import Config
-from monitor.notify import build_message, deliver_pending, enqueue
+from monitor.notify import DueAlert, build_message, deliver_pending, enqueue
 from monitor.notify.message import notice
 from monitor.pipeline.summary import RunSummary
 
 
-def due_alerts(catalogue: Catalogue, config: Config, now: datetime) -> list[dict[str, Any]]:
+def due_alerts(catalogue: Catalogue, config: Config, now: datetime) -> list[DueAlert]:
     """Alerts to put in this run's messages: changed since their last message, or due for a reminder
-    (``alert["repeat"]`` True), oldest first."""
-    changed = catalogue.query(
-        "SELECT id FROM alerts WHERE notified_level IS NOT level OR notified_status IS NOT status"
-    )
-    ids = {r["id"]: False for r in changed}
+    (``repeat`` True), oldest first."""
+    due: dict[str, DueAlert] = {a.id: DueAlert(a) for a in catalogue.changed_alerts()}
     hours = config.alerts.repeat_interval_hours
     if hours > 0:
         cutoff = (now - timedelta(hours=hours)).astimezone(UTC).isoformat(timespec="seconds")
-        repeats = catalogue.query(
-            "SELECT id FROM alerts WHERE status = 'firing' AND notified_status = 'firing' AND notified_level = level "
-            "AND acked_at IS NULL AND dismissed_at IS NULL AND notified_at IS NOT NULL AND notified_at <= ?",
-            (cutoff,),
-        )
-        ids.update({r["id"]: True for r in repeats if r["id"] not in ids})
-    alerts = []
-    for alert_id, repeat in ids.items():
-        alert = catalogue.alert(alert_id)
-        if alert is not None:
-            alerts.append({**alert, "repeat": repeat})
-    return sorted(alerts, key=lambda a: (a["first_seen"], a["id"]))
+        for alert in catalogue.reminder_alerts(cutoff):
+            due.setdefault(alert.id, DueAlert(alert, repeat=True))
+    return sorted(due.values(), key=lambda d: (d.alert.first_seen, d.alert.id))
 
 
 def notify(catalogue: Catalogue, config: Config, summary: RunSummary, now: datetime | None = None) -> None:
@@ -51,42 +38,31 @@ def notify(catalogue: Catalogue, config: Config, summary: RunSummary, now: datet
     now = now or datetime.now(UTC)
     stamp = now.astimezone(UTC).isoformat(timespec="seconds")
     sites = {s.id: s for s in config.sites}
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for alert in due_alerts(catalogue, config, now):
-        site = sites.get(alert["site"])
+    groups: dict[tuple[str, ...], list[DueAlert]] = {}
+    for due in due_alerts(catalogue, config, now):
+        site = sites.get(due.alert.site)
         recipients = tuple((site.recipients if site is not None else None) or config.email.recipients)
-        groups.setdefault(recipients, []).append(alert)
-    simulated = {
-        r["site"]
-        for r in catalogue.query("SELECT DISTINCT site FROM scenes WHERE provenance LIKE ?", ('%"SIMULATED": "yes"%',))
-    }
+        groups.setdefault(recipients, []).append(due)
+    simulated = catalogue.simulated_sites()
     for recipients, alerts in groups.items():
         msg = build_message(
             alerts,
             sender=config.email.sender,
             recipients=recipients,
-            simulated=any(a["site"] in simulated for a in alerts),
+            simulated=any(d.alert.site in simulated for d in alerts),
             max_images=config.email.max_inline_images,
             inline_width=config.email.inline_width,
             site_names={s.id: s.name or s.id for s in config.sites},
         )
         mid = str(msg["Message-ID"])
-        history: list[tuple[str, ...]] = [(mid, a["id"], notice(a), a["level"], a["status"], stamp) for a in alerts]
+        notices: list[tuple[Alert, str]] = [(d.alert, notice(d)) for d in alerts]
 
-        def mark_notified(db: sqlite3.Connection, history: list[tuple[str, ...]] = history) -> None:
-            db.executemany(
-                "UPDATE alerts SET notified_level = level, notified_status = status, notified_at = ? WHERE id = ?",
-                [(stamp, h[1]) for h in history],
-            )
-            db.executemany(
-                "INSERT INTO notifications (message_id, alert_id, action, level, status, queued_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                history,
-            )
+        def mark_notified(mid: str = mid, notices: list[tuple[Alert, str]] = notices) -> None:
+            catalogue.mark_notified(mid, notices, stamp)
 
         enqueue(catalogue, msg, config.data_dir / "outbox", then=mark_notified)
         summary.messages_queued += 1
-    if catalogue.query("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending'")[0]["n"]:
+    if catalogue.outbox(OutboxStatus.PENDING):
         delivered, pending = deliver_pending(catalogue, config)
         summary.messages_delivered += delivered
         summary.messages_pending = pending

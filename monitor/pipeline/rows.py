@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
+from monitor.archive.records import ScoreRecord
 from monitor.detect.scoring import ZoneScore
 
 
@@ -18,31 +18,32 @@ def score_row(
     state: str,
     baseline_version: int | None = None,
     score: ZoneScore | None = None,
-) -> dict[str, Any]:
+) -> ScoreRecord:
     """One row of the score table; the change and formation columns come from ``score`` when given.
 
     ``state`` says why the score columns are what they are: ``pending`` (waiting for the baseline),
     ``scored``, ``unusable`` (no pixel could be compared), ``failed`` / ``empty`` (the scene could not be
-    read or holds nothing of the site), ``missing bands ...``, or ``error: ...``.
+    read or holds nothing of the site), ``missing bands ...``, or ``error: ...`` (see
+    :class:`~monitor.archive.records.ScoreState`).
     """
 
     def rounded(value: float | None, digits: int) -> float | None:
         return None if value is None else round(value, digits)
 
-    return {
-        "site": site,
-        "zone": zone,
-        "scene_id": scene_id,
-        "acquired": acquired,
-        "sensor": sensor,
-        "usable_fraction": round(usable_fraction, 6),
-        "change_fraction": rounded(score.change_fraction if score else None, 6),
-        "crowd_score": rounded(score.crowd_score if score else None, 4),
-        "vehicle_score": rounded(score.vehicle_score if score else None, 4),
-        "state": state,
-        "baseline_version": baseline_version,
-        "detections": [d.to_dict() for d in score.detections] if score else [],
-    }
+    return ScoreRecord(
+        site=site,
+        zone=zone,
+        scene_id=scene_id,
+        acquired=acquired,
+        sensor=sensor,
+        usable_fraction=round(usable_fraction, 6),
+        change_fraction=rounded(score.change_fraction if score else None, 6),
+        crowd_score=rounded(score.crowd_score if score else None, 4),
+        vehicle_score=rounded(score.vehicle_score if score else None, 4),
+        state=state,
+        baseline_version=baseline_version,
+        detections=tuple(d.to_dict() for d in score.detections) if score else (),
+    )
 
 
 def safe_name(name: str) -> str:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from monitor.archive.catalogue import Catalogue, utcnow
 from monitor.archive.lock import run_lock
+from monitor.archive.records import RunRecord
 from monitor.config import Config, SiteConfig
 from monitor.errors import ConfigError, MonitorError
 from monitor.grid import SiteGrid, site_grid
+from monitor.pipeline.context import SiteContext
 from monitor.pipeline.ingest import ingest_site
 from monitor.pipeline.notify import notify
 from monitor.pipeline.score import score_site
@@ -24,7 +25,7 @@ def _site_key(index: int, site: SiteConfig, what: str = "footprint") -> str:
     return f"sites[{index} id={site.id}].{field}"
 
 
-def _grids(config: Config) -> dict[str, SiteGrid]:
+def site_grids(config: Config) -> dict[str, SiteGrid]:
     """Every site's grid, before any work: an oversized site is a config error naming its key."""
     grids = {}
     for index, site in enumerate(config.sites):
@@ -35,7 +36,7 @@ def _grids(config: Config) -> dict[str, SiteGrid]:
     return grids
 
 
-def _check_grids(catalogue: Catalogue, config: Config, grids: dict[str, SiteGrid]) -> None:
+def check_grids(catalogue: Catalogue, config: Config, grids: dict[str, SiteGrid]) -> None:
     """Each site's grid must be the one its archive was built on."""
     for index, site in enumerate(config.sites):
         grid = grids[site.id]
@@ -44,8 +45,8 @@ def _check_grids(catalogue: Catalogue, config: Config, grids: dict[str, SiteGrid
             site.id, grid.crs.to_string(), (t.a, t.b, t.c, t.d, t.e, t.f), grid.width, grid.height
         )
         if mismatch:
-            stored = catalogue.query("SELECT transform FROM site_grids WHERE site = ?", (site.id,))[0]
-            what = "resolution" if json.loads(stored["transform"])[0] != round(t.a, 6) else "footprint"
+            stored = catalogue.site_grid(site.id)
+            what = "resolution" if stored is not None and stored.transform[0] != round(t.a, 6) else "footprint"
             raise ConfigError(
                 f"{mismatch}. Changing a site's {what} would mix grids in one archive: keep the old one, or give "
                 "the new one its own site id or data_dir",
@@ -64,25 +65,22 @@ def run(config: Config, *, progress: bool = False) -> RunSummary:
     summary = RunSummary()
     origin = str(config.path or "")
     sources = [make_source(s, origin=origin, index=i) for i, s in enumerate(config.sources)]
-    grids = _grids(config)
+    grids = site_grids(config)
     with run_lock(config.data_dir), Catalogue(config.data_dir) as catalogue:
         started = utcnow()
-        _check_grids(catalogue, config, grids)
+        check_grids(catalogue, config, grids)
         for site in config.sites:
-            grid = grids[site.id]
+            ctx = SiteContext.build(config, site, grids[site.id])
             try:
                 for source in sources:
-                    ingest_site(catalogue, config, site, grid, source, summary, progress)
-                score_site(catalogue, config, site, grid, summary, progress)
+                    ingest_site(catalogue, ctx, source, summary, progress)
+                score_site(catalogue, ctx, summary, progress)
             except MonitorError as exc:
                 log.error("site %s failed: %s", site.id, exc)
                 summary.errors.append(f"site {site.id}: {exc}")
         notify(catalogue, config, summary)
         if summary.changed:
-            with catalogue.transaction() as db:
-                db.execute(
-                    "INSERT INTO runs (started_at, finished_at, new_scenes, failed_scenes, alerts_changed) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (started, utcnow(), summary.new_scenes, summary.failed_scenes, len(summary.alert_changes)),
-                )
+            catalogue.record_run(
+                RunRecord(started, utcnow(), summary.new_scenes, summary.failed_scenes, len(summary.alert_changes))
+            )
     return summary

@@ -15,12 +15,12 @@ from matplotlib.patches import Polygon, Rectangle
 from matplotlib.patheffects import withStroke
 
 from monitor.archive.files import atomic_path
+from monitor.detect.classes import FORMATION_CLASSES
 from monitor.detect.formations import Detection, describe
 from monitor.render.outlines import detection_label, detection_outline
 from monitor.render.stretch import percentile_limits, to_display
 
-#: Detection classes that are formations (outlined and labelled); the others are only counted.
-FORMATION_CLASSES = ("crowd-block", "vehicle-row", "vehicle-park")
+#: Formation classes (``detect.classes.FORMATION_CLASSES``) are outlined and labelled; the others only counted.
 #: Outline colour per formation class, distinguishable on grass, concrete and the magma colour map.
 CLASS_COLOURS = {"crowd-block": "#ffd400", "vehicle-row": "#00e5ff", "vehicle-park": "#ff4dd2"}
 ZONE_COLOUR = "#7CFC00"

@@ -8,17 +8,16 @@ failures) that were used.
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
 from monitor.archive.catalogue import Catalogue
 from monitor.archive.files import atomic_path
+from monitor.archive.records import Alert, AlertStatus, SceneRecord, SceneStatus
 from monitor.config import Config
 from monitor.pipeline.rows import safe_name
 from monitor.render.names import newest
@@ -47,9 +46,9 @@ def _bounds(since: date | None, until: date | None) -> tuple[str, str]:
     return lo, hi
 
 
-def _in_period(alert: dict[str, Any], lo: str, hi: str) -> bool:
-    end = alert.get("resolved_at") or (alert["last_seen"] if alert["status"] == "resolved" else "9999")
-    return bool(alert["first_seen"] <= hi and end >= lo)
+def _in_period(alert: Alert, lo: str, hi: str) -> bool:
+    end = alert.resolved_at or (alert.last_seen if alert.status is AlertStatus.RESOLVED else "9999")
+    return bool(alert.first_seen <= hi and end >= lo)
 
 
 def _copy(src: Path, folder: Path, out: Path) -> str | None:
@@ -62,11 +61,11 @@ def _copy(src: Path, folder: Path, out: Path) -> str | None:
     return dst.relative_to(out).as_posix()
 
 
-def _credit(scenes: list[dict[str, Any]]) -> str:
+def _credit(scenes: list[SceneRecord]) -> str:
     from monitor.render.evidence import credit_line
 
-    simulated = any('"SIMULATED": "yes"' in (s.get("provenance") or "") for s in scenes)
-    years = sorted({int(s["acquired"][:4]) for s in scenes if s.get("acquired")})
+    simulated = any(s.simulated for s in scenes)
+    years = sorted({int(s.acquired[:4]) for s in scenes if s.acquired})
     if simulated:
         return credit_line(True, 0)
     if not years:
@@ -97,15 +96,13 @@ def build_report(
     total_alerts = total_scenes = 0
     with Catalogue(config.data_dir, readonly=True) as catalogue:
         # an archive not yet migrated by a run (read-only users cannot migrate it) has no feedback history
-        history = bool(catalogue.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feedback'"))
+        history = catalogue.has_table("feedback")
         for s in sites:
-            scenes = [r for r in catalogue.scenes(site=s.id) if r["acquired"] is None or lo <= r["acquired"] <= hi]
-            scores = [r for r in catalogue.scores(site=s.id) if r["acquired"] and lo <= r["acquired"] <= hi]
+            scenes = [r for r in catalogue.scenes(site=s.id) if r.acquired is None or lo <= r.acquired <= hi]
+            scores = [r for r in catalogue.scores(site=s.id) if r.acquired and lo <= r.acquired <= hi]
             alerts = [a for a in catalogue.alerts(site=s.id) if _in_period(a, lo, hi)]
-            baseline_ids = {
-                i for b in catalogue.select("baselines", "version", site=s.id) for i in json.loads(b["scene_ids"])
-            }
-            alert_scenes = {i for a in alerts for i in a["scene_ids"]}
+            baseline_ids = {i for b in catalogue.baselines(s.id) for i in b.scene_ids}
+            alert_scenes = {i for a in alerts for i in a.scene_ids}
             credit = _credit(scenes)
             timeline = render_timeline(
                 out / "img" / f"timeline-{safe_name(s.id)}.png",
@@ -117,36 +114,30 @@ def build_report(
             )
             items = []
             for alert in alerts:
-                folder = out / "evidence" / safe_name(alert["id"].replace("/", "_"))
-                png, gif, geojson = (newest(alert["evidence"], kind) for kind in ("png", "gif", "geojson"))
+                folder = out / "evidence" / safe_name(alert.id.replace("/", "_"))
+                png, gif, geojson = (newest(alert.evidence, kind) for kind in ("png", "gif", "geojson"))
                 items.append(
                     {
-                        "alert": {"acked_at": None, "dismissed_at": None, "dismiss_reason": None, **alert},
+                        "alert": alert,
                         "png": png and _copy(png, folder, out),
                         "gif": gif and _copy(gif, folder, out),
                         "geojson": geojson and _copy(geojson, folder, out),
-                        "feedback": catalogue.select("feedback", "at, id", alert_id=alert["id"]) if history else [],
-                        "notifications": catalogue.query(
-                            "SELECT n.queued_at, n.action, n.level, n.status, o.status AS delivery, o.sent_at "
-                            "FROM notifications n LEFT JOIN outbox o ON o.message_id = n.message_id "
-                            "WHERE n.alert_id = ? ORDER BY n.id",
-                            (alert["id"],),
-                        )
-                        if history
-                        else [],
+                        "feedback": catalogue.feedback(alert.id) if history else [],
+                        "notifications": catalogue.notifications(alert.id) if history else [],
                     }
                 )
-            for scene in scenes:
-                scene["in_baseline"] = scene["scene_id"] in baseline_ids
-                scene["in_alert"] = scene["scene_id"] in alert_scenes
+            scene_items = [
+                {**r.as_dict(), "in_baseline": r.scene_id in baseline_ids, "in_alert": r.scene_id in alert_scenes}
+                for r in scenes
+            ]
             site_items.append(
                 {
                     "site": s,
                     "name": s.name or s.id,
                     "timeline": timeline.relative_to(out).as_posix(),
                     "alerts": items,
-                    "scenes": scenes,
-                    "counts": {k: sum(1 for x in scenes if x["status"] == k) for k in ("ok", "failed", "empty")},
+                    "scenes": scene_items,
+                    "counts": {str(k): sum(1 for x in scenes if x.status is k) for k in SceneStatus},
                     "credit": credit,
                     "simulated": credit.startswith("Simulated"),
                 }

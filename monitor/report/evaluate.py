@@ -18,11 +18,11 @@ Rules (see ``docs/analysis.md``):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
+from monitor.archive.records import Alert
 from monitor.report.truth import Event
 
 DEFAULT_MAX_LEAD_DAYS = 180
@@ -91,10 +91,10 @@ def _day(value: str | datetime | date) -> date:
     return datetime.fromisoformat(value).date()
 
 
-def alert_refs(alerts: Iterable[Mapping[str, Any]]) -> list[AlertRef]:
-    """Alert rows (as ``Catalogue.alerts`` gives them) -> :class:`AlertRef`, oldest first."""
+def alert_refs(alerts: Iterable[Alert | AlertRef]) -> list[AlertRef]:
+    """Alerts (as ``Catalogue.alerts`` gives them) -> :class:`AlertRef`, oldest first."""
     refs = [
-        AlertRef(str(a["id"]), str(a["site"]), str(a["zone"]), str(a["kind"]), str(a["level"]), _day(a["first_seen"]))
+        a if isinstance(a, AlertRef) else AlertRef(a.id, a.site, a.zone, str(a.kind), str(a.level), _day(a.first_seen))
         for a in alerts
     ]
     return sorted(refs, key=lambda r: (r.first_seen, r.id))
@@ -102,7 +102,7 @@ def alert_refs(alerts: Iterable[Mapping[str, Any]]) -> list[AlertRef]:
 
 def evaluate(
     events: Sequence[Event],
-    alerts: Iterable[Mapping[str, Any]],
+    alerts: Iterable[Alert | AlertRef],
     scene_days: Iterable[str | datetime | date],
     *,
     site: str | None = None,

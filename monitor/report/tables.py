@@ -58,19 +58,19 @@ SCENE_COLUMNS = (
 
 def score_rows(catalogue: Catalogue, site: str | None = None, zone: str | None = None) -> list[dict[str, Any]]:
     """One row per scene per zone, oldest first."""
-    return [{c: r[c] for c in SCORE_COLUMNS} for r in catalogue.scores(site=site, zone=zone)]
+    return [{c: r.as_dict()[c] for c in SCORE_COLUMNS} for r in catalogue.scores(site=site, zone=zone)]
 
 
 def alert_rows(catalogue: Catalogue, site: str | None = None) -> list[dict[str, Any]]:
     """The alerts with the contract's fields."""
-    return [{f: a.get(f) for f in ALERT_FIELDS} for a in catalogue.alerts(site=site)]  # .get: older schemas
+    return [{f: a.as_dict()[f] for f in ALERT_FIELDS} for a in catalogue.alerts(site=site)]
 
 
 def scene_rows(catalogue: Catalogue, site: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     """The scene catalogue."""
     return [
-        {**{c: r.get(c) for c in SCENE_COLUMNS}, "id": r["scene_id"]}
-        for r in catalogue.scenes(site=site, status=status)
+        {c: row["scene_id"] if c == "id" else row[c] for c in SCENE_COLUMNS}
+        for row in (r.as_dict() for r in catalogue.scenes(site=site, status=status))
     ]
 
 

@@ -1,0 +1,190 @@
+"""The archive's one writer: it commits each scene's result in one transaction, in time order.
+
+Tasks (:mod:`monitor.pipeline.tasks`) compute without touching the database; the functions here take
+their results and write them: the crop file and the scene's rows (:func:`record_fetched`), then, once
+the scene is scored against its baseline, the tracking against the zone's history, the alert steps,
+the evidence of raising alerts and the score rows (:func:`commit_scored`). Only the coordinating
+process calls them (``monitor run``, ``monitor backfill``), so SQLite always has a single writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+
+from monitor.alerts import AlertChange, Observation, advance, kinds_for_zone
+from monitor.archive.catalogue import Catalogue, iso
+from monitor.archive.crops import write_crop_file
+from monitor.archive.records import AlertKind, SceneRecord, SceneStatus, ScoreState
+from monitor.detect.baseline import Baseline
+from monitor.detect.classes import DetectionClass
+from monitor.detect.registration import RegistrationState
+from monitor.detect.scoring import ZoneScore, rescored
+from monitor.detect.tracking import TRACKED, Past, track
+from monitor.pipeline.context import SiteContext
+from monitor.pipeline.evidence import evidence_history, render_zone
+from monitor.pipeline.rows import safe_name, score_row
+from monitor.pipeline.summary import RunSummary
+from monitor.pipeline.tasks import Fetched, Scored
+from monitor.scene import Scene
+from monitor.sources.base import printable
+
+log = logging.getLogger(__name__)
+
+#: Alert changes that get evidence drawn.
+RAISING = {"opened", "raised", "confirmed"}
+#: Alert changes a message reports.
+NOTEWORTHY = {"opened", "raised", "resolved"}
+#: How far back the tracking looks: longer than PERSISTENT_AFTER, shorter than a year of history.
+HISTORY = timedelta(days=200)
+TRACKED_CENTRES = (*TRACKED, DetectionClass.PERSISTENT_CHANGE)
+
+
+def _scene_record(ctx: SiteContext, fetched: Fetched) -> SceneRecord:
+    ref = fetched.ref
+    return SceneRecord(
+        site=ctx.site_id,
+        scene_id=ref.scene_id,
+        source=ref.source,
+        acquired=iso(ref.acquired),
+        sensor=ref.sensor,
+        status=fetched.status,
+        reason=fetched.reason,
+        href=",".join(sorted({printable(a.href) for a in ref.assets})),
+        platform=ref.properties.get("platform"),
+        orbit=ref.properties.get("orbit"),
+    )
+
+
+def record_fetched(catalogue: Catalogue, ctx: SiteContext, fetched: Fetched, summary: RunSummary) -> None:
+    """Record one fetch: an ok scene's crop is archived and its rows wait for a baseline (``pending``);
+    an empty or failed one appears in the scene and score tables at once, with its reason.
+
+    Our own archive failing (disk full, permissions) is the run's failure, not the scene's: nothing is
+    recorded, the error propagates, and the next run fetches the scene again.
+    """
+    base = _scene_record(ctx, fetched)
+    scene = fetched.scene
+    if scene is None:
+        rows = [
+            score_row(ctx.site_id, z, base.scene_id, base.acquired, base.sensor, 0.0, fetched.status) for z in ctx.masks
+        ]
+        with catalogue.transaction():
+            catalogue.upsert_scene(replace(base, usable_fraction=0.0, scored=True, crop=None))
+            catalogue.replace_scores(ctx.site_id, base.scene_id, rows)
+        if fetched.status is SceneStatus.EMPTY:
+            summary.empty_scenes += 1
+        else:
+            summary.failed_scenes += 1
+        return
+    crop = write_crop_file(ctx.crops_dir / f"{safe_name(scene.scene_id)}.tif", scene)
+    acquired = iso(scene.acquired)
+    rows = [
+        score_row(ctx.site_id, z, scene.scene_id, acquired, scene.sensor, scene.usable_fraction(m), ScoreState.PENDING)
+        for z, m in ctx.masks.items()
+    ]
+    record = replace(
+        base,
+        checksum=scene.provenance.get("checksum"),
+        harmonisation=scene.provenance.get("harmonisation") or None,
+        processing_units=scene.provenance.get("processing_units"),
+        crop=str(crop),
+        usable_fraction=round(scene.usable_fraction(ctx.site_mask), 6),
+        provenance=dict(scene.provenance),
+        scored=False,
+    )
+    with catalogue.transaction():
+        catalogue.upsert_scene(record)
+        catalogue.replace_scores(ctx.site_id, scene.scene_id, rows)
+    summary.new_scenes += 1
+
+
+def record_error(catalogue: Catalogue, ctx: SiteContext, scene: Scene, state: str) -> None:
+    """A scene that could not be scored (``missing bands ...``, ``error: ...``): its rows say why and it
+    is not scored again."""
+    acquired = iso(scene.acquired)
+    rows = [
+        score_row(ctx.site_id, z, scene.scene_id, acquired, scene.sensor, scene.usable_fraction(m), state)
+        for z, m in ctx.masks.items()
+    ]
+    with catalogue.transaction():
+        catalogue.replace_scores(ctx.site_id, scene.scene_id, rows)
+        catalogue.set_scored(ctx.site_id, scene.scene_id, True)
+
+
+def tracked(catalogue: Catalogue, ctx: SiteContext, scene: Scene, zs: ZoneScore) -> ZoneScore:
+    """The zone's detections tracked against its earlier usable observations (``detect.tracking``):
+    persistent change no longer counts towards the scores."""
+    if zs.change_fraction is None or not zs.detections:
+        return zs
+    config = ctx.config
+    rows = catalogue.zone_history(
+        ctx.site_id, zs.zone, scene.sensor, config.alerts.min_usable_fraction, scene.acquired - HISTORY, scene.acquired
+    )
+    history = [
+        Past(
+            r.acquired_at,  # type: ignore[arg-type]  # scored rows always have a time
+            tuple((d["row"], d["col"]) for d in r.detections if d["cls"] in TRACKED_CENTRES),
+        )
+        for r in rows
+    ]
+    res = ctx.pixel_size_m
+    return rescored(zs, track(zs.detections, history, scene.acquired, res), res, config.alerts.threshold)
+
+
+def commit_scored(
+    catalogue: Catalogue, ctx: SiteContext, scene: Scene, baseline: Baseline, scored: Scored, summary: RunSummary
+) -> None:
+    """Commit one scored scene: track its detections, step its zones' alerts, render the evidence of
+    raising alerts, and write scores, registration and alerts in one transaction. Must be called in
+    time order per site (the tracking and the alerts read what earlier scenes left)."""
+    if scored.change is None:
+        record_error(catalogue, ctx, scene, f"missing bands {','.join(scored.missing)}")
+        return
+    change = replace(scored.change, zones=[tracked(catalogue, ctx, scene, zs) for zs in scored.change.zones])
+    site = ctx.site_id
+    acquired = iso(scene.acquired)
+    rows = []
+    changes: list[tuple[AlertChange, str]] = []
+    for zs in change.zones:
+        state = change.state if change.state != "scored" else "scored" if zs.change_fraction is not None else "unusable"
+        rows.append(
+            score_row(
+                site, zs.zone, scene.scene_id, acquired, scene.sensor, zs.usable_fraction, state, baseline.version, zs
+            )
+        )
+        for kind in kinds_for_zone(ctx.kinds[zs.zone]):
+            score = zs.crowd_score if kind is AlertKind.CROWD else zs.vehicle_score
+            obs = Observation(site, zs.zone, scene.scene_id, scene.acquired, zs.usable_fraction, score, scene.sensor)
+            result = advance(catalogue.latest_alert(site, zs.zone, kind), kind, obs, ctx.config.alerts)
+            if result is not None:
+                changes.append((result, zs.zone))
+    evidence: dict[str, tuple[str, ...]] = {}
+    for i, (result, zone) in enumerate(changes):
+        if result.action in RAISING:
+            if zone not in evidence:
+                history = evidence_history(catalogue, ctx, scene, baseline, zone)
+                paths = render_zone(ctx, scene, baseline, change, zone, history)
+                evidence[zone] = tuple(str(p) for p in paths)
+            alert = replace(result.alert, evidence=(*result.alert.evidence, *evidence[zone]))
+            changes[i] = (replace(result, alert=alert), zone)
+    reg = change.registration
+    with catalogue.transaction():
+        catalogue.replace_scores(site, scene.scene_id, rows)
+        catalogue.set_scored(site, scene.scene_id, True)
+        catalogue.set_registration(
+            site,
+            scene.scene_id,
+            f"{RegistrationState.SKIPPED}: radar" if reg is None else reg.status,
+            None if reg is None else round(reg.dx_px, 3),
+            None if reg is None else round(reg.dy_px, 3),
+        )
+        for result, _ in changes:
+            catalogue.save_alert(result.alert)
+    summary.scored_scenes += 1
+    for result, _ in changes:
+        if result.action in NOTEWORTHY:
+            summary.alert_changes.append(result)
+            alert = result.alert
+            log.info("alert %s %s (%s, score %.2f)", alert.id, result.action, alert.level, alert.score)
