@@ -26,8 +26,10 @@ def _park_and_bare(coaches: bool, sun: Sun) -> tuple[np.ndarray, np.ndarray]:
     park = render.vehicle_park(rng, 1.0)
     if coaches:  # every vehicle a coach
         for v in park.vehicles:
-            sl = (slice(round(v.row - v.length_m / 2), round(v.row + v.length_m / 2)),)
-            sl += (slice(round(v.col - v.width_m / 2), round(v.col + v.width_m / 2)),)
+            sl = (
+                slice(round(v.row - v.length_m / 2), round(v.row + v.length_m / 2)),
+                slice(round(v.col - v.width_m / 2), round(v.col + v.width_m / 2)),
+            )
             park.top[(slice(None), *sl)] = mat.COACH_ROOF[:, None, None]
     ground, lay = _asphalt_canvas()
     render.paste(lay, park, (100.0, 100.0), 0.0)
@@ -128,7 +130,7 @@ def test_speckle_has_the_number_of_looks_it_was_asked_for_and_estimate_recovers_
     assert radar.estimate_looks(series, orbit) == pytest.approx(looks, rel=0.15)
 
 
-def _flat(values: np.ndarray, n: int = 9) -> np.ndarray:
+def _flat(values: np.ndarray | list[float], n: int = 9) -> np.ndarray:
     return np.broadcast_to(np.asarray(values, float)[:, None, None], (4, n, n)).copy()
 
 

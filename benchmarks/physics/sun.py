@@ -32,7 +32,7 @@ class Sun:
 def sun_at(when: datetime, lon: float, lat: float) -> Sun:
     """The sun at ``when`` (timezone-aware UTC) over ``lon``/``lat`` (degrees), by NREL's SPA (pvlib)."""
     import pandas as pd
-    import pvlib
+    import pvlib  # type: ignore[import-untyped]
 
     pos = pvlib.solarposition.get_solarposition(pd.DatetimeIndex([when]), lat, lon, method="nrel_numpy")
     return Sun(azimuth_deg=float(pos["azimuth"].iloc[0]), elevation_deg=float(pos["apparent_elevation"].iloc[0]))
