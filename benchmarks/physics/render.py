@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import fft as sfft
 from scipy import ndimage
 
 from . import materials as mat
@@ -202,6 +203,8 @@ def shadows(solid: np.ndarray, porous: np.ndarray, sun: Sun) -> tuple[np.ndarray
 
 def compose(ground: np.ndarray, lay: Layers, sun: Sun) -> np.ndarray:
     """Reflectance at 1 m (4, H, W): object tops over ``ground``, shadows keep only the diffuse light."""
+    if not lay.cover.any():
+        return ground.astype(np.float32)
     sh_g, sh_t = shadows(lay.solid, lay.porous, sun)
     diffuse = mat.diffuse_fraction(sun.elevation_deg)[:, None, None]
     lit_ground = 1.0 - sh_g[None] * (1.0 - diffuse)
@@ -231,6 +234,24 @@ def pavement(rng: np.random.Generator, h: int, w: int, spectrum: np.ndarray, joi
     return img.astype(np.float32)
 
 
+def spectrum(img: np.ndarray) -> np.ndarray:
+    """The 2-D real FFT of a 1 m raster (..., H, W), for :func:`from_spectrum`."""
+    return np.asarray(sfft.rfft2(np.asarray(img, np.float64)))
+
+
+def from_spectrum(spec: np.ndarray, shape: tuple[int, int], shift_m: tuple[float, float]) -> np.ndarray:
+    """:func:`to_10m` of the raster whose :func:`spectrum` is ``spec`` (``shape`` its H, W)."""
+    H, W = shape
+    fr = np.fft.fftfreq(H)[:, None]
+    fc = np.fft.rfftfreq(W)[None, :]
+    kernel = np.exp(-2.0 * np.pi**2 * PSF_SIGMA_M**2 * (fr**2 + fc**2)) * np.exp(
+        -2j * np.pi * (fr * shift_m[0] + fc * shift_m[1])
+    )
+    moved = np.asarray(sfft.irfft2(spec * kernel, s=(H, W)))
+    lead = moved.shape[:-2]
+    return moved.reshape(*lead, H // PIXEL_M, PIXEL_M, W // PIXEL_M, PIXEL_M).mean(axis=(-3, -1))
+
+
 def to_10m(img: np.ndarray, shift_m: tuple[float, float]) -> np.ndarray:
     """Aggregate a 1 m raster (..., H, W), H and W multiples of 10, to 10 m through the S2 PSF.
 
@@ -238,14 +259,4 @@ def to_10m(img: np.ndarray, shift_m: tuple[float, float]) -> np.ndarray:
     sub-pixel registration error) in one step in the Fourier domain, then averaged over each 10 m
     detector. The FFT is periodic: canvases keep a 20 m empty margin, more than the blur and shift reach.
     """
-    lead = img.shape[:-2]
-    H, W = img.shape[-2:]
-    fr = np.fft.fftfreq(H)[:, None]
-    fc = np.fft.rfftfreq(W)[None, :]
-    kernel = np.exp(-2.0 * np.pi**2 * PSF_SIGMA_M**2 * (fr**2 + fc**2)) * np.exp(
-        -2j * np.pi * (fr * shift_m[0] + fc * shift_m[1])
-    )
-    flat = img.reshape(-1, H, W).astype(np.float64)
-    moved = np.fft.irfft2(np.fft.rfft2(flat) * kernel[None], s=(H, W))
-    out = moved.reshape(-1, H // PIXEL_M, PIXEL_M, W // PIXEL_M, PIXEL_M).mean(axis=(2, 4))
-    return out.reshape(*lead, H // PIXEL_M, W // PIXEL_M)
+    return from_spectrum(spectrum(img), (img.shape[-2], img.shape[-1]), shift_m)

@@ -124,6 +124,7 @@ class World:
         canvas_m = lambda z: (z.size + 2 * MARGIN_PX) * S2_PIXEL  # noqa: E731
         self.mask: dict[str, np.ndarray] = {}
         self.ground: dict[str, np.ndarray] = {}
+        self._bare: dict[str, np.ndarray] = {}
         for i, z in enumerate(ZONES):
             n = canvas_m(z)
             m = np.zeros((n, n), np.float32)
@@ -133,6 +134,13 @@ class World:
             spec, joints = (mat.ASPHALT, 0) if z.material == "asphalt" else (mat.CONCRETE, 6)
             self.mask[z.id] = m
             self.ground[z.id] = render.pavement(rng, n, n, spec, joints)
+
+    def bare_spectrum(self, zone_id: str) -> np.ndarray:
+        """FFT of the bare pavement and its cover (5, ...), computed once per zone."""
+        if zone_id not in self._bare:
+            m = self.mask[zone_id]
+            self._bare[zone_id] = render.spectrum(np.concatenate([self.ground[zone_id] * m[None], m[None]]))
+        return self._bare[zone_id]
 
     def construction(self, zone: Zone, day: date) -> tuple[np.ndarray, tuple[slice, slice], bool] | None:
         """Persistent new surfaces (confounder): a bright slab on the asphalt square from 20 April 2018,
@@ -162,13 +170,14 @@ class World:
 
         ``optical=False`` (radar) skips the ground's wet patches and new surfaces (radar models its own).
         """
-        g = self.ground[zone.id] if not optical else self.ground[zone.id].copy()
+        g = self.ground[zone.id]  # the same array unless a confounder changes it (see s2_date's cache)
         n = g.shape[-1]
         lay = render.Layers.empty(n, n)
         if opts.confounders and optical:
             c = self.construction(zone, day)
             if c is not None:
                 spec, sl, _ = c
+                g = g.copy()
                 g[(slice(None), *sl)] = spec[:, None, None]
             wet = self.wetness(day)
             if wet > 0:
@@ -271,11 +280,14 @@ def s2_date(
     day = when.date()
     for z in ZONES:
         g, lay, kind = world.zone_layers(z, day, opts)
-        img = render.compose(g, lay, sun) * gain[:, None, None]
         m = world.mask[z.id]
         sm = (shift[0] * S2_PIXEL, shift[1] * S2_PIXEL)
-        both = render.to_10m(np.concatenate([img * m[None], m[None]]), sm)
-        A, P = both[:4], both[4]
+        if g is world.ground[z.id] and not lay.cover.any():  # the bare, dry pavement: its FFT is cached
+            spec = world.bare_spectrum(z.id)
+        else:
+            spec = render.spectrum(np.concatenate([render.compose(g, lay, sun) * m[None], m[None]]))
+        both = render.from_spectrum(spec, m.shape, sm)
+        A, P = both[:4] * gain[:, None, None], both[4]
         A = A + P[None] * rng.normal(0.0, 0.004, size=A.shape)  # sensor + correction noise
         r0, c0 = z.row - MARGIN_PX, z.col - MARGIN_PX
         n = z.size + 2 * MARGIN_PX
