@@ -167,7 +167,9 @@ def score(series: Series, key: str, monitor_root: Path, config: Path, truth: pd.
 def report(figs: list[metrics.RunFigures], series: Series, args: argparse.Namespace) -> None:
     print(
         f"physics injector: seed {args.seed}, {'quick' if args.quick else 'full'}: {len(series.s2_files)} S2 dates "
-        f"(every cloudy date kept), {len(series.s1_files)} S1 dates (ENL from the data {series.looks:.1f}); "
+        f"(every cloudy date kept), {len(series.s1_files)} S1 dates"
+        + (f" (ENL from the data {series.looks:.1f})" if series.s1_files else "")
+        + "; "
         f"monitor under test: {args.monitor}"
     )
     zones = ", ".join(f"{z.id} ({z.kind}, {z.material})" for z in ZONES)
@@ -184,6 +186,19 @@ def report(figs: list[metrics.RunFigures], series: Series, args: argparse.Namesp
         print(f"  highest score without a formation: {f.max_quiet_score:.3f} ({f.max_quiet_where})")
         for ep, zone, res in f.episodes:
             print(f"  episode {ep} {zone}: first alerted at usable {res}")
+    keys = ["S2 crowd", "S2 vehicle", "S1 vehicle"]
+    print(
+        "\nsummary: run | " + " | ".join(f"AUC {k}" for k in keys) + " | alerts | false | precision | max quiet | late"
+    )
+    for f in figs:
+        late = sum(1 for _, _, r in f.episodes if not r.startswith(("obs 1 ", "obs 2 ", "no usable")))
+        cells = [f"{f.auc[k]:.3f}" if k in f.auc else "-" for k in keys]
+        prec = "-" if np.isnan(f.precision) else f"{f.precision:.3f}"
+        print(
+            f"summary: {f.name.split()[0]} | "
+            + " | ".join(cells)
+            + f" | {f.alerts} | {f.false_alerts} | {prec} | {f.max_quiet_score:.3f} | {late}/{len(f.episodes)}"
+        )
 
 
 def main() -> None:
