@@ -141,13 +141,28 @@ def monitor(monitor_root: Path, config: Path, *args: str) -> str:
     return proc.stdout
 
 
-def prepare(series: Series, key: str, seed: int, work: Path) -> tuple[Path, pd.DataFrame]:
-    """Build run ``key``'s folder; return its config and truth table."""
+def prepare(series: Series, key: str, seed: int, work: Path, reuse: Path | None) -> tuple[Path, pd.DataFrame]:
+    """Build run ``key``'s folder (or point it at ``reuse``'s imagery of the same run); return config, truth."""
     name, opts = RUNS[key]
     folder = work / f"run-{key}"
+    stamp = {"seed": seed, "s2": [f.name for f in series.s2_files], "s1": [f.name for f in series.s1_files]}
+    if reuse is not None:
+        old = reuse.resolve() / f"run-{key}"
+        try:
+            same = json.loads((old / "build.json").read_text()) == stamp
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            sys.exit(f"--reuse {reuse}: run {key} there was not built with this seed and these dates")
+        folder.mkdir(parents=True)
+        scenario.write_config(series.grid, folder, imagery=old / "imagery")
+        truth = pd.read_csv(old / "truth.csv")
+        log(f"{name}: imagery reused from {old}")
+        return folder / "monitor.toml", truth
     t0 = time.perf_counter()
     truth = build(series, opts, seed, folder)
     truth.to_csv(folder / "truth.csv", index=False)
+    (folder / "build.json").write_text(json.dumps(stamp))
     log(f"{name}: imagery built in {time.perf_counter() - t0:.1f} s")
     return folder / "monitor.toml", truth
 
@@ -212,6 +227,7 @@ def main() -> None:
     parser.add_argument("--runs", default="abcde", help="which runs, e.g. 'ade'")
     parser.add_argument("--no-s1", action="store_true", help="leave Sentinel-1 out")
     parser.add_argument("--jobs", type=int, default=1, help="monitor runs at once (the machine is shared)")
+    parser.add_argument("--reuse", type=Path, help="take the imagery of a --keep folder (same seed and dates)")
     parser.add_argument("--keep", type=Path, help="write the runs' folders here and keep them")
     args = parser.parse_args()
     args.monitor = args.monitor.resolve()
@@ -221,7 +237,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        prepared = {k: prepare(series, k, args.seed, work) for k in args.runs}
+        prepared = {k: prepare(series, k, args.seed, work, args.reuse) for k in args.runs}
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             futures = [pool.submit(score, series, k, args.monitor, *prepared[k]) for k in args.runs]
             figs = [f.result() for f in futures]

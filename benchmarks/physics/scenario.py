@@ -212,8 +212,11 @@ def zone_geojson(grid: Grid, zone: Zone, path: Path) -> None:
     path.write_text(json.dumps({"type": "Polygon", "coordinates": [ring]}))
 
 
-def write_config(grid: Grid, folder: Path) -> Path:
-    """``folder/monitor.toml`` with the site (the patch inset by one pixel) and the four zones."""
+def write_config(grid: Grid, folder: Path, imagery: Path | None = None) -> Path:
+    """``folder/monitor.toml`` with the site (the patch inset by one pixel) and the four zones.
+
+    The local source reads ``imagery`` (default: ``folder/imagery``).
+    """
     (folder / "zones").mkdir(parents=True, exist_ok=True)
     lo0, la0 = grid.lonlat(grid.size - 1, 1)
     lo1, la1 = grid.lonlat(1, grid.size - 1)
@@ -226,7 +229,7 @@ def write_config(grid: Grid, folder: Path) -> Path:
         "",
         "[[sources]]",
         'kind = "local"',
-        'path = "imagery"',
+        f"path = {json.dumps(str(imagery) if imagery else 'imagery')}",
         "",
         "[[sites]]",
         'id = "flanders-paved"',
