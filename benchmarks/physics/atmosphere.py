@@ -4,8 +4,8 @@ The real pixel ``R`` is read as the clear-sky ground ``G`` seen through that dat
 per-pixel cases, decided from SCL and from the pixel's departure from its own clear-sky state:
 
 * veil (cloud, thin cloud, haze; SCL 8/9/10, or blue brightened most): a mixture
-  ``R = (1 - a) G + a K`` with the date's cloud reflectance ``K``; the pavement ``S`` is seen as
-  ``(1 - a) S + a K``, i.e. ``R' = R + (1 - a)(S - G)``;
+  ``R = (1 - a) G + a K`` with the date's cloud reflectance ``K`` (``a`` from the visible bands); the
+  pavement ``S`` is seen as ``(1 - a) S + a K``, i.e. ``R' = R + (1 - a)(S - G)``;
 * shadow (SCL 3, or every band darkened by a similar factor against the scene's own level): only
   diffuse light reaches the ground,
   ``R = f G`` per band, so ``R' = f S``;
@@ -160,11 +160,14 @@ def transfer(
     denom = cloud[:, None, None] - ref
     ok = np.abs(denom) > 0.05
     a = np.where(ok, d / np.where(ok, denom, 1.0), np.nan)
+    # One opacity per pixel, from the visible bands: there a cloud stands far above the ground
+    # (|K - G| large) and crops change little; in the NIR K - G is small over vegetation and the
+    # per-band ratio would amplify the field's own change. The veil's own colour (blue-heavy haze)
+    # stays in R itself: only the share (1 - a) of the pavement's difference shows through it.
     vis = a[:3]
     count = np.isfinite(vis).sum(axis=0)
     a_vis = np.where(count > 0, np.nansum(np.nan_to_num(vis, nan=0.0), axis=0) / np.maximum(count, 1), 1.0)
-    a = np.clip(np.where(np.isnan(a), a_vis[None], a), 0.0, 1.0)
-    a = np.stack([ndimage.median_filter(b, 3, mode="nearest") for b in a])
+    a = np.broadcast_to(ndimage.median_filter(np.clip(a_vis, 0.0, 1.0), 3, mode="nearest"), real.shape)
     f = np.stack([ndimage.median_filter(b, 3, mode="nearest") for b in np.clip(ratio, 0.02, 1.0)])
     k = np.ones_like(real)
     g = real.copy()
