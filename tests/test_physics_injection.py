@@ -145,6 +145,15 @@ def test_real_cloud_veil_and_shadow_act_on_the_pavement_as_on_the_field() -> Non
     out = tr.apply(veiled, pave, np.ones((9, 9)))
     np.testing.assert_allclose(out, (1 - a) * pave + a * cloud[:, None, None], atol=1e-9)
 
+    grown = field.copy()
+    grown[3] += 0.05  # the crop grew since its last clear date: under a thin veil that is not the veil
+    thin = 0.1
+    veiled = (1 - thin) * grown + thin * cloud[:, None, None]
+    tr = atmosphere.transfer(veiled, field, np.full((9, 9), 10, np.uint8), cloud, field, field)
+    out = tr.apply(veiled, pave, np.ones((9, 9)))
+    clean = (1 - thin) * pave + thin * cloud[:, None, None]
+    assert abs(out[3] - clean[3]).max() < 0.1 * 0.05, "the field's NIR growth must not show on the pavement"
+
     f = np.array([0.35, 0.3, 0.25, 0.2])
     shaded = field * f[:, None, None]
     tr = atmosphere.transfer(shaded, field, np.full((9, 9), 3, np.uint8), cloud, field, field)

@@ -50,9 +50,10 @@ class Transfer:
     k: np.ndarray  # (4, H, W)
     g: np.ndarray  # (4, H, W)
     case: np.ndarray  # (H, W): 0 clear, 1 veil, 2 shadow, 3 snow
+    drop: np.ndarray  # (4, H, W): the field's own change under a veil, taken out where paved
 
     def apply(self, real: np.ndarray, paved: np.ndarray, cover: np.ndarray) -> np.ndarray:
-        return real + self.k * (paved - cover[None] * self.g)
+        return real + self.k * (paved - cover[None] * self.g) - cover[None] * self.drop
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,13 @@ def transfer(
     a_vis = np.where(count > 0, np.nansum(np.nan_to_num(vis, nan=0.0), axis=0) / np.maximum(count, 1), 1.0)
     a = np.broadcast_to(ndimage.median_filter(np.clip(a_vis, 0.0, 1.0), 3, mode="nearest"), real.shape)
     f = np.stack([ndimage.median_filter(b, 3, mode="nearest") for b in np.clip(ratio, 0.02, 1.0)])
+    # Under a veil the part of R the mixture does not explain, R - (1 - a) G - a K, is the veil's own
+    # colour (blue-heavy haze, a cloud's texture) in the visible, but mostly the field's own growth in the
+    # NIR. Keep it in the visible; in the NIR keep it in proportion to a (all of it under a thick cloud).
+    residual = real - (1.0 - a) * ref - a * cloud[:, None, None]
+    keep = np.ones_like(real)
+    keep[3] = a[3]
+    drop = np.where(veil[None], (1.0 - keep) * residual, 0.0)
     k = np.ones_like(real)
     g = real.copy()
     k = np.where(veil[None], 1.0 - a, k)
@@ -176,7 +184,7 @@ def transfer(
     k = np.where(shadow[None], f, k)
     k = np.where(snow[None], 0.0, k)
     case = np.select([snow, veil, shadow], [3, 1, 2], 0)
-    return Transfer(k.astype(np.float64), g.astype(np.float64), case)
+    return Transfer(k.astype(np.float64), g.astype(np.float64), case, drop.astype(np.float64))
 
 
 def haze(real: np.ndarray, rng: np.random.Generator, wavelength_nm: np.ndarray) -> np.ndarray:

@@ -295,7 +295,7 @@ def s2_date(
         r0, c0 = z.row - MARGIN_PX, z.col - MARGIN_PX
         n = z.size + 2 * MARGIN_PX
         win = (slice(None), slice(r0, r0 + n), slice(c0, c0 + n))
-        sub = atmosphere.Transfer(tr.k[win], tr.g[win], tr.case[win[1:]])
+        sub = atmosphere.Transfer(tr.k[win], tr.g[win], tr.case[win[1:]], tr.drop[win])
         out[win] = sub.apply(real[win], A, P)
         kinds.append((z.id, kind))
     if opts.confounders:
