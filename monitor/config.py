@@ -30,7 +30,7 @@ from pydantic import (
 from monitor.errors import ConfigError
 from monitor.geometry import covers, footprint
 
-ID_PATTERN = r"^[a-z0-9-]+$"
+ID_PATTERN = r"^[a-z0-9-]+$"  # ids become folder names: nothing that could climb out of data_dir
 SourceKind = Literal["local", "earth-search", "sentinelhub", "planetary-computer"]
 ZoneKind = Literal["crowd", "vehicle", "any"]
 BBox = tuple[float, float, float, float]
@@ -110,18 +110,39 @@ class SourceConfig(_Strict):
     base_url: str | None = None
     token_url: str | None = None
     profile: str | None = None
+    #: STAC kinds: further hosts (bare names) whose asset hrefs may be followed, besides the API's host and
+    #: the provider's own (see :mod:`monitor.sources.hosts`).
+    asset_hosts: list[str] | None = None
+
+    @field_validator("asset_hosts")
+    @classmethod
+    def _bare_hosts(cls, value: list[str] | None) -> list[str] | None:
+        from monitor.sources.hosts import valid_host
+
+        for host in value or ():
+            if not valid_host(host):
+                raise ValueError(
+                    f"{host!r} is not a bare host name (give e.g. 'data.example.org': no scheme, port or path)"
+                )
+        return value
 
     @model_validator(mode="after")
     def _keys_for_kind(self) -> SourceConfig:
         allowed = {
             "local": {"path"},
-            "earth-search": {"url", "collections"},
-            "planetary-computer": {"url", "collections"},
+            "earth-search": {"url", "collections", "asset_hosts"},
+            "planetary-computer": {"url", "collections", "asset_hosts"},
             "sentinelhub": {"base_url", "token_url", "profile", "collections"},
         }[self.kind]
-        for key in ("path", "url", "collections", "base_url", "token_url", "profile"):
+        for key in ("path", "url", "collections", "base_url", "token_url", "profile", "asset_hosts"):
             if getattr(self, key) is not None and key not in allowed:
                 raise ValueError(f"key {key!r} does not apply to a {self.kind!r} source")
+        for key in ("url", "base_url", "token_url"):
+            value = getattr(self, key)
+            if value is not None and not re.match(r"^https?://[^/\s]+", value):
+                raise ValueError(f"{key} must be an http(s):// URL, got {value!r}")
+        if self.token_url is not None and not self.token_url.startswith("https://"):
+            raise ValueError("token_url must be https:// (OAuth sends the client secret there)")
         if self.kind == "local" and self.path is None:
             raise ValueError("a local source needs 'path' (a folder of GeoTIFFs or a STAC catalog.json)")
         return self
@@ -134,9 +155,35 @@ class SourceConfig(_Strict):
         return self.kind
 
 
+#: ``[monitor] deadline`` by default: a third of the 6-hour cron interval the README suggests, so a slow run
+#: (a provider answering slowly, a long first run) ends well before the next one starts.
+DEFAULT_DEADLINE_S = 2 * 3600.0
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h)?\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``90`` (seconds), ``"90s"``, ``"45m"`` or ``"2h"``. Raises ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"a duration like '45m' or '2h' is expected, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        unit = {"s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}[match.group(2)]
+        seconds = float(match.group(1)) * unit
+    else:
+        raise ValueError(f"a duration like '45m' or '2h' is expected, got {value!r}")
+    if not 60.0 <= seconds <= 7 * 86400.0:
+        raise ValueError(f"the deadline must lie between 1 minute and 7 days, got {value!r}")
+    return seconds
+
+
 class MonitorSection(_Strict):
     data_dir: Path = Path("monitor-data")
     since: date | None = None
+    #: seconds a run may take: past it, no new scene is fetched; the scenes left are found by the next run
+    deadline: float = DEFAULT_DEADLINE_S
+
+    _deadline = field_validator("deadline", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
 
 
 class EmailConfig(_Strict):
@@ -152,6 +199,58 @@ class EmailConfig(_Strict):
     ca_file: Path | None = None
     max_inline_images: Annotated[int, Field(ge=0, le=50)] = 6
     inline_width: Annotated[int, Field(ge=200, le=4000)] = 800
+
+
+class WebhookConfig(_Strict):
+    """A webhook receiver (Slack, Matrix hookshot, anything taking a JSON POST): its ``url``, or
+    ``url_env`` naming the environment variable that holds it (webhook URLs embed their secret).
+    Only the URL's host is contacted: no redirects, no proxies; the URL is never logged."""
+
+    name: Annotated[str, Field(pattern=ID_PATTERN)]
+    url: SecretStr | None = None
+    url_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookConfig:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give either url or url_env (the environment variable holding the URL), not both")
+        if self.url is not None:
+            check_webhook_url(self.url.get_secret_value())
+        return self
+
+
+#: Hosts a webhook may reach over plain HTTP (a receiver on this machine); anything else needs HTTPS.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def check_webhook_url(url: str) -> None:
+    """An absolute http(s) URL with a host; plain HTTP only to this machine (the URL carries a secret)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL: {exc}") from None
+    if parts.scheme not in {"https", "http"} or not host:
+        raise ValueError("must be an absolute https:// URL")
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise ValueError(f"must use https:// (plain http only to this machine, not to {host})")
+
+
+class NotifySection(_Strict):
+    """Receivers beside email: ``[[notify.webhooks]]``."""
+
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> NotifySection:
+        names = [w.name for w in self.webhooks]
+        if len(names) != len(set(names)):
+            raise ValueError("webhook names must be unique")
+        return self
 
 
 class AlertsConfig(_Strict):
@@ -200,6 +299,7 @@ class Config(_Strict):
     sources: list[SourceConfig] = Field(default_factory=lambda: [SourceConfig(kind="earth-search")])
     sites: list[SiteConfig]
     email: EmailConfig = Field(default_factory=EmailConfig)
+    notify: NotifySection = Field(default_factory=NotifySection)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     detect: DetectConfig = Field(default_factory=DetectConfig)
     credentials: Credentials = Field(default_factory=Credentials, exclude=True)
@@ -251,8 +351,9 @@ def _loc(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
             label = str(part)
             if isinstance(node, list) and 0 <= part < len(node):
                 node = node[part]
-                if isinstance(node, Mapping) and isinstance(node.get("id"), str):
-                    label = f"{part} id={node['id']}"
+                shown = node.get("id") if isinstance(node, Mapping) else None
+                if isinstance(shown, str) and shown.isprintable() and len(shown) <= 60:  # one line, always
+                    label = f"{part} id={shown}"
             out += f"[{label}]"
         elif part in {"function-after", "function-before"} or part.startswith(("tuple[", "list[", "literal[")):
             continue
@@ -260,6 +361,33 @@ def _loc(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
             out += f".{part}" if out else part
             node = node.get(part) if isinstance(node, Mapping) else None
     return out
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds (``list[SiteConfig]``, ``EmailConfig | None``, ...)."""
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    """`` (did you mean 'data_dir'?)`` for an unknown key close to a known one at the same place, else ''."""
+    import difflib
+
+    models: list[type[BaseModel]] = [Config]
+    for part in loc[:-1]:
+        if isinstance(part, str):
+            models = [
+                m
+                for model in models
+                if part in model.model_fields
+                for m in _models_in(model.model_fields[part].annotation)
+            ]
+    known = sorted({name for model in models for name in model.model_fields} - {"credentials", "path"})
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -335,16 +463,38 @@ def parse_config(
         if not key and ("site" in msg or "[[sites]]" in msg):
             key = "sites"
         if first["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + _did_you_mean(tuple(first["loc"]))
         elif first["type"] == "missing":
             msg = "required key is missing"
+        elif first["type"] == "string_pattern_mismatch":
+            shown = str(first.get("input"))[:80]
+            msg = f"must use only a-z, 0-9 and '-' (ids name folders and files), got {shown!r}"
         more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
         raise ConfigError(msg + more, path=origin, key=key or None) from None
     _check_geometry_files(config, origin)
     _check_sources(config, origin)
     if config.email.ca_file is not None and not config.email.ca_file.is_file():
         raise ConfigError(f"{config.email.ca_file} does not exist", path=origin, key="email.ca_file")
+    config = _webhook_urls_from_env(config, origin, env)
     return config.model_copy(update={"credentials": _credentials(env), "path": Path(origin)})
+
+
+def _webhook_urls_from_env(config: Config, origin: str, env: Mapping[str, str]) -> Config:
+    """Fill in each ``url_env`` webhook's URL from the environment, checked as a ``url`` would be."""
+    hooks = []
+    for i, hook in enumerate(config.notify.webhooks):
+        if hook.url_env is not None:
+            key = f"notify.webhooks[{i} name={hook.name}].url_env"
+            value = env.get(hook.url_env)
+            if not value:
+                raise ConfigError(f"environment variable {hook.url_env} is not set", path=origin, key=key)
+            try:
+                check_webhook_url(value)
+            except ValueError as exc:
+                raise ConfigError(f"${hook.url_env} {exc}", path=origin, key=key) from None
+            hook = hook.model_copy(update={"url": SecretStr(value)})
+        hooks.append(hook)
+    return config.model_copy(update={"notify": config.notify.model_copy(update={"webhooks": hooks})})
 
 
 def _deepcopy(value: Any) -> Any:

@@ -111,15 +111,11 @@ class SiteGrid:
         return float(mask.sum()) * self.resolution**2
 
 
-def site_grid(site: SiteConfig) -> SiteGrid:
-    """The analysis grid of a site, with its zone masks, in the site's local UTM zone."""
-    geom = footprint(site.bbox, site.geometry)
-    centre = geom.centroid
-    crs = CRS.from_epsg(utm_epsg(centre.x, centre.y))
-    # Densify first: straight lon/lat edges are curves in UTM, and the bounds must hold them.
-    projected = shape(transform_geom("EPSG:4326", crs, mapping(geom.segmentize(0.0005))))
-    res = float(site.resolution)
-    xmin, ymin, xmax, ymax = projected.bounds
+def _check_size(
+    site: SiteConfig, bounds: tuple[float, float, float, float], res: float
+) -> tuple[float, float, int, int]:
+    """(left, bottom, width, height) of the grid holding ``bounds`` at ``res`` metres; ConfigError if too large."""
+    xmin, ymin, xmax, ymax = bounds
     left, bottom = math.floor(xmin / res) * res, math.floor(ymin / res) * res
     right, top = math.ceil(xmax / res) * res, math.ceil(ymax / res) * res
     width, height = round((right - left) / res), round((top - bottom) / res)
@@ -128,6 +124,24 @@ def site_grid(site: SiteConfig) -> SiteGrid:
             f"site {site.id!r} covers {width} x {height} px at {res:g} m, more than the {MAX_GRID_PIXELS:,} px a "
             "site may have: split it into smaller sites around what you watch"
         )
+    return left, top, width, height
+
+
+def site_grid(site: SiteConfig) -> SiteGrid:
+    """The analysis grid of a site, with its zone masks, in the site's local UTM zone."""
+    geom = footprint(site.bbox, site.geometry)
+    centre = geom.centroid
+    crs = CRS.from_epsg(utm_epsg(centre.x, centre.y))
+    res = float(site.resolution)
+    # An oversized site is refused from a coarse outline first: densifying a continent every 50 m would
+    # take minutes before the same answer (its vertices lie on the fine outline's curves, so if the coarse
+    # one is too large, so is the fine one).
+    xmin, ymin, xmax, ymax = geom.bounds
+    coarse = shape(transform_geom("EPSG:4326", crs, mapping(geom.segmentize(max(xmax - xmin, ymax - ymin) / 64))))
+    _check_size(site, coarse.bounds, res)
+    # Densify: straight lon/lat edges are curves in UTM, and the bounds must hold them.
+    projected = shape(transform_geom("EPSG:4326", crs, mapping(geom.segmentize(0.0005))))
+    left, top, width, height = _check_size(site, projected.bounds, res)
     grid = SiteGrid(crs=crs, transform=Affine(res, 0.0, left, 0.0, -res, top), width=width, height=height)
     masks = {zone.id: grid.rasterize(footprint(zone.bbox, zone.geometry)) for zone in site.zones}
     # A zone too small to hold a pixel centre falls back to the pixels it touches (see rasterize); the

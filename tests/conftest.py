@@ -190,6 +190,13 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     root = str(Path(__file__).resolve().parent.parent)
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in (root, full_env.get("PYTHONPATH", "")) if p)
     full_env.pop("MONITOR_CONFIG", None) if env is None or "MONITOR_CONFIG" not in env else None
+    # the child is not under pytest-socket: any host but this machine goes to a proxy that refuses
+    # (requests and GDAL's libcurl both honour these), unless the test names a proxy setting itself
+    if not any(v in full_env for v in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")):
+        for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+            full_env[name] = "http://127.0.0.1:9"
+        for name in ("no_proxy", "NO_PROXY"):
+            full_env[name] = ",".join(filter(None, ["127.0.0.1,localhost,::1", full_env.get(name, "")]))
     return subprocess.run(
         [sys.executable, "-m", "monitor", *args],
         cwd=cwd,
@@ -199,6 +206,27 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         timeout=600,
         check=False,
     )
+
+
+def invoke(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``monitor ARGS`` in this process with click's CliRunner: what :func:`run_cli` returns, without the
+    interpreter start-up (seconds per call). For the tests where a separate process proves nothing more;
+    cron-like runs, the lock and import-time checks keep :func:`run_cli`."""
+    import logging
+
+    from click.testing import CliRunner
+
+    from monitor.cli.main import cli
+
+    environment: dict[str, str | None] = {"MONITOR_CONFIG": None, **(env or {})}
+    with contextlib.chdir(cwd or Path.cwd()):
+        result = CliRunner(env=environment).invoke(cli, list(args), prog_name="monitor", catch_exceptions=False)
+    # the CLI points its log handlers at the runner's streams, closed now: take them off again
+    logging.getLogger("monitor").handlers.clear()
+    logging.getLogger("monitor").propagate = True
+    top = logging.getLogger()
+    top.handlers[:] = [h for h in top.handlers if h.get_name() != "monitor-libraries"]
+    return subprocess.CompletedProcess(["monitor", *args], result.exit_code or 0, result.stdout, result.stderr)
 
 
 # --- a real SMTP server on 127.0.0.1 (aiosmtpd), with TLS from a throwaway CA (trustme) -------------------
@@ -281,3 +309,72 @@ def smtp_server(tmp_path: Path) -> Iterator[Callable[..., SMTPServer]]:
     for server in servers:
         with contextlib.suppress(AssertionError, RuntimeError):  # never started
             server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gdal_confinement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no host allowed to GDAL yet (the allowance is process-wide, see gdal_env.confine)."""
+    from monitor.sources import gdal_env
+
+    monkeypatch.setattr(gdal_env, "_confined", set())
+    for name in ("no_proxy", "NO_PROXY"):
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])  # restored after the test, whatever a source set
+        else:
+            monkeypatch.setenv(name, "")
+            monkeypatch.delenv(name)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``network`` tests (run only with ``-m network``) may reach the internet; every other test only 127.0.0.1."""
+    for item in items:
+        if item.get_closest_marker("network"):
+            item.add_marker(pytest.mark.enable_socket)
+
+
+# --- the demo archive, built once per test session and shared by every xdist worker ---------------------
+
+
+class DemoBuild:
+    """``monitor demo --out out`` as run once for the whole session (with ``MONITOR_DATA_DIR`` pointing at
+    ``elsewhere``, which the demo must ignore): its folder, stdout and stderr."""
+
+    def __init__(self, out: Path, stdout: str, stderr: str, elsewhere: Path) -> None:
+        self.out, self.stdout, self.stderr, self.elsewhere = out, stdout, stderr, elsewhere
+
+
+@pytest.fixture(scope="session")
+def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
+    """The demo, built by the first worker that asks (a file lock in the session's shared temp folder), read
+    by the others: the slowest end-to-end run of the suite happens once, not once per test module."""
+    import json
+
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "shared-demo"
+    done = shared / "shared-demo.json"
+    elsewhere = root / "archive-named-by-the-environment"
+    with FileLock(str(shared / "shared-demo.lock")):
+        if not done.exists():
+            root.mkdir(exist_ok=True)
+            result = run_cli("demo", "--out", str(root / "monitor-demo"), env={"MONITOR_DATA_DIR": str(elsewhere)})
+            assert result.returncode == 0, result.stderr
+            done.write_text(json.dumps({"stdout": result.stdout, "stderr": result.stderr}))
+    record = json.loads(done.read_text())
+    return DemoBuild(
+        root / "monitor-demo", record["stdout"], record["stderr"], root / "archive-named-by-the-environment"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _restore_monitor_logger() -> Iterator[None]:
+    """In-process CLI runs (CliRunner) set up the ``monitor`` logger for a terminal (own handler, no
+    propagation); put it back so later tests' ``caplog`` still sees the monitor's records."""
+    import logging
+
+    logger = logging.getLogger("monitor")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, DemoBuild, invoke
 
 pd = pytest.importorskip("pandas")
 xr = pytest.importorskip("xarray")
@@ -20,12 +20,9 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo archive, built once per session with the CLI (about 20 s)."""
-    out = tmp_path_factory.mktemp("demo")
-    result = run_cli("demo", "--out", str(out), env={"MONITOR_DATA_DIR": ""})
-    assert result.returncode == 0, result.stderr
-    return out
+def demo_dir(demo_archive: DemoBuild) -> Path:
+    """The demo archive, built once per session and shared by every worker (tests/conftest.py)."""
+    return demo_archive.out
 
 
 @pytest.fixture
@@ -269,18 +266,113 @@ def test_evaluate_matches_each_alert_to_the_next_parade() -> None:
 
 def test_evaluate_cli_on_demo(demo_dir: Path, tmp_path: Path) -> None:
     cfg = str(demo_dir / "config.toml")
-    result = run_cli("evaluate", "--config", cfg, "--truth", str(PARADES), "--site", "mirim")
+    result = invoke("evaluate", "--config", cfg, "--truth", str(PARADES), "--site", "mirim")
     assert result.returncode == 0, result.stderr
     line = next(x for x in result.stdout.splitlines() if x.strip().startswith("2025-10-10"))
     assert "detected" in line and "2025-07-" in line
     assert "2015-10-10  not covered" in result.stdout
     bad = tmp_path / "bad.csv"
     bad.write_text("parade_date,occasion,first_reported_activity,confidence,source\n2020-10-10,x,,maybe,\n")
-    result = run_cli("evaluate", "--config", cfg, "--truth", str(bad))
+    result = invoke("evaluate", "--config", cfg, "--truth", str(bad))
     assert result.returncode == 2 and f"{bad}: line 2, column confidence" in result.stderr
     assert "Traceback" not in result.stderr
-    result = run_cli("evaluate", "--config", cfg, "--truth", str(PARADES), "--site", "nowhere")
+    result = invoke("evaluate", "--config", cfg, "--truth", str(PARADES), "--site", "nowhere")
     assert result.returncode == 2 and "no site 'nowhere'" in result.stderr
+
+
+def test_evaluate_on_simulated_scenes_says_so_in_text_and_json(demo_dir: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from monitor.cli.main import cli
+
+    cfg = str(demo_dir / "config.toml")
+    text = CliRunner().invoke(cli, ["evaluate", "--config", cfg, "--truth", str(PARADES)])
+    assert text.exit_code == 0, text.output
+    lines = text.output.splitlines()
+    assert lines[0].startswith("SIMULATED DATA") and lines[-1].startswith("SIMULATED DATA")
+    detected = next(x for x in lines if x.strip().startswith("2025-10-10"))
+    assert "detected" in detected and detected.endswith("[SIMULATED]")
+    out = CliRunner().invoke(cli, ["evaluate", "--config", cfg, "--truth", str(PARADES), "--format", "json"])
+    doc = json.loads(out.output)
+    assert doc["simulated"] is True and doc["notes"][0].startswith("SIMULATED DATA")
+    # the tables say it too, per row: JSON true, CSV "true"
+    scores = json.loads(CliRunner().invoke(cli, ["scores", "--config", cfg, "--format", "json"]).output)
+    alerts = json.loads(CliRunner().invoke(cli, ["alerts", "--config", cfg, "--format", "json"]).output)
+    assert scores and all(r["simulated"] is True for r in scores) and all(a["simulated"] is True for a in alerts)
+    scenes = CliRunner().invoke(cli, ["scenes", "--config", cfg]).output.splitlines()
+    assert scenes[0].endswith(",simulated") and all(line.endswith(",true") for line in scenes[1:])
+
+
+def test_api_and_cli_refuse_the_same_filters(m, demo_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    import monitor
+    from monitor.cli.main import cli
+
+    with pytest.raises(monitor.ConfigError, match=r"no zone 'bogus' \(known: assembly-apron"):
+        m.scores(zone="bogus")
+    with pytest.raises(monitor.ConfigError, match="no alert status 'firng' \\(known: firing, resolved, dismissed\\)"):
+        m.alerts(status="firng")
+    bare = monitor.open(demo_dir / "monitor-data")  # no config: the zones come from the archive
+    with pytest.raises(monitor.ConfigError, match="no zone 'bogus'"):
+        bare.scores(zone="bogus")
+    assert len(bare.scores(zone="replica-square")) == len(m.scores(zone="replica-square")) > 0
+    cfg = str(demo_dir / "config.toml")
+    result = CliRunner().invoke(cli, ["scores", "--config", cfg, "--zone", "bogus"])
+    assert result.exit_code == 2 and "no zone 'bogus' (known: assembly-apron" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_alert_status_filters_agree_between_api_and_cli(m, demo_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from click.testing import CliRunner
+
+    from monitor.cli.main import cli
+
+    cfg = str(demo_dir / "config.toml")
+    every = m.alerts()
+    counts = {}
+    for status in ("firing", "resolved", "dismissed"):
+        result = CliRunner().invoke(cli, ["alerts", "--config", cfg, "--status", status, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        rows = json.loads(result.output)
+        assert sorted(r["id"] for r in rows) == sorted(m.alerts(status=status)["id"])
+        counts[status] = len(rows)
+    assert counts["firing"] > 0 and counts["resolved"] > 0 and sum(counts.values()) == len(every)
+
+
+def test_alerts_table_is_one_readable_line_per_alert(demo_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli.main import cli
+
+    cfg = str(demo_dir / "config.toml")
+    result = CliRunner().invoke(cli, ["alerts", "--config", cfg, "--format", "table"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:4] == ["level", "state", "kind", "site/zone"]
+    alert_lines = [x for x in lines[1:] if not x.startswith("    ")]
+    assert alert_lines and all(x.endswith("[SIMULATED]") for x in alert_lines)
+    assert all("newest picture: " in x and x.count(";") == 1 for x in lines[1:] if x.startswith("    "))
+    # not a terminal: CSV, the contract's default for scripts
+    csv = CliRunner().invoke(cli, ["alerts", "--config", cfg])
+    assert csv.output.startswith("id,site,zone,kind,level,status,")
+
+
+def test_show_on_a_fully_clouded_scene_draws_what_it_can(m) -> None:  # type: ignore[no-untyped-def]
+    from matplotlib.figure import Figure
+
+    scenes = m.scenes(site="mirim", status="ok")
+    clouded = scenes[scenes["usable_fraction"] == 0]
+    if clouded.empty:
+        pytest.skip("the demo has no fully clouded scene")
+    fig = m.show("mirim", str(clouded.iloc[0]["scene_id"]))
+    assert isinstance(fig, Figure)
+    assert any("no change can be measured" in t.get_text() for ax in fig.axes for t in ax.texts)
+    fig.canvas.draw()  # the ValueError of an all-NaN log stretch came at drawing time
 
 
 # -- detectability --------------------------------------------------------------------------------------
@@ -322,3 +414,60 @@ def test_notebook_runs_on_the_demo(path: Path, demo_dir: Path, monkeypatch: pyte
     client.execute()  # raises CellExecutionError on any error
     images = [o for c in book.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert images, f"{path.name} drew no figure"
+
+
+def test_alert_ids_by_unique_prefix() -> None:
+    from monitor.alerts.ids import AmbiguousAlertError, resolve_alert_id
+    from monitor.errors import AlertNotFoundError
+
+    ids = ["mirim/a/crowd/20250705T020603Z", "mirim/a/crowd/20250801T020603Z", "mirim/b/vehicle/20250720T020549Z"]
+    assert resolve_alert_id("mirim/b", ids) == ids[2]
+    assert resolve_alert_id(ids[0], ids) == ids[0]
+    with pytest.raises(
+        AmbiguousAlertError, match="matches 2 alerts: mirim/a/crowd/20250705T020603Z, mirim/a/crowd/2025"
+    ):
+        resolve_alert_id("mirim/a", ids)
+    with pytest.raises(AlertNotFoundError, match="no alert 'x'"):
+        resolve_alert_id("x", ids)
+    with pytest.raises(AlertNotFoundError):
+        resolve_alert_id("", ids)
+
+
+def test_ack_and_dismiss_by_prefix(demo_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from click.testing import CliRunner
+
+    from monitor.cli.main import cli
+
+    copy = tmp_path / "demo"
+    shutil.copytree(demo_dir, copy)
+    cfg = str(copy / "config.toml")
+    runner = CliRunner()
+    ambiguous = runner.invoke(cli, ["alerts", "ack", "mirim/", "--config", cfg])
+    assert ambiguous.exit_code == 2 and "matches 3 alerts: mirim/assembly-apron/vehicle/" in ambiguous.output
+    missing = runner.invoke(cli, ["alerts", "ack", "nowhere", "--config", cfg])
+    assert missing.exit_code == 2 and missing.output.count("(see ") == 1, missing.output
+    acked = runner.invoke(cli, ["alerts", "ack", "mirim/replica", "--config", cfg])
+    assert acked.exit_code == 0 and acked.stdout.startswith("mirim/replica-square/crowd/2025"), acked.output
+    gone = runner.invoke(cli, ["alerts", "dismiss", "mirim/west", "--reason", "car park", "--config", cfg])
+    assert gone.exit_code == 0, gone.output
+    table = runner.invoke(cli, ["alerts", "--config", cfg, "--format", "table", "--status", "dismissed"])
+    assert "mirim/west-parking/vehicle/" in table.output and "dismissed: car park" in table.output
+
+
+def test_sites_map_draws_the_zones_over_the_latest_clear_scene(demo_dir: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli.main import cli
+    from monitor.pipeline.sitemap import CLEAR_FRACTION
+
+    out = tmp_path / "map.png"
+    result = CliRunner().invoke(cli, ["sites", "--config", str(demo_dir / "config.toml"), "--map", str(out)])
+    assert result.exit_code == 0, result.output
+    import monitor
+
+    scenes = monitor.open(demo_dir).scenes(site="mirim", status="ok")
+    clear = scenes[scenes["usable_fraction"] >= CLEAR_FRACTION]
+    newest = str(clear.sort_values("acquired").iloc[-1]["scene_id"])
+    assert f"map of mirim over {newest}: {out}" in result.stderr and out.stat().st_size > 50_000

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import rasterio
 
-from tests.conftest import run_cli, write_s2
+from tests.conftest import invoke, run_cli, write_s2
 
 CONTRACT_SCORE_COLUMNS = [
     "site",
@@ -83,18 +83,16 @@ def test_run_scores_and_alerts(scenario: Path) -> None:
 
 
 def test_second_run_is_a_noop(scenario: Path) -> None:
-    assert run_cli("run", "--config", str(scenario)).returncode == 0
+    assert invoke("run", "--config", str(scenario)).returncode == 0
     data = scenario.parent / "data"
     before = {p: p.stat().st_mtime_ns for p in data.rglob("*") if p.is_file() and "catalogue" not in p.name}
-    tables = [run_cli(cmd, "--config", str(scenario), "--format", "json").stdout for cmd in ("scores", "alerts")]
-    second = run_cli("run", "--config", str(scenario))
+    tables = [invoke(cmd, "--config", str(scenario), "--format", "json").stdout for cmd in ("scores", "alerts")]
+    second = invoke("run", "--config", str(scenario))
     assert second.returncode == 0, second.stderr
     assert "0 new scene(s)" in second.stderr and "0 alert change(s)" in second.stderr
     after = {p: p.stat().st_mtime_ns for p in data.rglob("*") if p.is_file() and "catalogue" not in p.name}
     assert before == after  # no crop, render, baseline or message rewritten
-    assert tables == [
-        run_cli(cmd, "--config", str(scenario), "--format", "json").stdout for cmd in ("scores", "alerts")
-    ]
+    assert tables == [invoke(cmd, "--config", str(scenario), "--format", "json").stdout for cmd in ("scores", "alerts")]
     assert len(list((data / "outbox").glob("*.eml"))) == 1
 
 
@@ -118,19 +116,19 @@ def test_bad_files_are_recorded_and_the_run_goes_on(synthetic_site) -> None:  # 
         "EPSG:32651",
         np.full((20, 20), 5, np.uint8),
     )
-    result = run_cli("run", "--config", str(config))
+    result = invoke("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    failed = _csv(run_cli("scenes", "--config", str(config), "--status", "failed").stdout)
+    failed = _csv(invoke("scenes", "--config", str(config), "--status", "failed").stdout)
     assert {r["id"] for r in failed} == {"S2_20250801T021530", "S2_20250802T021530", "S2_notime"}
     assert all(r["reason"] for r in failed)
-    empty = _csv(run_cli("scenes", "--config", str(config), "--status", "empty").stdout)
+    empty = _csv(invoke("scenes", "--config", str(config), "--status", "empty").stdout)
     assert [r["id"] for r in empty] == ["S2_20250803T021530"] and "overlap" in empty[0]["reason"]
-    scores = _csv(run_cli("scores", "--config", str(config)).stdout)
+    scores = _csv(invoke("scores", "--config", str(config)).stdout)
     broken = [r for r in scores if r["scene_id"] == "S2_20250801T021530"]
     assert len(broken) == 2 and all(r["usable_fraction"] == "0" and r["crowd_score"] == "" for r in broken)
     # retried on the next run (up to max_attempts), still recorded once
-    run_cli("run", "--config", str(config))
+    invoke("run", "--config", str(config))
     db = sqlite3.connect(config.parent / "data" / "catalogue.sqlite")
     attempts = db.execute("SELECT attempts FROM scenes WHERE scene_id = 'S2_20250801T021530'").fetchone()[0]
     assert attempts == 2
@@ -153,7 +151,7 @@ def test_bad_files_are_recorded_and_the_run_goes_on(synthetic_site) -> None:  # 
             ["duplicate site id"],
         ),
         ('[[sites]]\nid = "a"\nbbox = [0, 0, 1, 1]\nname = \n', ["invalid TOML", "line 4"]),
-        ('[[sites]]\nid = "A B"\nbbox = [0, 0, 1, 1]\n', ["sites[0 id=A B].id", "should match pattern"]),
+        ('[[sites]]\nid = "A B"\nbbox = [0, 0, 1, 1]\n', ["sites[0 id=A B].id", "must use only a-z"]),
         (
             '[monitor]\ncolour = 1\n[[sites]]\nid = "a"\nbbox = [0, 0, 1, 1]\n',
             ["monitor.colour", "unknown key"],
@@ -163,7 +161,7 @@ def test_bad_files_are_recorded_and_the_run_goes_on(synthetic_site) -> None:  # 
 def test_config_errors_exit_2_without_traceback(tmp_path: Path, toml: str, words: list[str]) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(toml)
-    result = run_cli("run", "--config", str(path))
+    result = invoke("run", "--config", str(path))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert str(path) in result.stderr
@@ -173,7 +171,7 @@ def test_config_errors_exit_2_without_traceback(tmp_path: Path, toml: str, words
 
 
 def test_missing_config_exits_2(tmp_path: Path) -> None:
-    result = run_cli("scores", "--config", str(tmp_path / "nope.toml"))
+    result = invoke("scores", "--config", str(tmp_path / "nope.toml"))
     assert result.returncode == 2 and "config file not found" in result.stderr
 
 
@@ -201,7 +199,7 @@ def test_diff_command(scenario: Path, tmp_path: Path) -> None:
     scenes = sorted((scenario.parent / "imagery").glob("*.tif"))
     out = tmp_path / "change.tif"
     png = tmp_path / "change.png"
-    result = run_cli("diff", str(scenes[0]), str(scenes[8]), "--out", str(out), "--png", str(png))
+    result = invoke("diff", str(scenes[0]), str(scenes[8]), "--out", str(out), "--png", str(png))
     assert result.returncode == 0, result.stderr
     with rasterio.open(out) as src, rasterio.open(scenes[0]) as before:
         assert src.count == 1 and src.dtypes[0] == "float32"
@@ -220,18 +218,18 @@ def test_a_lost_crop_is_refetched(synthetic_site) -> None:  # type: ignore[no-un
     parked.mkdir()
     for path in later:  # first run sees 4 scenes: fewer than the warm-up, nothing is scored yet
         path.rename(parked / path.name)
-    assert run_cli("run", "--config", str(config)).returncode == 0
+    assert invoke("run", "--config", str(config)).returncode == 0
     crops = sorted((config.parent / "data" / "crops" / "test-site").glob("*.tif"))
     crops[0].unlink()
     for path in later:
         (parked / path.name).rename(imagery / path.name)
-    second = run_cli("run", "--config", str(config))
+    second = invoke("run", "--config", str(config))
     assert second.returncode == 0, second.stderr
     assert "Traceback" not in second.stderr
-    failed = _csv(run_cli("scenes", "--config", str(config), "--status", "failed").stdout)
+    failed = _csv(invoke("scenes", "--config", str(config), "--status", "failed").stdout)
     assert [r["id"] for r in failed] == [crops[0].stem] and "fetched again" in failed[0]["reason"]
-    assert run_cli("run", "--config", str(config)).returncode == 0
-    scenes = _csv(run_cli("scenes", "--config", str(config)).stdout)
+    assert invoke("run", "--config", str(config)).returncode == 0
+    scenes = _csv(invoke("scenes", "--config", str(config)).stdout)
     assert {r["status"] for r in scenes} == {"ok"} and len(scenes) == 8
-    scores = _csv(run_cli("scores", "--config", str(config)).stdout)
+    scores = _csv(invoke("scores", "--config", str(config)).stdout)
     assert all(r["state"] == "scored" for r in scores)

@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import DemoBuild, invoke
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("demo") / "monitor-demo"
-    result = run_cli("demo", "--out", str(out))
-    assert result.returncode == 0, result.stderr
-    return out, result.stdout
+def demo(demo_archive: DemoBuild) -> tuple[Path, str]:
+    """The session's shared demo build (tests/conftest.py)."""
+    return demo_archive.out, demo_archive.stdout
 
 
 def test_demo_reports_where_things_are(demo: tuple[Path, str]) -> None:
@@ -30,7 +28,7 @@ def test_demo_reports_where_things_are(demo: tuple[Path, str]) -> None:
 def test_demo_alerts_on_the_rehearsals_and_nothing_before(demo: tuple[Path, str]) -> None:
     out, _ = demo
     config = str(out / "config.toml")
-    alerts = json.loads(run_cli("alerts", "--config", config, "--format", "json").stdout)
+    alerts = json.loads(invoke("alerts", "--config", config, "--format", "json").stdout)
     truth = list(csv.DictReader((out / "imagery" / "truth.csv").open()))
     first = {
         kind: min(r["date"] for r in truth if r["kind"] == kind and r["zone"] == zone)
@@ -43,7 +41,7 @@ def test_demo_alerts_on_the_rehearsals_and_nothing_before(demo: tuple[Path, str]
     assert all(a["first_seen"][:10] >= first["crowd"] for a in alerts)  # nothing in the quiet weeks
     for alert in alerts:
         assert all(Path(p).is_file() for p in alert["evidence"])
-    scores = list(csv.DictReader(io.StringIO(run_cli("scores", "--config", config).stdout)))
+    scores = list(csv.DictReader(io.StringIO(invoke("scores", "--config", config).stdout)))
     quiet = [r for r in scores if r["acquired"][:10] < first["crowd"] and r["crowd_score"]]
     assert quiet and max(float(r["crowd_score"]) for r in quiet) < 0.5
     messages = list((out / "monitor-data" / "outbox").glob("*.eml"))
@@ -52,11 +50,11 @@ def test_demo_alerts_on_the_rehearsals_and_nothing_before(demo: tuple[Path, str]
 
 def test_demo_again_is_a_noop(demo: tuple[Path, str]) -> None:
     out, _ = demo
-    before = run_cli("scores", "--config", str(out / "config.toml"), "--format", "json").stdout
-    again = run_cli("demo", "--out", str(out))
+    before = invoke("scores", "--config", str(out / "config.toml"), "--format", "json").stdout
+    again = invoke("demo", "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert "this run: 0 new scene(s), 0 scored, 0 alert change(s)" in again.stdout
-    assert run_cli("scores", "--config", str(out / "config.toml"), "--format", "json").stdout == before
+    assert invoke("scores", "--config", str(out / "config.toml"), "--format", "json").stdout == before
     assert len(list((out / "monitor-data" / "outbox").glob("*.eml"))) == 1
 
 
@@ -74,3 +72,42 @@ def test_demo_stores_each_scenes_registration_and_the_baseline_composition(demo:
     parsed = json.loads(composition)
     assert parsed["rule"].startswith("first 10 scenes") and parsed["kept_out_alerted"] == []
     assert len(parsed["shifts_px"]) + len(parsed["unregistered"]) == 10
+
+
+def test_demo_evidence_is_bounded_per_alert_and_confirmations_are_replaced(demo: tuple[Path, str]) -> None:
+    from monitor.render.names import MAX_GROUPS, SUFFIXES, is_confirmation
+
+    out, _ = demo
+    alerts = json.loads(invoke("alerts", "--config", str(out / "config.toml"), "--format", "json").stdout)
+    long_lived = [a for a in alerts if len(a["scene_ids"]) >= 4]
+    assert long_lived  # the crowd alert fires over eight scenes
+    for alert in alerts:
+        assert len(alert["evidence"]) <= MAX_GROUPS * len(SUFFIXES), alert["id"]
+        assert all(Path(p).is_file() for p in alert["evidence"])
+        confirmed = [p for p in alert["evidence"] if is_confirmation(p)]
+        assert len(confirmed) in (0, len(SUFFIXES))  # one confirmation's files at most
+        assert Path(alert["evidence"][0]).stem == alert["scene_ids"][0]  # the onset comes first
+    for alert in long_lived:
+        last = max(alert["scene_ids"])  # S2_YYYYMMDD... names sort by time
+        assert any(is_confirmation(p) and Path(p).name.startswith(last) for p in alert["evidence"])
+    listed = {p for a in alerts for p in a["evidence"]}
+    on_disk = {str(p) for p in (out / "monitor-data" / "evidence").rglob("*") if p.is_file()}
+    assert {p for p in on_disk if is_confirmation(p)} <= listed  # a replaced confirmation leaves no files
+
+
+def test_demo_report_shows_each_alerts_onset_beside_the_latest(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    report = out / "report-onset"
+    result = invoke("report", "--config", str(out / "config.toml"), "--out", str(report))
+    assert result.returncode == 0, result.stderr
+    alerts = json.loads(invoke("alerts", "--config", str(out / "config.toml"), "--format", "json").stdout)
+    text = (report / "summary.txt").read_text()
+    html = (report / "index.html").read_text()
+    for alert in alerts:
+        assert f"onset:  {alert['scene_ids'][0]} {alert['first_seen'][:10]}" in text
+        assert "(opened the alert)" in text
+    long_lived = next(a for a in alerts if len(a["scene_ids"]) >= 4)
+    assert f"latest: {max(long_lived['scene_ids'])}" in text
+    assert html.count("Onset: the observation that opened the alert") >= 1
+    onset_png = f"onset/{long_lived['scene_ids'][0]}.png"
+    assert onset_png in html and any(report.rglob(onset_png.split("/")[-1]))

@@ -259,3 +259,17 @@ def test_region_table_matches_scikit_image() -> None:
         if region.axis_major_length > region.axis_minor_length + 1e-6:
             diff = abs(table.orientation[lab] - region.orientation)
             assert min(diff, abs(diff - np.pi)) < 1e-9
+
+
+def test_nanmedian_first_axis_equals_numpys() -> None:
+    from monitor.detect.baseline import nanmedian_first_axis
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 7, 10):
+        values = rng.normal(0.2, 0.05, (n, 3, 20, 30)).astype(np.float32)
+        values[rng.random(values.shape) < 0.3] = np.nan
+        values[:, :, :2, :2] = np.nan  # never observed
+        with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+            expected = np.nanmedian(values, axis=0)
+        got = nanmedian_first_axis(values)
+        assert got.dtype == np.float32 and np.array_equal(got, expected, equal_nan=True)

@@ -14,7 +14,7 @@ from shapely.geometry import shape
 
 from monitor.config import load_config
 from monitor.pipeline import run
-from tests.conftest import SITE_BBOX, run_cli
+from tests.conftest import SITE_BBOX, invoke, run_cli
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def archive(synthetic_site: Any) -> Path:
 
 
 def _alerts(config_path: Path) -> list[dict[str, Any]]:
-    result = run_cli("alerts", "--config", str(config_path), "--format", "json")
+    result = invoke("alerts", "--config", str(config_path), "--format", "json")
     assert result.returncode == 0, result.stderr
     return list(json.loads(result.stdout))
 
@@ -65,12 +65,12 @@ def test_dismiss_then_report(archive: Path, tmp_path: Path) -> None:
     crowd = next(a for a in alerts if a["kind"] == "crowd")
     vehicle = next(a for a in alerts if a["kind"] == "vehicle")
     reason = '<script>x</script> a market & "stalls"'
-    assert run_cli("alerts", "ack", vehicle["id"], "--config", str(archive)).returncode == 0
-    result = run_cli("alerts", "dismiss", crowd["id"], "--reason", reason, "--config", str(archive))
+    assert invoke("alerts", "ack", vehicle["id"], "--config", str(archive)).returncode == 0
+    result = invoke("alerts", "dismiss", crowd["id"], "--reason", reason, "--config", str(archive))
     assert result.returncode == 0, result.stderr
-    missing = run_cli("alerts", "--config", str(archive), "dismiss", "no/such/alert", "--reason", "x")
+    missing = invoke("alerts", "--config", str(archive), "dismiss", "no/such/alert", "--reason", "x")
     assert missing.returncode == 2 and "no alert 'no/such/alert'" in missing.stderr
-    empty = run_cli("alerts", "dismiss", crowd["id"], "--reason", " ", "--config", str(archive))
+    empty = invoke("alerts", "dismiss", crowd["id"], "--reason", " ", "--config", str(archive))
     assert empty.returncode == 2 and "--reason" in empty.stderr
     after = {a["id"]: a for a in _alerts(archive)}
     assert after[crowd["id"]]["status"] == "resolved" and after[crowd["id"]]["dismiss_reason"] == reason
@@ -80,7 +80,7 @@ def test_dismiss_then_report(archive: Path, tmp_path: Path) -> None:
     assert second.messages_queued == 0  # a dismissal sends nothing
 
     out = tmp_path / "report"
-    result = run_cli("report", "--config", str(archive), "--out", str(out), "--since", "2025-05-01")
+    result = invoke("report", "--config", str(archive), "--out", str(out), "--since", "2025-05-01")
     assert result.returncode == 0, result.stderr
     page = (out / "index.html").read_text()
     assert "&lt;script&gt;x&lt;/script&gt; a market &amp; &#34;stalls&#34;" in page and "<script>" not in page
@@ -94,9 +94,9 @@ def test_dismiss_then_report(archive: Path, tmp_path: Path) -> None:
     assert crowd["id"] in summary and reason in summary
 
     early = tmp_path / "early"
-    assert run_cli("report", "--config", str(archive), "--out", str(early), "--until", "2025-05-10").returncode == 0
+    assert invoke("report", "--config", str(archive), "--out", str(early), "--until", "2025-05-10").returncode == 0
     assert "No alert in this period" in (early / "index.html").read_text()
-    bad = run_cli(
+    bad = invoke(
         "report", "--config", str(archive), "--out", str(early), "--since", "2025-06-01", "--until", "2025-05-01"
     )
     assert bad.returncode == 2 and "--until" in bad.stderr
@@ -148,10 +148,36 @@ def test_read_only_commands_on_an_archive_a_run_has_not_migrated_yet(tmp_path: P
     )
     db.commit()
     db.close()
-    listed = run_cli("alerts", "--config", str(config), "--format", "json")
+    listed = invoke("alerts", "--config", str(config), "--format", "json")
     assert listed.returncode == 0, listed.stderr
     (alert,) = json.loads(listed.stdout)
     assert alert["id"] == "a/site/crowd/x" and alert["acked_at"] is None
-    report = run_cli("report", "--config", str(config), "--out", str(tmp_path / "report"))
+    report = invoke("report", "--config", str(config), "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
     assert "a/site/crowd/x" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_report_after_runs_that_saw_nothing_says_so(tmp_path: Path) -> None:
+    """Every search failed (the STAC catalog is unreadable): no 1970 timeline, no data credit, each source's
+    last successful search and each site's last usable scene, and one plain sentence."""
+    config = tmp_path / "monitor.toml"
+    (tmp_path / "catalog.json").write_text("{ half a catalog")
+    config.write_text(
+        '[monitor]\ndata_dir = "data"\n[[sources]]\nkind = "local"\npath = "catalog.json"\n'
+        '[[sites]]\nid = "a"\nbbox = [125.84, 39.01, 125.847, 39.0155]\n'
+    )
+    for _ in range(2):
+        failed = run_cli("run", "--config", str(config))
+        assert failed.returncode == 1 and "cannot read STAC catalog" in failed.stderr
+    report = run_cli("report", "--config", str(config), "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    text = (tmp_path / "report" / "summary.txt").read_text()
+    assert "THE MONITOR SAW NOTHING in this period" in text
+    assert f"local:{tmp_path / 'catalog.json'}: last successful search none recorded" in text
+    assert "last usable scene: none ever" in text and "nothing seen of this site in this period" in text
+    assert "Copernicus" not in text
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "The monitor saw nothing in this period" in html and "Copernicus" not in html
+    assert "<td>not recorded</td>" in html  # failures the archive cannot know are not shown as 0
+    assert "timeline" not in html.lower().replace("no timeline", "")
+    assert not (tmp_path / "report" / "img").exists()

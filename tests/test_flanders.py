@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from tests.conftest import SHARED_DATA, run_cli, shared_data
+from tests.conftest import SHARED_DATA, invoke, shared_data
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def flanders(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shared_data("worldcereal-flanders", "s2")
     folder = tmp_path_factory.mktemp("flanders")
     config = flanders_config(folder, SHARED_DATA / "worldcereal-flanders" / "s2")
-    result = run_cli("run", "--config", str(config))
+    result = invoke("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     return config
@@ -47,7 +47,7 @@ def _rows(text: str) -> list[dict[str, str]]:
 
 
 def test_every_date_is_ingested(flanders: Path) -> None:
-    scenes = _rows(run_cli("scenes", "--config", str(flanders)).stdout)
+    scenes = _rows(invoke("scenes", "--config", str(flanders)).stdout)
     assert len(scenes) == 118
     assert {s["status"] for s in scenes} == {"ok"}
     assert scenes[0]["acquired"] == "2017-08-04T10:53:28+00:00"
@@ -58,7 +58,7 @@ def test_usable_fractions_are_the_scl_clear_share(flanders: Path) -> None:
     from monitor.grid import site_grid
 
     grid = site_grid(load_config(flanders).sites[0])
-    scores = _rows(run_cli("scores", "--config", str(flanders)).stdout)
+    scores = _rows(invoke("scores", "--config", str(flanders)).stdout)
     assert len(scores) == 118 * 2
     s2 = shared_data("worldcereal-flanders", "s2")
     checked = 0
@@ -76,9 +76,9 @@ def test_usable_fractions_are_the_scl_clear_share(flanders: Path) -> None:
 
 
 def test_no_alert_on_quiet_farmland(flanders: Path) -> None:
-    alerts = json.loads(run_cli("alerts", "--config", str(flanders), "--format", "json").stdout)
+    alerts = json.loads(invoke("alerts", "--config", str(flanders), "--format", "json").stdout)
     assert alerts == []
-    scores = _rows(run_cli("scores", "--config", str(flanders)).stdout)
+    scores = _rows(invoke("scores", "--config", str(flanders)).stdout)
     scored = [r for r in scores if r["crowd_score"]]
     assert len(scored) > 100
     assert max(float(r["crowd_score"]) for r in scored) < 0.5
@@ -86,10 +86,10 @@ def test_no_alert_on_quiet_farmland(flanders: Path) -> None:
 
 
 def test_second_run_changes_nothing(flanders: Path) -> None:
-    before = [run_cli(c, "--config", str(flanders), "--format", "json").stdout for c in ("scores", "alerts", "scenes")]
-    again = run_cli("run", "--config", str(flanders))
+    before = [invoke(c, "--config", str(flanders), "--format", "json").stdout for c in ("scores", "alerts", "scenes")]
+    again = invoke("run", "--config", str(flanders))
     assert again.returncode == 0 and "0 new scene(s)" in again.stderr
-    after = [run_cli(c, "--config", str(flanders), "--format", "json").stdout for c in ("scores", "alerts", "scenes")]
+    after = [invoke(c, "--config", str(flanders), "--format", "json").stdout for c in ("scores", "alerts", "scenes")]
     assert before == after
 
 
@@ -100,14 +100,14 @@ def test_sentinel1_20m_scenes_are_warped_and_scored_in_db(tmp_path: Path) -> Non
     for path in sorted(s1.glob("S1_*.tif"))[:24]:
         shutil.copy(path, imagery / path.name)
     config = flanders_config(tmp_path, imagery)
-    result = run_cli("run", "--config", str(config))
+    result = invoke("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
-    scores = _rows(run_cli("scores", "--config", str(config)).stdout)
+    scores = _rows(invoke("scores", "--config", str(config)).stdout)
     assert {r["sensor"] for r in scores} == {"S1"}
     assert all(float(r["usable_fraction"]) > 0.99 for r in scores)  # radar sees through clouds
     scored = [r for r in scores if r["state"] == "scored"]
     assert len(scored) == 2 * 24  # baseline from the first 10, then every scene scored
-    assert json.loads(run_cli("alerts", "--config", str(config), "--format", "json").stdout) == []
+    assert json.loads(invoke("alerts", "--config", str(config), "--format", "json").stdout) == []
     from monitor.archive import read_crop_file
 
     crop = read_crop_file(next((tmp_path / "data" / "crops" / "flanders").glob("*.tif")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def test_sensor_from_prefix(name: str, sensor: str) -> None:
 # --- search -------------------------------------------------------------------------------------------
 
 
-def test_search_lists_geotiffs_by_time(tmp_path: Path, site: SiteConfig) -> None:
+def test_search_lists_geotiffs_by_time(tmp_path: Path, site: SiteConfig, caplog: pytest.LogCaptureFixture) -> None:
     names = [
         "S2_20230301T021530.tif",
         "S2_20230115T021530.tif",
@@ -109,13 +110,19 @@ def test_search_lists_geotiffs_by_time(tmp_path: Path, site: SiteConfig) -> None
         "S2_20230401T021530.tif.aux.xml",
         "S2_20230402T021530.png",
         "notes.txt",
+        "notes.tif",
         "S2_notime.tif",
     ]
     for name in names:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"")
     source = LocalSource(SourceConfig(kind="local", path=tmp_path))
-    refs = source.search(site, None, None)
+    with caplog.at_level(logging.DEBUG, logger="monitor.sources.local"):
+        refs = source.search(site, None, None)
+    # notes.tif claims neither a time nor a sensor: one debug line, no failed scene; S2_notime claims a sensor
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'notes.tif'}: not imagery by its name (no acquisition time, no sensor prefix): skipped"
+    ]
     ids = [r.scene_id for r in refs]
     assert ids == ["S2_notime", "S2_20230115T021530", "PS_2023-01-20", "S1_20230201_093000", "S2_20230301T021530"]
     by_id = {r.scene_id: r for r in refs}

@@ -167,6 +167,44 @@ def test_inline_images_resolve_by_content_id_and_geojson_is_attached(tmp_path: P
     assert len(msg.as_bytes()) < 400_000
 
 
+def test_pictures_are_inline_and_only_the_geojson_is_an_attachment(tmp_path: Path) -> None:
+    """Parsed back as a mail client reads it: image parts say inline, the GeoJSON says attachment."""
+    alerts = [_alert(f"a{i}", zone=f"z{i}", evidence=_evidence(tmp_path / f"z{i}")) for i in range(2)]
+    raw = _message(alerts).as_bytes()
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    images = [p for p in parsed.walk() if p.get_content_maintype() == "image"]
+    assert len(images) == 2
+    assert all(p.get_content_disposition() == "inline" and p["Content-ID"] for p in images)
+    assert all(p.get_filename() for p in images)  # still named, for clients that save them
+    attachments = list(parsed.iter_attachments())  # type: ignore[attr-defined]
+    assert [a.get_content_type() for a in attachments] == ["application/geo+json"] * 2
+    assert all(a.get_content_disposition() == "attachment" for a in attachments)
+    dispositions = {p.get_content_type(): p.get_content_disposition() for p in parsed.walk()}
+    assert dispositions["text/plain"] is None and dispositions["text/html"] is None
+
+
+def test_the_onset_is_shown_beside_the_latest(tmp_path: Path) -> None:
+    """An alert that fired for a while: the text and HTML name the scene that opened it and show its
+    picture after the latest one."""
+    onset = _evidence(tmp_path / "z", "S2_20250501T021530")
+    latest = _evidence(tmp_path / "z" / "confirmed", "S2_20250506T021530")
+    alert = _alert(evidence=onset + latest)
+    msg = _message([alert])
+    text, html = _parts(msg)
+    assert "onset:     2025-05-01 02:15 UTC, opened by scene S2_20250501T021530" in text
+    assert "latest:    2025-05-06 02:15 UTC, 2 supporting scene(s)" in text
+    assert onset[0] in text  # the onset picture, by path
+    cids = re.findall(r'src="cid:([^"]+)"', html)
+    assert len(cids) == 2 and cids[1].endswith(".onset@watch.example.org")
+    assert html.index("Latest observation") < html.index("Onset: the observation that opened the alert")
+    assert "opened by scene" in html and "S2_20250501T021530" in html
+    one = _message([_alert(evidence=onset)])  # opened, never confirmed: one picture, no onset twice
+    assert len(re.findall(r'src="cid:', _parts(one)[1])) == 1
+    budget = _message([alert], max_images=1)  # the latest picture comes first within the budget
+    _, budget_html = _parts(budget)
+    assert len(re.findall(r'src="cid:', budget_html)) == 1 and onset[0] in budget_html
+
+
 def test_message_id_is_stable_for_the_same_states() -> None:
     alerts = [_alert("a1"), _alert("a2", level="high")]
     first = _message(alerts)

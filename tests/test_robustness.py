@@ -16,7 +16,7 @@ from monitor.archive.records import Alert
 from monitor.config import load_config
 from monitor.pipeline import run
 from monitor.sensors import sensor_from_prefix
-from tests.conftest import run_cli
+from tests.conftest import DemoBuild, invoke, run_cli
 
 
 def test_sentinel_satellite_prefixes_map_to_their_sensor() -> None:
@@ -91,9 +91,9 @@ def test_odd_file_names_are_recorded_not_fatal(synthetic_site) -> None:  # type:
 
 def test_a_changed_site_footprint_is_a_config_error(synthetic_site) -> None:  # type: ignore[no-untyped-def]
     config = synthetic_site(quiet=6, formations=())
-    assert run_cli("run", "--config", str(config)).returncode == 0
+    assert invoke("run", "--config", str(config)).returncode == 0
     config.write_text(config.read_text().replace("125.847", "125.8475", 1))
-    result = run_cli("run", "--config", str(config))
+    result = invoke("run", "--config", str(config))
     assert result.returncode == 2, result.stderr
     assert "sites[0 id=test-site].bbox" in result.stderr and "Traceback" not in result.stderr
 
@@ -158,7 +158,7 @@ def test_late_observations_do_not_rewrite_alert_history() -> None:
 def test_unusable_source_at_run_time_names_the_key(tmp_path: Path) -> None:
     path = tmp_path / "monitor.toml"
     path.write_text('[[sources]]\nkind = "sentinelhub"\n[[sites]]\nid = "a"\nbbox = [0, 0, 0.01, 0.01]\n')
-    result = run_cli(
+    result = invoke(
         "run", "--config", str(path), env={"SH_CLIENT_ID": "", "SH_CLIENT_SECRET": "", "HOME": str(tmp_path)}
     )
     assert result.returncode == 2 and "sources[0].profile" in result.stderr and str(path) in result.stderr
@@ -172,7 +172,7 @@ def test_archive_folder_that_cannot_be_created(tmp_path: Path) -> None:
         '[monitor]\ndata_dir = "blocker/data"\n[[sources]]\nkind = "local"\npath = "imagery"\n'
         '[[sites]]\nid = "a"\nbbox = [0, 0, 0.01, 0.01]\n'
     )
-    result = run_cli("run", "--config", str(path))
+    result = invoke("run", "--config", str(path))
     assert result.returncode == 1 and "blocker" in result.stderr and "Traceback" not in result.stderr
     assert "unexpected" not in result.stderr
 
@@ -196,12 +196,12 @@ def test_a_full_archive_disk_fails_the_run_and_loses_no_scene(synthetic_site) ->
     (data / "crops").mkdir(parents=True)
     (data / "crops" / "test-site").write_text("a file where the crop folder should be")
     for _ in range(4):  # more runs than max_attempts
-        result = run_cli("run", "--config", str(config))
+        result = invoke("run", "--config", str(config))
         assert result.returncode == 1 and "Traceback" not in result.stderr
     db = sqlite3.connect(data / "catalogue.sqlite")
     assert db.execute("SELECT COUNT(*) FROM scenes").fetchone()[0] == 0  # nothing blamed on the scenes
     (data / "crops" / "test-site").unlink()
-    assert run_cli("run", "--config", str(config)).returncode == 0
+    assert invoke("run", "--config", str(config)).returncode == 0
     assert db.execute("SELECT COUNT(*) FROM scenes WHERE status = 'ok'").fetchone()[0] == 6
 
 
@@ -224,12 +224,10 @@ def test_a_transient_storage_error_while_scoring_is_retried(synthetic_site, monk
     assert [c.action for c in second.alert_changes] == ["opened"]  # the alert is not lost
 
 
-def test_the_demo_never_writes_into_the_archive_named_by_the_environment(tmp_path: Path) -> None:
-    real_archive = tmp_path / "real-archive"
-    result = run_cli("demo", "--out", str(tmp_path / "demo"), env={"MONITOR_DATA_DIR": str(real_archive)})
-    assert result.returncode == 0, result.stderr
-    assert not real_archive.exists()
-    assert (tmp_path / "demo" / "monitor-data" / "catalogue.sqlite").is_file()
+def test_the_demo_never_writes_into_the_archive_named_by_the_environment(demo_archive: DemoBuild) -> None:
+    # the session's shared demo is built with MONITOR_DATA_DIR pointing at `elsewhere` (tests/conftest.py)
+    assert not demo_archive.elsewhere.exists()
+    assert (demo_archive.out / "monitor-data" / "catalogue.sqlite").is_file()
 
 
 def test_a_duplicate_at_the_top_level_does_not_shadow_the_scene(synthetic_site) -> None:  # type: ignore[no-untyped-def]
@@ -248,7 +246,7 @@ def test_an_oversized_site_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "imagery").mkdir()
     path = tmp_path / "monitor.toml"
     path.write_text('[[sources]]\nkind = "local"\npath = "imagery"\n[[sites]]\nid = "a"\nbbox = [0, 0, 5, 5]\n')
-    result = run_cli("run", "--config", str(path))
+    result = invoke("run", "--config", str(path))
     assert result.returncode == 2 and "sites[0 id=a].bbox" in result.stderr
     assert not (tmp_path / "monitor-data").exists()
 

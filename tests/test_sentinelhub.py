@@ -286,3 +286,16 @@ def test_run_records_processing_units_and_searches_incrementally(
     second = run(config)
     assert second.new_scenes == 0
     assert [e.path for e in server.log if "/api/" in e.path] == ["/api/v1/catalog/1.0.0/search"] * 2  # S2, S1
+
+
+def test_error_text_is_kept_whole_on_one_line_and_redacted() -> None:
+    from monitor.sources.sentinelhub import MESSAGE_CHARS, _message
+
+    body = '{"error": {"status": 400, "reason": "Bad Request", "message": "' + "x" * 420 + '"}}'
+    text = f"Failed to download from:\nhttps://sh.test/api/v1/process\nwith HTTPError:\n{body}\n"
+    text += "Please check your internet connection and try again. access_token=abc123"
+    out = _message(ValueError(text))
+    assert "Please check your internet connection and try again." in out and "\n" not in out
+    assert "abc123" not in out and "access_token=***" in out
+    long = _message(ValueError("word " * MESSAGE_CHARS))
+    assert long.endswith("more characters]") and len(long) < MESSAGE_CHARS + 40

@@ -135,10 +135,10 @@ def test_csv_quotes_awkward_text() -> None:
 def test_json_round_trips() -> None:
     rows = [SCORE, {**SCORE, "zone": "parking", "crowd_score": None, "vehicle_score": 0.4}]
     back = json.loads(format_rows(rows, SCORE_COLUMNS, "json"))
-    assert back == [{c: r[c] for c in SCORE_COLUMNS} for r in rows]
+    assert back == [{c: r.get(c) for c in SCORE_COLUMNS} for r in rows]
     assert list(back[0]) == list(SCORE_COLUMNS)
     alerts = json.loads(format_rows([ALERT], ALERT_FIELDS, "json"))
-    assert alerts == [ALERT] and isinstance(alerts[0]["scene_ids"], list)
+    assert alerts == [{**ALERT, "simulated": None}] and isinstance(alerts[0]["scene_ids"], list)
 
 
 def test_missing_keys_are_empty() -> None:
@@ -206,7 +206,8 @@ def test_rows_from_the_catalogue(tmp_path: Path) -> None:
     assert scenes[0]["id"] == "S2_20230115T021530" and scenes[0]["reason"] == "truncated file"
     assert scenes[0]["attempts"] == 1
     assert list(scores[0]) == list(SCORE_COLUMNS) and scores[0]["crowd_score"] == SCORE["crowd_score"]
-    assert alerts == [{f: ALERT[f] for f in ALERT_FIELDS}]
+    assert alerts == [{**{f: ALERT.get(f) for f in ALERT_FIELDS}, "simulated": False}]
+    assert scenes[0]["simulated"] is False and scores[0]["simulated"] is False
     _, (csv_alert,) = _csv(format_rows(alerts, ALERT_FIELDS, "csv"))
     assert csv_alert["scene_ids"] == "S2_20230115T021530;S2_20230120T021530"
 
@@ -219,3 +220,27 @@ def test_csv_folds_line_breaks_inside_a_cell(reason: str) -> None:
     assert text.count("\n") == 3 and "\r" not in text
     back = list(csv.DictReader(io.StringIO(text, newline="")))
     assert [r["reason"] for r in back] == [fold(reason), "ok"]
+
+
+def test_alerts_default_to_a_table_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from monitor.cli import alerts
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    assert alerts._default_format() == "table"
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
+    assert alerts._default_format() == "csv"
+
+
+def test_alert_table_lines() -> None:
+    from monitor.report.tables import format_alert_table
+
+    row = {f: ALERT.get(f) for f in ALERT_FIELDS}
+    text = format_alert_table([{**row, "simulated": True}, {**row, "dismissed_at": "x", "dismiss_reason": "cars"}])
+    lines = text.splitlines()
+    assert lines[0].split() == ["level", "state", "kind", "site/zone", "seen", "(UTC)", "score", "id"]
+    assert lines[1].endswith("[SIMULATED]") and " firing " in lines[1] and ALERT["id"] in lines[1]
+    assert lines[2].startswith("    2 scene(s), 2 evidence file(s); newest picture: none on disk")
+    assert " dismissed " in lines[3] and lines[5] == "    dismissed: cars"
+    assert format_alert_table([]) == "no alerts\n"

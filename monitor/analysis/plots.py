@@ -196,12 +196,30 @@ def panels(
     axes[1].set_title(f"scene {scene.scene_id}")
     t = change.threshold
     finite = stat[np.isfinite(stat)]
-    vmax = max(float(np.nanpercentile(finite, 99.9)) if finite.size else t * 10, t * 10)
-    shown = np.where(np.isfinite(stat), np.maximum(stat, t / 10), np.nan)
-    im = axes[2].imshow(shown, cmap="magma", norm=LogNorm(vmin=t / 10, vmax=vmax), interpolation="nearest")
-    axes[2].contour(np.nan_to_num(stat, nan=0.0) > t, levels=[0.5], colors="white", linewidths=0.6)
-    axes[2].set_title("change statistic (log; white = significant)")
-    fig.colorbar(im, ax=axes[2], shrink=0.8).set_label("sum of squared robust z over bands")
+    if finite.size and np.isfinite(t) and t > 0:
+        vmax = max(float(np.nanpercentile(finite, 99.9)), t * 10)
+        shown = np.where(np.isfinite(stat), np.maximum(stat, t / 10), np.nan)
+        im = axes[2].imshow(shown, cmap="magma", norm=LogNorm(vmin=t / 10, vmax=vmax), interpolation="nearest")
+        significant = np.nan_to_num(stat, nan=0.0) > t
+        if significant.any():
+            axes[2].contour(significant, levels=[0.5], colors="white", linewidths=0.6)
+        axes[2].set_title("change statistic (log; white = significant)")
+        fig.colorbar(im, ax=axes[2], shrink=0.8).set_label("sum of squared robust z over bands")
+    else:
+        # a fully clouded (or unreadable) window: nothing was compared, so there is no statistic to stretch
+        axes[2].imshow(np.full(stat.shape, np.nan), interpolation="nearest")
+        axes[2].set_title("change statistic: nothing compared")
+        axes[2].text(
+            0.5,
+            0.5,
+            "no usable pixel here\n(cloud, or outside the image):\nno change can be measured",
+            transform=axes[2].transAxes,
+            ha="center",
+            va="center",
+            fontsize=10,
+            color="black",
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
+        )
     for ax in axes:
         ax.set_facecolor("#9a9a9a")
         for zone_id, mask in masks.items():

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from monitor.detect.baseline import Baseline
     from monitor.detect.scoring import SceneChange
+    from monitor.report.selection import Selection
     from monitor.scene import Scene
 
 DEMO_CONFIG = "config.toml"
@@ -140,6 +141,19 @@ class Monitor:
         rows = [{**r.as_dict(), "simulated": r.simulated} for r in records]
         return frames.typed_frame(rows, frames.SCENE_DTYPES)
 
+    def _select(self, *, site: str | None = None, zone: str | None = None, status: str | None = None) -> Selection:
+        """The filter checked by the rules of the CLI (:func:`monitor.report.selection.select`): a site,
+        zone or status that names nothing raises :class:`ConfigError` rather than giving an empty table."""
+        from monitor.report.selection import config_zones, select
+
+        if self.config is not None:
+            zones = config_zones(self.config)
+        else:
+            with self._catalogue() as cat:
+                found = {(r.site, r.zone) for r in cat.scores()}
+            zones = {s: sorted(z for site, z in found if site == s) for s in self.site_ids()}
+        return select(zones, site=site, zone=zone, status=status)
+
     def scores(self, site: str | None = None, zone: str | None = None) -> pd.DataFrame:
         """The score table, one row per scene per zone, oldest first (the columns of ``monitor scores``).
 
@@ -147,8 +161,7 @@ class Monitor:
         was scored with at least the alerts' ``min_usable_fraction`` of the zone clear: what the alert
         engine counts; the others are cloudy or unreadable).
         """
-        if site is not None:
-            self._site_config(site)
+        self._select(site=site, zone=zone)
         threshold = self.min_usable_fraction
         with self._catalogue() as cat:
             records = cat.scores(site=site, zone=zone)
@@ -163,12 +176,16 @@ class Monitor:
         return frames.typed_frame(rows, frames.SCORE_DTYPES)
 
     def alerts(self, site: str | None = None, status: str | None = None) -> pd.DataFrame:
-        """The alerts, oldest first; ``status`` firing | resolved filters; ``level`` is ordered."""
-        if site is not None:
-            self._site_config(site)
+        """The alerts, oldest first; ``status`` firing | resolved | dismissed filters as ``monitor alerts
+        --status`` does (an unknown one raises :class:`ConfigError`); ``level`` is ordered."""
+        chosen = self._select(site=site, status=status)
         with self._catalogue() as cat:
             records = cat.alerts(site=site)
-        rows = [{**r.as_dict(), "n_scenes": len(r.scene_ids)} for r in records if status is None or r.status == status]
+        rows = [
+            {**r.as_dict(), "n_scenes": len(r.scene_ids)}
+            for r in records
+            if chosen.status is None or chosen.status.matches(r)
+        ]
         return frames.typed_frame(rows, frames.ALERT_DTYPES)
 
     @staticmethod
@@ -206,7 +223,8 @@ class Monitor:
         with self._catalogue() as cat:
             alerts = cat.alerts(site=site)
             days = [s.acquired for s in cat.scenes(site=site, status=SceneStatus.OK) if s.acquired]
-        return evaluate(events, alerts, days, site=site, max_lead_days=max_lead_days)
+            simulated = bool(cat.simulated_sites() & ({site} if site else set(self.site_ids())))
+        return evaluate(events, alerts, days, site=site, max_lead_days=max_lead_days, simulated=simulated)
 
     # -- rasters ---------------------------------------------------------------------------------------
     def _scene_obj(self, site: str, scene_id: str) -> Scene:

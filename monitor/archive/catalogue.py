@@ -579,6 +579,13 @@ class Catalogue:
         rows = self._rows("SELECT last_acquired FROM source_cursors WHERE source = ? AND site = ?", (source, site))
         return datetime.fromisoformat(rows[0]["last_acquired"]) if rows else None
 
+    def cursor_updates(self) -> list[tuple[str, str]]:
+        """(source, when its search cursor last moved, ISO-8601 UTC) for every source and site; empty on an
+        archive a run has not migrated to search cursors yet."""
+        if not self.has_table("source_cursors"):
+            return []
+        return [(r["source"], r["updated_at"]) for r in self._rows("SELECT source, updated_at FROM source_cursors")]
+
     def set_last_acquired(self, source: str, site: str, acquired: datetime) -> None:
         """Move the search cursor of ``source`` and ``site`` forward to ``acquired`` (never back)."""
         self._write(

@@ -53,5 +53,6 @@ def command(config_path: Path | None, truth_path: Path, site: str | None, max_le
     with Catalogue(config.data_dir, readonly=True) as catalogue:
         alerts = catalogue.alerts(site=site)
         scenes = [s.acquired for s in catalogue.scenes(site=site, status=SceneStatus.OK) if s.acquired]
-    result = evaluate(events, alerts, scenes, site=site, max_lead_days=max_lead_days)
+        simulated = bool(catalogue.simulated_sites() & ({site} if site else {s.id for s in config.sites}))
+    result = evaluate(events, alerts, scenes, site=site, max_lead_days=max_lead_days, simulated=simulated)
     click.echo(format_text(result) if fmt == "text" else to_json(result), nl=False)

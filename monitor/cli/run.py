@@ -33,6 +33,18 @@ def command(ctx: click.Context, config_path: Path | None) -> None:
             f"archive {config.data_dir}",
             err=True,
         )
+    if summary.deadline_reached:
+        click.echo(
+            f"monitor: the run's deadline ({config.monitor.deadline:.0f} s) passed: {summary.deferred_scenes} scene(s) "
+            "left for the next run",
+            err=True,
+        )
     if summary.errors:
-        click.echo(f"monitor: error: {len(summary.errors)} problem(s) this run, first: {summary.errors[0]}", err=True)
+        shown = summary.errors[:10]
+        from monitor.redact import redact
+
+        for problem in shown:  # one line each (an unreachable source: one line per source, with the hint)
+            click.echo(f"monitor: error: {redact(problem)}", err=True)
+        if len(summary.errors) > len(shown):
+            click.echo(f"monitor: error: and {len(summary.errors) - len(shown)} more problem(s)", err=True)
         ctx.exit(1)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli.options import config_option, format_option, site_option
+from monitor.cli.options import config_option, format_option, selection, site_option
 
 
 @click.command("scores")
@@ -26,9 +26,6 @@ def command(config_path: Path | None, site: str | None, zone: str | None, fmt: s
     from monitor.report.tables import SCORE_COLUMNS, format_rows, score_rows
 
     config = load_config(config_path)
-    if site is not None:
-        config.site(site)
-    if zone is not None:
-        config.zone(zone, site)
+    selection(config, site=site, zone=zone)
     with Catalogue(config.data_dir, readonly=True) as catalogue:
         click.echo(format_rows(score_rows(catalogue, site=site, zone=zone), SCORE_COLUMNS, fmt), nl=False)

@@ -253,8 +253,9 @@ def find_parks(
 
     ``candidates`` are the significant pixels not already explained (e.g. by crowd blocks); pixels whose
     visible reflectance rose by more than :data:`VEHICLE_MAX_VISIBLE_CHANGE` are not vehicles. Returns the
-    park detections (their ``area_m2`` counts the changed pixels only, not the gaps) and the mask of
-    the bridged park areas.
+    park detections (their ``area_m2`` counts the changed pixels only, not the gaps; ``region`` 1, 2, ...)
+    and the label image of the bridged park areas (0: no park; a park's pixels hold its ``region``), the
+    park's footprint.
     """
     if context.visible_diff is not None:
         candidates = candidates & ~(np.nan_to_num(context.visible_diff) > VEHICLE_MAX_VISIBLE_CHANGE)
@@ -265,7 +266,7 @@ def find_parks(
     labels = label(closed, connectivity=2)
     px = resolution**2
     parks: list[Detection] = []
-    mask = np.zeros_like(candidates)
+    footprints = np.zeros(candidates.shape, np.int32)
     for region in regionprops(labels):
         coords = tuple(region.coords.T)
         changed = candidates[coords]
@@ -302,10 +303,11 @@ def find_parks(
                 baseline_ndvi=ground,
                 estimate=_estimate(DetectionClass.VEHICLE_PARK, bridged_m2),
                 db_change=db,
+                region=len(parks) + 1,
             )
         )
-        mask[coords] = True
-    return parks, mask
+        footprints[coords] = len(parks)
+    return parks, footprints
 
 
 def extent_px(major: float, minor: float) -> tuple[float, float]:

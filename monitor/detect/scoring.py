@@ -93,6 +93,11 @@ class ZoneScore:
     detections: list[Detection] = field(default_factory=list)
     # share of the zone's pixels compared: comparable (SCL 2, 4-7), outside the cloud margin, in the baseline
     compared_fraction: float | None = None
+    # the detections' pixels on the zone's box (int32, 0: none; a detection's pixels hold its ``region``:
+    # a blob's changed pixels, a park's bridged footprint), the box's top-left pixel on the site grid;
+    # what the evidence traces as outlines. None when nothing was compared.
+    footprints: np.ndarray | None = field(default=None, compare=False, repr=False)
+    footprint_origin: tuple[int, int] = (0, 0)
 
 
 def rescored(
@@ -248,8 +253,9 @@ def _score_scene(
             if crowd is not None and crowd >= 0.5
             else np.zeros_like(sig)
         )
-        parks, park_mask = find_parks(sig & ~explained, local, res, zone_m2)
-        detections = [d for d in regions if not (d.cls == "vehicle-row" and park_mask[round(d.row), round(d.col)])]
+        parks, park_labels = find_parks(sig & ~explained, local, res, zone_m2)
+        detections = [d for d in regions if not (d.cls == "vehicle-row" and park_labels[round(d.row), round(d.col)])]
+        footprints, parks = _footprints(blobs, detections, park_labels, parks)
         detections += parks
         if radar:
             cut = (slice(None), *box)
@@ -266,6 +272,8 @@ def _score_scene(
                 vehicle_score=reported(vehicle_score(detections), seen, evidence_score),
                 detections=detections,
                 compared_fraction=seen,
+                footprints=footprints,
+                footprint_origin=(r0, c0),
             )
         )
     return SceneChange(
@@ -277,6 +285,18 @@ def _score_scene(
         registration=registration,
         haze_offset=haze,
     )
+
+
+def _footprints(
+    blobs: np.ndarray, regions: list[Detection], park_labels: np.ndarray, parks: list[Detection]
+) -> tuple[np.ndarray, list[Detection]]:
+    """One label image of the kept detections' pixels (see :attr:`ZoneScore.footprints`): the blobs of
+    ``regions`` under their own labels, the parks' footprints over them under labels after the blobs'
+    (the parks are returned with those labels as their ``region``)."""
+    out = np.where(np.isin(blobs, [d.region for d in regions]), blobs, 0).astype(np.int32)
+    offset = int(blobs.max()) if blobs.size else 0
+    out = np.where(park_labels > 0, park_labels + offset, out).astype(np.int32)
+    return out, [replace(p, region=p.region + offset) for p in parks]
 
 
 def _context(

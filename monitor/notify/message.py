@@ -4,11 +4,12 @@ Structure (RFC 2046/2387)::
 
     multipart/mixed
       multipart/alternative
-        text/plain                 every alert, its scores, dates and evidence paths
+        text/plain                 every alert, its onset and latest observation, evidence paths
         multipart/related
           text/html                the same, with <img src="cid:..."> pictures
-          image/jpeg ...           evidence pictures, downscaled for a phone
-      application/geo+json ...     the detections of each alert (full-resolution files are linked by path)
+          image/jpeg ...           evidence pictures (latest, then onset), downscaled; disposition inline
+      application/geo+json ...     the detections of each alert, disposition attachment (full-resolution
+                                   files are listed by path)
 
 Text that comes from the config or the data is escaped in the HTML (Jinja2 autoescape).
 """
@@ -29,7 +30,7 @@ import jinja2
 from PIL import Image
 
 from monitor.archive.records import Alert, AlertStatus
-from monitor.render.names import newest, newest_of_each
+from monitor.render.names import newest, newest_of_each, onset
 from monitor.render.templating import environment
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,12 @@ def build_message(
 ) -> EmailMessage:
     """One message about every alert in ``alerts`` (new, raised, resolved, or reminders), text and HTML.
 
-    The latest evidence PNG of up to ``max_images`` alerts is shown inline (downscaled to
-    ``inline_width`` pixels), the latest detections GeoJSON of each alert is attached, and every
-    evidence file is listed by its absolute path.
+    Each alert is told from its onset (the observation that opened it: ``scene_ids[0]`` at
+    ``first_seen``) to its latest observation. Up to ``max_images`` pictures are shown inline
+    (``Content-Disposition: inline``, downscaled to ``inline_width`` pixels): every alert's latest
+    evidence PNG first, then, while the budget lasts, the PNG of its onset. The latest detections
+    GeoJSON of each alert is the only attachment, and the newest evidence file of each kind is listed
+    by its absolute path.
     """
     site_names = site_names or {}
     domain = sender.rpartition("@")[2] or "localhost"
@@ -121,16 +125,21 @@ def build_message(
     images: list[tuple[str, bytes]] = []
     attachments: list[tuple[str, bytes]] = []
     due = [_due(a) for a in alerts]
+
+    def picture(path: Path | None, cid: str) -> str | None:
+        if path is None or len(images) >= max_images:
+            return None
+        try:
+            images.append((cid, inline_image(path, inline_width)))
+        except OSError as exc:
+            log.warning("evidence %s not shown inline: %s", path, exc)
+            return None
+        return cid
+
     for index, item in enumerate(due):
         alert = item.alert
         png = newest(alert.evidence, "phone") or newest(alert.evidence, "png")
-        cid = None
-        if png is not None and len(images) < max_images:
-            try:
-                images.append((cid := f"{token}.{index}@{domain}", inline_image(png, inline_width)))
-            except OSError as exc:
-                log.warning("evidence %s not shown inline: %s", png, exc)
-                cid = None
+        first = onset(alert.evidence, "phone") or onset(alert.evidence, "png")
         geojson = newest(alert.evidence, "geojson")
         if geojson is not None:
             name = f"{alert.site}-{alert.zone}-{alert.kind}-{geojson.stem}.geojson"
@@ -140,12 +149,17 @@ def build_message(
                 "alert": alert,
                 "notice": notice(item),
                 "site_name": site_names.get(alert.site) or alert.site,
-                "cid": cid,
+                "cid": picture(png, f"{token}.{index}@{domain}"),
                 "png": png,
+                "onset_png": first if first != png else None,
+                "onset_cid": None,
                 "geojson_name": geojson and attachments[-1][0],
                 "latest": newest_of_each(alert.evidence),
             }
         )
+    for index, entry in enumerate(items):  # the onsets' pictures after every alert's latest one
+        if entry["onset_png"] is not None:
+            entry["onset_cid"] = picture(entry["onset_png"], f"{token}.{index}.onset@{domain}")
     sites = sorted({d.alert.site for d in due})
     counts: dict[str, int] = {}
     for entry in items:
@@ -166,7 +180,10 @@ def build_message(
     assert isinstance(html_part, EmailMessage)
     for cid, payload in images:
         name = cid.split("@")[0] + ".jpg"
-        html_part.add_related(payload, maintype="image", subtype="jpeg", cid=f"<{cid}>", filename=name)
+        # inline: mail clients show it in the text, not in the list of attachments (RFC 2183)
+        html_part.add_related(
+            payload, maintype="image", subtype="jpeg", cid=f"<{cid}>", filename=name, disposition="inline"
+        )
     for name, payload in attachments:
-        msg.add_attachment(payload, maintype="application", subtype="geo+json", filename=name)
+        msg.add_attachment(payload, maintype="application", subtype="geo+json", filename=name, disposition="attachment")
     return msg

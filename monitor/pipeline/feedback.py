@@ -11,6 +11,7 @@ import logging
 from datetime import UTC, datetime
 
 from monitor.alerts import acknowledged, dismissed
+from monitor.alerts.ids import resolve_alert_id
 from monitor.archive.catalogue import Catalogue
 from monitor.archive.lock import run_lock
 from monitor.archive.records import Alert, FeedbackAction, FeedbackRecord
@@ -32,8 +33,9 @@ def _apply(config: Config, alert_id: str, action: FeedbackAction, reason: str | 
         raise ArchiveError(f"no archive at {config.data_dir} (run `monitor run` first)")
     at = (now or datetime.now(UTC)).astimezone(UTC)
     with run_lock(config.data_dir), Catalogue(config.data_dir) as catalogue:
+        alert_id = resolve_alert_id(alert_id, (a.id for a in catalogue.alerts()), where=str(config.data_dir))
         alert = catalogue.alert(alert_id)
-        if alert is None:
+        if alert is None:  # removed between the two reads: impossible under the lock, but never a KeyError
             raise AlertNotFoundError(f"no alert {alert_id!r} in {config.data_dir} (see `monitor alerts`)")
         if action is FeedbackAction.ACK:
             updated = acknowledged(alert, at)
@@ -48,7 +50,8 @@ def _apply(config: Config, alert_id: str, action: FeedbackAction, reason: str | 
 
 
 def acknowledge_alert(config: Config, alert_id: str, now: datetime | None = None) -> Alert:
-    """Acknowledge an alert: it keeps firing, without repeat reminders. Returns the updated alert."""
+    """Acknowledge an alert (its id or a unique prefix of it): it keeps firing, without repeat reminders.
+    Returns the updated alert."""
     return _apply(config, alert_id, FeedbackAction.ACK, None, now)
 
 

@@ -12,10 +12,12 @@ from monitor.archive.records import SceneStatus
 from monitor.config import Config, utc_since
 from monitor.errors import SceneError, SourceError
 from monitor.pipeline.context import SiteContext
+from monitor.pipeline.deadline import Deadline
 from monitor.pipeline.summary import RunSummary
 from monitor.pipeline.tasks import fetch_scene
 from monitor.pipeline.writer import record_fetched
 from monitor.sources import IncrementalSource, SceneRef, Source
+from monitor.sources.reach import UnreachableError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ def search_site(
     start = search_start(catalogue, ctx.config, site.id, source)
     try:
         refs = source.search(site, start, None)
+    except UnreachableError:
+        raise  # the network is down or blocked: the caller says so once per source
     except (SourceError, SceneError) as exc:
         log.error("site %s: search of source %s failed: %s", site.id, source.name, exc)
         summary.errors.append(f"site {site.id}: source {source.name}: {exc}")
@@ -76,12 +80,41 @@ def searched(catalogue: Catalogue, site_id: str, source: Source, refs: list[Scen
         catalogue.set_last_acquired(source.name, site_id, newest)
 
 
-def ingest_site(catalogue: Catalogue, ctx: SiteContext, source: Source, summary: RunSummary, progress: bool) -> None:
-    """Search one source for one site and ingest what is new; a failed search is logged and counted."""
+def ingest_site(
+    catalogue: Catalogue,
+    ctx: SiteContext,
+    source: Source,
+    summary: RunSummary,
+    progress: bool,
+    deadline: Deadline | None = None,
+) -> None:
+    """Search one source for one site and ingest what is new; a failed search is logged and counted.
+
+    Past ``deadline`` no further scene is fetched; those left are counted in ``summary.deferred_scenes``
+    and the source's search cursor stays put, so the next run finds them again. Raises
+    :class:`UnreachableError` when the source's host cannot be reached at all.
+    """
+    if deadline is not None and deadline.passed():
+        summary.deadline_reached = True
+        return
     found = search_site(catalogue, ctx, source, summary)
     if found is None:
         return
     refs, todo = found
-    for ref in tqdm(todo, desc=f"fetch {ctx.site_id}", unit="scene", disable=not progress, leave=False):
+    for done, ref in enumerate(
+        tqdm(todo, desc=f"fetch {ctx.site_id}", unit="scene", disable=not progress, leave=False)
+    ):
+        if deadline is not None and deadline.passed():
+            left = len(todo) - done
+            summary.deadline_reached = True
+            summary.deferred_scenes += left
+            log.warning(
+                "site %s, source %s: the run's deadline (%.0f s) has passed; %d scene(s) left for the next run",
+                ctx.site_id,
+                source.name,
+                deadline.seconds,
+                left,
+            )
+            return
         record_fetched(catalogue, ctx, fetch_scene(source, ref, ctx), summary)
     searched(catalogue, ctx.site_id, source, refs)

@@ -17,6 +17,7 @@ from monitor.archive.records import Alert, OutboxStatus
 from monitor.config import Config
 from monitor.notify import DueAlert, build_message, deliver_pending, enqueue
 from monitor.notify.message import notice
+from monitor.notify.webhook import encode_body, webhook_body
 from monitor.pipeline.summary import RunSummary
 
 
@@ -45,11 +46,12 @@ def notify(catalogue: Catalogue, config: Config, summary: RunSummary, now: datet
         groups.setdefault(recipients, []).append(due)
     simulated = catalogue.simulated_sites()
     for recipients, alerts in groups.items():
+        is_simulated = any(d.alert.site in simulated for d in alerts)
         msg = build_message(
             alerts,
             sender=config.email.sender,
             recipients=recipients,
-            simulated=any(d.alert.site in simulated for d in alerts),
+            simulated=is_simulated,
             max_images=config.email.max_inline_images,
             inline_width=config.email.inline_width,
             site_names={s.id: s.name or s.id for s in config.sites},
@@ -60,7 +62,14 @@ def notify(catalogue: Catalogue, config: Config, summary: RunSummary, now: datet
         def mark_notified(mid: str = mid, notices: list[tuple[Alert, str]] = notices) -> None:
             catalogue.mark_notified(mid, notices, stamp)
 
-        enqueue(catalogue, msg, config.data_dir / "outbox", then=mark_notified)
+        bodies = [
+            (
+                hook.name,
+                encode_body(webhook_body(alerts, subject=str(msg["Subject"]), message_id=mid, simulated=is_simulated)),
+            )
+            for hook in config.notify.webhooks
+        ]
+        enqueue(catalogue, msg, config.data_dir / "outbox", then=mark_notified, webhooks=bodies)
         summary.messages_queued += 1
     if catalogue.outbox(OutboxStatus.PENDING):
         delivered, pending = deliver_pending(catalogue, config)

@@ -11,11 +11,13 @@ from monitor.config import Config, SiteConfig
 from monitor.errors import ConfigError, MonitorError
 from monitor.grid import SiteGrid, site_grid
 from monitor.pipeline.context import SiteContext
+from monitor.pipeline.deadline import Deadline
 from monitor.pipeline.ingest import ingest_site
 from monitor.pipeline.notify import notify
 from monitor.pipeline.score import score_site
 from monitor.pipeline.summary import RunSummary
 from monitor.sources import make_source
+from monitor.sources.reach import UnreachableError
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +65,26 @@ def run(config: Config, *, progress: bool = False) -> RunSummary:
     that fails is logged and listed in ``summary.errors`` (the CLI then exits 1) while the others go on.
     """
     summary = RunSummary()
+    deadline = Deadline(config.monitor.deadline)
     origin = str(config.path or "")
     sources = [make_source(s, origin=origin, index=i) for i, s in enumerate(config.sources)]
     grids = site_grids(config)
     with run_lock(config.data_dir), Catalogue(config.data_dir) as catalogue:
         started = utcnow()
         check_grids(catalogue, config, grids)
+        unreachable: set[str] = set()  # sources whose host could not be reached: not tried for the other sites
         for site in config.sites:
             ctx = SiteContext.build(config, site, grids[site.id])
             try:
                 for source in sources:
-                    ingest_site(catalogue, ctx, source, summary, progress)
+                    if source.name in unreachable:
+                        continue
+                    try:
+                        ingest_site(catalogue, ctx, source, summary, progress, deadline)
+                    except UnreachableError as exc:
+                        unreachable.add(source.name)
+                        log.debug("source %s: %s", source.name, exc)
+                        summary.errors.append(str(exc))
                 score_site(catalogue, ctx, summary, progress)
             except MonitorError as exc:
                 log.error("site %s failed: %s", site.id, exc)

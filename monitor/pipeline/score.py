@@ -15,7 +15,7 @@ from monitor.pipeline.context import SiteContext
 from monitor.pipeline.rows import score_row
 from monitor.pipeline.summary import RunSummary
 from monitor.pipeline.tasks import score_scene_task
-from monitor.pipeline.writer import commit_scored, record_error
+from monitor.pipeline.writer import Confirmation, commit_scored, draw_confirmations, record_error
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,12 @@ def score_site(catalogue: Catalogue, ctx: SiteContext, summary: RunSummary, prog
     baseline depends on its score.
 
     A scene whose scoring fails (a bug, a full disk while rendering) is recorded with state
-    ``error: ...`` and the run goes on.
+    ``error: ...`` and the run goes on. Each alert's latest confirmation is drawn once, at the end
+    (:func:`draw_confirmations`).
     """
     cover_new_zones(catalogue, ctx, summary)
     baselines: dict[tuple[str, int], Baseline] = {}  # one run loads or builds each version once
+    confirmations: dict[str, Confirmation] = {}  # alert id -> its latest confirmation in this run
     todo = catalogue.pending_scenes(ctx.site_id)
     for record in tqdm(todo, desc=f"score {ctx.site_id}", unit="scene", disable=not progress, leave=False):
         if not catalogue.is_pending(ctx.site_id, record.scene_id):
@@ -69,7 +71,8 @@ def score_site(catalogue: Catalogue, ctx: SiteContext, summary: RunSummary, prog
             summary.failed_scenes += 1
             continue
         try:
-            commit_scored(catalogue, ctx, scene, baseline, score_scene_task(ctx, scene, baseline), summary)
+            scored = score_scene_task(ctx, scene, baseline)
+            commit_scored(catalogue, ctx, scene, baseline, scored, summary, confirmations)
         except (ArchiveError, OSError) as exc:  # our disk, not the scene: left unscored, retried next run
             log.error("scene %s: scoring could not be stored: %s", scene.scene_id, exc)
             summary.errors.append(f"scene {scene.scene_id}: scoring could not be stored: {exc}")
@@ -78,3 +81,4 @@ def score_site(catalogue: Catalogue, ctx: SiteContext, summary: RunSummary, prog
             log.debug("traceback", exc_info=True)
             record_error(catalogue, ctx, scene, f"error: {exc!r}")
             summary.errors.append(f"scene {scene.scene_id}: scoring failed: {exc!r}")
+    draw_confirmations(catalogue, ctx, confirmations, summary)

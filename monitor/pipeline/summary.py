@@ -22,6 +22,9 @@ class RunSummary:
     messages_delivered: int = 0
     messages_pending: int = 0
     errors: list[str] = field(default_factory=list)
+    #: the run's deadline passed: ``deferred_scenes`` found but left for the next run
+    deadline_reached: bool = False
+    deferred_scenes: int = 0
 
     @property
     def changed(self) -> bool:

@@ -17,6 +17,7 @@ from monitor.detect.baseline import Baseline
 from monitor.detect.scoring import SceneChange, score_scene
 from monitor.errors import EmptySceneError, MonitorError, SceneError
 from monitor.pipeline.context import SiteContext
+from monitor.redact import redact
 from monitor.scene import Scene
 from monitor.sources import SceneRef, Source
 
@@ -43,14 +44,14 @@ def fetch_scene(source: Source, ref: SceneRef, ctx: SiteContext) -> Fetched:
         return Fetched(ref, SceneStatus.OK, source.read(ref, ctx.grid))
     except EmptySceneError as exc:
         log.info("scene %s: empty: %s", ref.scene_id, exc)
-        return Fetched(ref, SceneStatus.EMPTY, reason=str(exc))
+        return Fetched(ref, SceneStatus.EMPTY, reason=redact(str(exc)))
     except MonitorError as exc:
         log.warning("scene %s: failed: %s", ref.scene_id, exc)
-        return Fetched(ref, SceneStatus.FAILED, reason=str(exc))
+        return Fetched(ref, SceneStatus.FAILED, reason=redact(str(exc)))  # a reader's error may quote a signed URL
     except Exception as exc:  # a bug or an unforeseen library error must not stop the run
         log.error("scene %s: unexpected error: %r", ref.scene_id, exc)
         log.debug("traceback", exc_info=True)
-        return Fetched(ref, SceneStatus.FAILED, reason=f"unexpected error: {exc!r}")
+        return Fetched(ref, SceneStatus.FAILED, reason=redact(f"unexpected error: {exc!r}"))
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ process calls them (``monitor run``, ``monitor backfill``), so SQLite always has
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
 
 from monitor.alerts import AlertChange, Observation, advance, kinds_for_zone
 from monitor.archive.catalogue import Catalogue, iso
@@ -20,20 +21,24 @@ from monitor.archive.records import AlertKind, SceneRecord, SceneStatus, ScoreSt
 from monitor.detect.baseline import Baseline
 from monitor.detect.classes import DetectionClass
 from monitor.detect.registration import RegistrationState
-from monitor.detect.scoring import ZoneScore, rescored
+from monitor.detect.scoring import SceneChange, ZoneScore, rescored
 from monitor.detect.tracking import TRACKED, Past, track
+from monitor.errors import ArchiveError
 from monitor.pipeline.context import SiteContext
-from monitor.pipeline.evidence import evidence_history, render_zone
+from monitor.pipeline.evidence import EvidenceHistory, evidence_history, render_zone
 from monitor.pipeline.rows import safe_name, score_row
 from monitor.pipeline.summary import RunSummary
 from monitor.pipeline.tasks import Fetched, Scored
+from monitor.render.names import is_confirmation
 from monitor.scene import Scene
 from monitor.sources.base import printable
 
 log = logging.getLogger(__name__)
 
-#: Alert changes that get evidence drawn.
-RAISING = {"opened", "raised", "confirmed"}
+#: Alert changes whose evidence is drawn at once and kept. A confirmation's is drawn once per alert and
+#: run, for its latest confirming scene, into ``confirmed/``, and replaces the previous confirmation's
+#: files (``render.names``): an alert holds at most MAX_GROUPS groups of evidence however long it fires.
+KEPT = {"opened", "raised"}
 #: Alert changes a message reports.
 NOTEWORTHY = {"opened", "raised", "resolved"}
 #: How far back the tracking looks: longer than PERSISTENT_AFTER, shorter than a year of history.
@@ -133,12 +138,34 @@ def tracked(catalogue: Catalogue, ctx: SiteContext, scene: Scene, zs: ZoneScore)
     return rescored(zs, track(zs.detections, history, scene.acquired, res), res, config.alerts.threshold)
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """What a confirming observation's evidence is drawn from, kept until the site's scenes are scored."""
+
+    scene: Scene
+    baseline: Baseline
+    change: SceneChange
+    zone: str
+    history: EvidenceHistory
+
+
 def commit_scored(
-    catalogue: Catalogue, ctx: SiteContext, scene: Scene, baseline: Baseline, scored: Scored, summary: RunSummary
+    catalogue: Catalogue,
+    ctx: SiteContext,
+    scene: Scene,
+    baseline: Baseline,
+    scored: Scored,
+    summary: RunSummary,
+    confirmations: dict[str, Confirmation] | None = None,
 ) -> None:
     """Commit one scored scene: track its detections, step its zones' alerts, render the evidence of
     raising alerts, and write scores, registration and alerts in one transaction. Must be called in
-    time order per site (the tracking and the alerts read what earlier scenes left)."""
+    time order per site (the tracking and the alerts read what earlier scenes left).
+
+    Openings and raises are drawn now and kept (a raise drops the previous confirmation's files from the
+    alert). A confirmation is noted in ``confirmations`` (alert id -> its latest one) for the caller to
+    draw with :func:`draw_confirmations` once the site's scenes are scored; without ``confirmations``
+    it is drawn now, replacing the previous one."""
     if scored.change is None:
         record_error(catalogue, ctx, scene, f"missing bands {','.join(scored.missing)}")
         return
@@ -161,14 +188,23 @@ def commit_scored(
             if result is not None:
                 changes.append((result, zs.zone))
     evidence: dict[str, tuple[str, ...]] = {}
+    later: dict[str, Confirmation] = {}
+    dropped: list[str] = []
     for i, (result, zone) in enumerate(changes):
-        if result.action in RAISING:
+        if result.action in KEPT:
             if zone not in evidence:
                 history = evidence_history(catalogue, ctx, scene, baseline, zone)
                 paths = render_zone(ctx, scene, baseline, change, zone, history)
                 evidence[zone] = tuple(str(p) for p in paths)
-            alert = replace(result.alert, evidence=(*result.alert.evidence, *evidence[zone]))
+            kept = tuple(p for p in result.alert.evidence if not is_confirmation(p))
+            dropped += [p for p in result.alert.evidence if is_confirmation(p)]
+            alert = replace(result.alert, evidence=(*kept, *evidence[zone]))
             changes[i] = (replace(result, alert=alert), zone)
+            if confirmations is not None:
+                confirmations.pop(alert.id, None)  # older than this raise
+        elif result.action == "confirmed":
+            history = evidence_history(catalogue, ctx, scene, baseline, zone)
+            later[result.alert.id] = Confirmation(scene, baseline, change, zone, history)
     reg = change.registration
     with catalogue.transaction():
         catalogue.replace_scores(site, scene.scene_id, rows)
@@ -183,8 +219,48 @@ def commit_scored(
         for result, _ in changes:
             catalogue.save_alert(result.alert)
     summary.scored_scenes += 1
+    _delete_unlisted(catalogue, site, dropped)
+    if confirmations is not None:
+        confirmations.update(later)
+    else:
+        draw_confirmations(catalogue, ctx, later, summary)
     for result, _ in changes:
         if result.action in NOTEWORTHY:
             summary.alert_changes.append(result)
             alert = result.alert
             log.info("alert %s %s (%s, score %.2f)", alert.id, result.action, alert.level, alert.score)
+
+
+def draw_confirmations(
+    catalogue: Catalogue, ctx: SiteContext, confirmations: dict[str, Confirmation], summary: RunSummary
+) -> None:
+    """Draw each alert's latest confirmation into ``confirmed/``, put its files in place of the previous
+    confirmation's in the alert's ``evidence``, and delete the files no alert lists any more. A picture
+    that cannot be written leaves the alert with its earlier evidence (the error is in ``summary``)."""
+    for alert_id, c in confirmations.items():
+        try:
+            paths = render_zone(ctx, c.scene, c.baseline, c.change, c.zone, c.history, confirmation=True)
+        except (ArchiveError, OSError) as exc:
+            log.error("alert %s: the evidence of its latest confirmation could not be written: %s", alert_id, exc)
+            summary.errors.append(f"alert {alert_id}: confirmation evidence could not be written: {exc}")
+            continue
+        alert = catalogue.alert(alert_id)
+        if alert is None:
+            continue
+        new = tuple(str(p) for p in paths)
+        dropped = [p for p in alert.evidence if is_confirmation(p) and p not in new]
+        kept = tuple(p for p in alert.evidence if not is_confirmation(p))
+        with catalogue.transaction():
+            catalogue.save_alert(replace(alert, evidence=(*kept, *new)))
+        _delete_unlisted(catalogue, ctx.site_id, dropped)
+
+
+def _delete_unlisted(catalogue: Catalogue, site: str, paths: list[str]) -> None:
+    """Delete replaced confirmation files that no alert of the site lists (a zone watched for both kinds
+    shares a scene's files between its two alerts)."""
+    if not paths:
+        return
+    listed = {p for a in catalogue.alerts(site=site) for p in a.evidence}
+    for path in paths:
+        if path not in listed:
+            Path(path).unlink(missing_ok=True)

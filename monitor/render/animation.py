@@ -1,4 +1,5 @@
-"""An animated GIF of a zone's last usable scenes: dated frames, one stretch for all of them.
+"""An animated GIF of a zone's last usable scenes: dated frames, one stretch for all of them, with a scale
+bar and a north arrow.
 
 Frames are drawn with Pillow directly (pixels scaled up by a whole factor, zone outlines, a caption bar
 and the credit line): eight matplotlib figures per alert would cost about a second more for nothing a
@@ -47,8 +48,13 @@ def render_frame(
     zone_masks: Mapping[str, np.ndarray],
     credit: str,
     width: int = 480,
+    *,
+    resolution: float = 10.0,
+    look: str = "",
 ) -> Image.Image:
-    """One frame as an RGB image about ``width`` pixels wide: caption bar, picture, credit line."""
+    """One frame as an RGB image about ``width`` pixels wide: caption bar, picture with a scale bar
+    (bottom left) and a north arrow (top right; site grids are north-up), the credit line. ``resolution``:
+    pixel size, m; ``look``: the composite's name, printed under the credit with the zone colour."""
     rgba = to_display(frame.rgb, limits)
     pixels = np.where(rgba[..., 3:] > 0, np.round(rgba[..., :3] * 255), NODATA_GREY).astype(np.uint8)
     if zone_masks:
@@ -58,14 +64,50 @@ def render_frame(
         (pixels.shape[1] * scale, pixels.shape[0] * scale), Image.Resampling.NEAREST
     )
     font, small = ImageFont.load_default(size=16), ImageFont.load_default(size=10)
-    top, bottom = 26, 16
+    top, bottom = 26, 30 if look else 16
     canvas = Image.new("RGB", (picture.width, picture.height + top + bottom), "white")
     canvas.paste(picture, (0, top))
     draw = ImageDraw.Draw(canvas)
     caption = frame.caption + ("   ALERT" if frame.highlight else "")
     draw.text((6, 4), caption, fill="#b00020" if frame.highlight else "black", font=font)
+    _scale_bar(draw, (0, top), picture.size, scale, resolution, small)
+    _north_arrow(draw, (0, top), picture.size, small)
     draw.text((6, top + picture.height + 2), credit, fill="#555555", font=small)
+    if look:
+        draw.text((6, top + picture.height + 16), f"{look}; green: zone outline", fill="#333333", font=small)
     return canvas
+
+
+def _scale_bar(
+    draw: ImageDraw.ImageDraw,
+    origin: tuple[int, int],
+    size: tuple[int, int],
+    scale: int,
+    resolution: float,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+) -> None:
+    """A white bar of a round length (about a quarter of the width), black-edged, bottom left."""
+    width_m = size[0] / scale * resolution
+    nice = next((v for v in (10000, 5000, 2000, 1000, 500, 200, 100, 50, 20, 10) if v <= width_m / 4), 10)
+    length = round(nice / resolution * scale)
+    x0, y1 = origin[0] + 10, origin[1] + size[1] - 10
+    draw.rectangle((x0, y1 - 5, x0 + length, y1), fill="white", outline="black")
+    label = f"{nice / 1000:g} km" if nice >= 1000 else f"{nice} m"
+    draw.text((x0, y1 - 8), label, fill="white", font=font, anchor="ld", stroke_width=2, stroke_fill="black")
+
+
+def _north_arrow(
+    draw: ImageDraw.ImageDraw,
+    origin: tuple[int, int],
+    size: tuple[int, int],
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+) -> None:
+    """An arrow pointing up with an N under it, top right."""
+    x, y0 = origin[0] + size[0] - 18, origin[1] + 8
+    draw.line((x, y0 + 6, x, y0 + 26), fill="black", width=5)
+    draw.line((x, y0 + 6, x, y0 + 26), fill="white", width=3)
+    draw.polygon(((x, y0), (x - 6, y0 + 10), (x + 6, y0 + 10)), fill="white", outline="black")
+    draw.text((x, y0 + 28), "N", fill="white", font=font, anchor="ma", stroke_width=2, stroke_fill="black")
 
 
 def write_animation(
@@ -76,6 +118,8 @@ def write_animation(
     credit: str,
     *,
     frame_ms: int = 900,
+    resolution: float = 10.0,
+    look: str = "",
 ) -> Path:
     """Write an animated GIF (Pillow; loops forever, the last frame held three times as long).
 
@@ -83,7 +127,7 @@ def write_animation(
     """
     if not frames:
         raise ValueError("an animation needs at least one frame")
-    images = [render_frame(f, limits, zone_masks, credit) for f in frames]
+    images = [render_frame(f, limits, zone_masks, credit, resolution=resolution, look=look) for f in frames]
     size = images[0].size
     images = [im if im.size == size else im.resize(size) for im in images]
     durations = [frame_ms] * (len(images) - 1) + [frame_ms * 3]

@@ -9,16 +9,17 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import shapely
 from affine import Affine
 from pyproj import Transformer
 from rasterio.crs import CRS
-from shapely.geometry import Polygon, mapping
+from shapely.geometry import MultiPolygon, mapping
 from shapely.geometry.polygon import orient
 
 from monitor.archive.files import atomic_path
-from monitor.detect.formations import Detection
+from monitor.detect.classes import VEHICLE_CLASSES, DetectionClass
 from monitor.errors import ArchiveError
-from monitor.render.outlines import detection_outline
+from monitor.render.outlines import PERSONNEL_BASIS, VEHICLE_BASIS, Outline, footprint_m2, polygons
 
 
 def write_change_cog(
@@ -51,27 +52,54 @@ def write_change_cog(
 
 
 def detections_geojson(
-    detections: Sequence[Detection],
+    outlines: Sequence[Outline],
     *,
     transform: Affine,
     crs: CRS,
-    resolution: float,
     properties: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """An RFC 7946 FeatureCollection: one Polygon per detection in WGS84 lon/lat (exterior ring
-    counter-clockwise, no ``crs`` member), with the detection's fields and ``properties`` (site, zone,
-    scene, ...) as its properties. ``row``/``col`` of the detections are on the grid of ``transform``."""
+    """An RFC 7946 FeatureCollection: one feature per detection, its traced outline inside its zone
+    (:mod:`monitor.render.outlines`; a Polygon, or a MultiPolygon when the zone cuts it in parts) in WGS84
+    lon/lat (exterior rings counter-clockwise, no ``crs`` member), with the detection's fields,
+    ``footprint_m2``, how the outline was made (``outline``), the basis of its estimate and
+    ``properties`` (site, zone, scene, ...) as its properties. Outlines are on the grid of
+    ``transform``, in pixel-corner coordinates. A detection with nothing inside its zone is left out."""
     to_wgs84 = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    features = []
-    for det in detections:
-        ring = detection_outline(det, resolution)
-        col, row = ring[:, 0] + 0.5, ring[:, 1] + 0.5  # index space -> pixel-corner space of the transform
+
+    def lonlat(coords: np.ndarray) -> np.ndarray:
+        """(n, 2) pixel-corner (col, row) -> (n, 2) lon, lat through the grid and the CRS."""
+        col, row = coords[:, 0], coords[:, 1]
         x = transform.a * col + transform.b * row + transform.c
         y = transform.d * col + transform.e * row + transform.f
-        lon, lat = to_wgs84.transform(np.asarray(x), np.asarray(y))
-        polygon = orient(Polygon(zip(np.round(lon, 7), np.round(lat, 7), strict=True)), sign=1.0)
-        props = {**properties, "class": det.cls, **{k: v for k, v in det.to_dict().items() if k != "cls"}}
-        features.append({"type": "Feature", "geometry": mapping(polygon), "properties": props})
+        lon, lat = to_wgs84.transform(x, y)
+        return np.round(np.column_stack([lon, lat]), 7)
+
+    features = []
+    for outline in outlines:
+        det = outline.detection
+        if outline.geometry.is_empty:
+            continue
+        geometry = shapely.transform(outline.geometry, lonlat)
+        parts = [orient(p, sign=1.0) for p in polygons(geometry)]
+        if not parts:
+            continue
+        shape_out = parts[0] if len(parts) == 1 else MultiPolygon(parts)
+        basis = (
+            PERSONNEL_BASIS
+            if det.cls == DetectionClass.CROWD_BLOCK
+            else VEHICLE_BASIS
+            if det.cls in VEHICLE_CLASSES
+            else None
+        )
+        props = {
+            **properties,
+            "class": det.cls,
+            **{k: v for k, v in det.to_dict().items() if k != "cls"},
+            "footprint_m2": round(footprint_m2(det), 1),
+            "outline": "traced pixels" if outline.traced else "moment-axes rectangle clipped to the zone",
+            "estimate_basis": basis,
+        }
+        features.append({"type": "Feature", "geometry": mapping(shape_out), "properties": props})
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -12,15 +12,17 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from monitor.archive.catalogue import Catalogue
 from monitor.archive.files import atomic_path
-from monitor.archive.records import Alert, AlertStatus, SceneRecord, SceneStatus
+from monitor.archive.observed import RECORDS_FAILURES, SiteHealth, SourceHealth, site_health, source_health
+from monitor.archive.records import Alert, AlertStatus, SceneRecord, SceneStatus, ScoreRecord
 from monitor.config import Config
 from monitor.pipeline.rows import safe_name
-from monitor.render.names import newest
+from monitor.render.names import newest, onset
 from monitor.render.templating import environment
 
 
@@ -61,6 +63,21 @@ def _copy(src: Path, folder: Path, out: Path) -> str | None:
     return dst.relative_to(out).as_posix()
 
 
+def _observation(scores: list[ScoreRecord], alert: Alert, scene_id: str) -> dict[str, Any]:
+    """One supporting observation of an alert: its scene id, acquisition time and the alert kind's score
+    there (None when the score row is outside the report's period)."""
+    row = next((r for r in scores if r.scene_id == scene_id and r.zone == alert.zone), None)
+    score = (row.crowd_score if alert.kind == "crowd" else row.vehicle_score) if row else None
+    return {"scene_id": scene_id, "acquired": row.acquired if row else None, "score": score}
+
+
+def _latest_scene(scenes: list[SceneRecord], alert: Alert) -> str:
+    """The alert's supporting scene acquired last (a late radar scene can be listed after a newer one)."""
+    times = {s.scene_id: s.acquired or "" for s in scenes}
+    ids = list(alert.scene_ids)
+    return max(ids, key=lambda i: (times.get(i, ""), ids.index(i))) if ids else ""
+
+
 def _credit(scenes: list[SceneRecord]) -> str:
     from monitor.render.evidence import credit_line
 
@@ -72,6 +89,28 @@ def _credit(scenes: list[SceneRecord]) -> str:
         return credit_line(False, 0)
     span = str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
     return f"Contains modified Copernicus Sentinel data {span}"
+
+
+def _when(t: datetime | None) -> str:
+    return "never" if t is None else t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _source_lines(config: Config, health: list[SourceHealth]) -> list[dict[str, Any]]:
+    """Each configured source with its last successful search and its failures since (as recorded)."""
+    by_name = {h.source: h for h in health}
+    out = []
+    for source in config.sources:
+        h = by_name.get(source.name, SourceHealth(source.name, None, 0, None))
+        out.append(
+            {
+                "name": source.name,
+                "last_success": _when(h.last_success),
+                "succeeded": h.last_success is not None,
+                "failures": h.consecutive_failures if RECORDS_FAILURES else None,
+                "last_error": h.last_error,
+            }
+        )
+    return out
 
 
 def build_report(
@@ -95,6 +134,8 @@ def build_report(
     site_items = []
     total_alerts = total_scenes = 0
     with Catalogue(config.data_dir, readonly=True) as catalogue:
+        sources = _source_lines(config, source_health(catalogue))
+        usable = {h.site: h for h in site_health(catalogue, config.alerts.min_usable_fraction)}
         # an archive not yet migrated by a run (read-only users cannot migrate it) has no feedback history
         history = catalogue.has_table("feedback")
         for s in sites:
@@ -103,22 +144,35 @@ def build_report(
             alerts = [a for a in catalogue.alerts(site=s.id) if _in_period(a, lo, hi)]
             baseline_ids = {i for b in catalogue.baselines(s.id) for i in b.scene_ids}
             alert_scenes = {i for a in alerts for i in a.scene_ids}
-            credit = _credit(scenes)
-            timeline = render_timeline(
-                out / "img" / f"timeline-{safe_name(s.id)}.png",
-                f"{s.name or s.id}: formation scores per zone",
-                scores,
-                alerts,
-                config.alerts,
-                credit,
+            counts = {str(k): sum(1 for x in scenes if x.status is k) for k in SceneStatus}
+            # nothing read in the period: no timeline on an empty axis, no data credit over no data
+            read = [x for x in scenes if x.status is SceneStatus.OK]
+            saw = bool(read)
+            credit = _credit(read) if saw else ""
+            timeline = (
+                render_timeline(
+                    out / "img" / f"timeline-{safe_name(s.id)}.png",
+                    f"{s.name or s.id}: formation scores per zone",
+                    scores,
+                    alerts,
+                    config.alerts,
+                    credit,
+                )
+                if saw and scores
+                else None
             )
+            last = usable.get(s.id, SiteHealth(s.id, None, None))
             items = []
             for alert in alerts:
                 folder = out / "evidence" / safe_name(alert.id.replace("/", "_"))
                 png, gif, geojson = (newest(alert.evidence, kind) for kind in ("png", "gif", "geojson"))
+                first = onset(alert.evidence, "png")
                 items.append(
                     {
                         "alert": alert,
+                        "onset": _observation(scores, alert, alert.scene_ids[0] if alert.scene_ids else ""),
+                        "latest": _observation(scores, alert, _latest_scene(scenes, alert)),
+                        "onset_png": first and first != png and _copy(first, folder / "onset", out),
                         "png": png and _copy(png, folder, out),
                         "gif": gif and _copy(gif, folder, out),
                         "geojson": geojson and _copy(geojson, folder, out),
@@ -134,10 +188,13 @@ def build_report(
                 {
                     "site": s,
                     "name": s.name or s.id,
-                    "timeline": timeline.relative_to(out).as_posix(),
+                    "timeline": timeline.relative_to(out).as_posix() if timeline else None,
                     "alerts": items,
                     "scenes": scene_items,
-                    "counts": {str(k): sum(1 for x in scenes if x.status is k) for k in SceneStatus},
+                    "counts": counts,
+                    "saw": saw,
+                    "last_usable_scene": last.last_usable_scene,
+                    "last_usable_acquired": _when(last.last_usable_acquired),
                     "credit": credit,
                     "simulated": credit.startswith("Simulated"),
                 }
@@ -151,6 +208,8 @@ def build_report(
         "generated": generated,
         "data_dir": str(config.data_dir),
         "simulated": any(i["simulated"] for i in site_items),
+        "sources": sources,
+        "saw_nothing": not any(i["saw"] for i in site_items),
     }
     html = out / "index.html"
     text = out / "summary.txt"

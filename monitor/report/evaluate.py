@@ -29,6 +29,11 @@ DEFAULT_MAX_LEAD_DAYS = 180
 DEFAULT_NEGATIVE_WINDOW_DAYS = 90
 #: Rehearsal period assumed for coverage when a parade has no reported first activity, days.
 REHEARSAL_DAYS = 30
+#: The first and last line of an evaluation made on simulated scenes, and its first note in JSON.
+SIMULATED_NOTE = (
+    "SIMULATED DATA: these alerts come from scenes rendered by monitor.simulate (monitor demo), not from "
+    "Copernicus imagery; the figures say nothing about real parades"
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class Evaluation:
     max_lead_days: int
     site: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    simulated: bool = False  # judged on scenes rendered by monitor.simulate (the demo), not real imagery
 
     @property
     def false_alarms(self) -> tuple[UnmatchedAlert, ...]:
@@ -108,12 +114,14 @@ def evaluate(
     site: str | None = None,
     max_lead_days: int = DEFAULT_MAX_LEAD_DAYS,
     negative_window_days: int = DEFAULT_NEGATIVE_WINDOW_DAYS,
+    simulated: bool = False,
 ) -> Evaluation:
     """Match alerts to parades (rules in the module docstring).
 
     ``alerts`` are alert rows (``first_seen`` ISO-8601 or datetime); ``scene_days`` the acquisition times
     of the archive's readable scenes, used to tell a missed parade from one the archive does not cover.
-    Both should already be limited to ``site`` when one is given (it is only recorded).
+    Both should already be limited to ``site`` when one is given (it is only recorded). ``simulated``:
+    some of those scenes come from the simulator; every output then says SIMULATED.
     """
     if max_lead_days < 1:
         raise ValueError("max_lead_days must be at least 1")
@@ -162,7 +170,8 @@ def evaluate(
             results.append(
                 ParadeResult(p.parade_date, p.occasion, p.first_reported_activity, p.confidence, status, covered)
             )
-    return Evaluation(tuple(results), tuple(unmatched), max_lead_days, site)
+    notes = (SIMULATED_NOTE,) if simulated else ()
+    return Evaluation(tuple(results), tuple(unmatched), max_lead_days, site, notes, simulated)
 
 
 def _negative_for(day: date, events: Sequence[Event], window_days: int) -> str | None:
@@ -183,19 +192,23 @@ def _fmt(value: object) -> str:
 
 def format_text(result: Evaluation) -> str:
     """A plain-text report: one line per parade, then the alerts that match no parade."""
+    banner = [SIMULATED_NOTE, ""] if result.simulated else []
     lines = [
+        *banner,
         f"Parades (an alert predicts the next parade within {result.max_lead_days} days"
         + (f"; site {result.site}" if result.site else "")
         + "):",
         f"  {'parade':<10}  {'status':<11}  {'first alert':<11}  {'lead':>6}  {'reported':<10}  "
         f"{'vs report':>9}  {'conf':<6}  {'scenes':>6}  occasion",
     ]
+    tag = "  [SIMULATED]" if result.simulated else ""
     for p in result.parades:
         lead = f"{p.lead_days} d" if p.lead_days is not None else "-"
         vs = f"{p.days_before_reporting:+d} d" if p.days_before_reporting is not None else "-"
         lines.append(
             f"  {p.parade_date!s:<10}  {p.status:<11}  {_fmt(p.first_alert):<11}  {lead:>6}  "
-            f"{_fmt(p.first_reported_activity):<10}  {vs:>9}  {p.confidence:<6}  {p.scenes_in_window:>6}  {p.occasion}"
+            f"{_fmt(p.first_reported_activity):<10}  {vs:>9}  {p.confidence:<6}  {p.scenes_in_window:>6}  "
+            f"{p.occasion}{tag}"
         )
     covered = [p for p in result.parades if p.status != "not covered"]
     detected = [p for p in covered if p.status == "detected"]
@@ -208,9 +221,11 @@ def format_text(result: Evaluation) -> str:
     for u in result.unmatched:
         a = u.alert
         where = f"known negative: {u.negative}" if u.negative else "false alarm"
-        lines.append(f"  {a.first_seen!s:<10}  {a.site}/{a.zone}  {a.kind:<7}  {a.level:<6}  {a.id}  ({where})")
+        lines.append(f"  {a.first_seen!s:<10}  {a.site}/{a.zone}  {a.kind:<7}  {a.level:<6}  {a.id}  ({where}){tag}")
     if not result.unmatched:
         lines.append("  none")
+    if result.simulated:
+        lines += ["", SIMULATED_NOTE]
     return "\n".join(lines) + "\n"
 
 

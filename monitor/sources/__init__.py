@@ -5,6 +5,7 @@ from __future__ import annotations
 from monitor.config import SourceConfig
 from monitor.errors import ConfigError
 from monitor.sources.base import BandAsset, IncrementalSource, SceneRef, Source
+from monitor.sources.retry import RetryPolicy
 
 __all__ = ["AVAILABLE", "BandAsset", "IncrementalSource", "SceneRef", "Source", "make_source"]
 
@@ -13,8 +14,9 @@ __all__ = ["AVAILABLE", "BandAsset", "IncrementalSource", "SceneRef", "Source", 
 AVAILABLE = ("local", "earth-search", "sentinelhub", "planetary-computer")
 
 
-def make_source(config: SourceConfig, *, origin: str = "", index: int = 0) -> Source:
-    """The :class:`Source` for the ``index``-th ``[[sources]]`` entry of the config file ``origin``.
+def make_source(config: SourceConfig, *, origin: str = "", index: int = 0, retry: RetryPolicy | None = None) -> Source:
+    """The :class:`Source` for the ``index``-th ``[[sources]]`` entry of the config file ``origin``;
+    ``retry`` replaces a remote source's default retries (``monitor check`` tries once).
 
     Raises :class:`ConfigError` naming the entry when it cannot be used (e.g. Sentinel Hub credentials
     missing from the environment and from the named profile).
@@ -26,19 +28,19 @@ def make_source(config: SourceConfig, *, origin: str = "", index: int = 0) -> So
     if config.kind == "earth-search":
         from monitor.sources.stac import EarthSearchSource
 
-        return EarthSearchSource(config)
+        return EarthSearchSource(config, retry=retry)
     if config.kind == "planetary-computer":
         from monitor.sources.planetary_computer import PlanetaryComputerSource
 
         try:
-            return PlanetaryComputerSource(config)
+            return PlanetaryComputerSource(config, retry=retry)
         except ConfigError as exc:
             raise _located(exc, origin, index) from None
     if config.kind == "sentinelhub":
         from monitor.sources.sentinelhub import SentinelHubSource
 
         try:
-            return SentinelHubSource(config)
+            return SentinelHubSource(config, retry=retry)
         except ConfigError as exc:
             raise _located(exc, origin, index) from None
     raise ConfigError(

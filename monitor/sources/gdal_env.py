@@ -8,7 +8,10 @@ connection and keeps what it read in a cache for the other bands of the same fil
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import socket
+import threading
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import rasterio
@@ -52,3 +55,49 @@ def cog_options(*, ca_bundle: str | None = None, **overrides: Any) -> dict[str, 
 def cog_env(*, ca_bundle: str | None = None, **overrides: Any) -> rasterio.Env:
     """A ``rasterio.Env`` with :data:`COG_OPTIONS` (see :func:`cog_options`)."""
     return rasterio.Env(**cog_options(ca_bundle=ca_bundle, **overrides))
+
+
+# --- keeping GDAL on the allowed hosts ------------------------------------------------------------------
+#
+# GDAL's HTTP client (libcurl) follows every redirect, to any host, and has no option to stop it. It does
+# honour a proxy (GDAL_HTTP_PROXY) and libcurl skips the proxy for the hosts listed in ``no_proxy``. So the
+# hosts a source may contact go into ``no_proxy`` and every other host is sent to a "proxy" that is a
+# socket bound on 127.0.0.1 and never listening: a redirect to a foreign host fails at once with
+# "connection refused" and no packet leaves the machine. When the user routes traffic through a proxy of
+# their own (``*_proxy`` variables, or GDAL_HTTP_PROXY), that proxy is their policy and this is not done.
+
+_PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")
+_confine_lock = threading.Lock()
+_sink: socket.socket | None = None
+_confined: set[str] = set()
+
+
+def user_proxy(options: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> bool:
+    """Whether the user routes HTTP through a proxy of their own (environment or GDAL option)."""
+    env = os.environ if env is None else env
+    if options and options.get("GDAL_HTTP_PROXY"):
+        return True
+    return any(env.get(v) or env.get(v.upper()) for v in (*_PROXY_VARS, "GDAL_HTTP_PROXY"))
+
+
+def confine(hosts: Iterable[str], options: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The GDAL options that keep GDAL's HTTP requests (redirects included) on ``hosts``.
+
+    Adds ``hosts`` to the process's ``no_proxy`` (the union over every source built in this process; call
+    it when a source is built, before reads start, because changing the environment is not thread-safe).
+    Returns ``{}`` when the user has a proxy of their own.
+    """
+    global _sink
+    if user_proxy(options):
+        return {}
+    with _confine_lock:
+        if _sink is None:
+            _sink = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            _sink.bind(("127.0.0.1", 0))  # bound and never listening: every connection to it is refused
+        new = {h.lower() for h in hosts if h} - _confined
+        if new:
+            _confined.update(new)
+            value = ",".join(sorted(_confined))
+            os.environ["no_proxy"] = os.environ["NO_PROXY"] = value
+        port = _sink.getsockname()[1]
+    return {"GDAL_HTTP_PROXY": f"http://127.0.0.1:{port}"}

@@ -53,6 +53,16 @@ def time_from_name(name: str) -> datetime | None:
     return None
 
 
+def named_as_imagery(name: str) -> bool:
+    """Whether a file name claims to be an acquisition: it holds a timestamp pattern (even an invalid one,
+    such as ``20231345T...``) or starts with a sensor prefix (``S2_``, ``PS_``). ``notes.tif`` or
+    ``mask.tif`` beside the imagery claim neither and are skipped rather than recorded as failed scenes."""
+    return (
+        any(pattern.search(name) for pattern, _ in _TIME_PATTERNS)
+        or re.match(r"^[A-Za-z][A-Za-z0-9]*_", name) is not None
+    )
+
+
 def file_checksum(path: Path, chunk: int = 1 << 20) -> str:
     """SHA-256 of a file, hex."""
     digest = hashlib.sha256()
@@ -95,6 +105,9 @@ class LocalSource:
         for path in files:
             scene_id = printable(path.stem)
             acquired = time_from_name(scene_id)
+            if not named_as_imagery(scene_id):
+                log.debug("%s: not imagery by its name (no acquisition time, no sensor prefix): skipped", path)
+                continue
             problem = None
             if scene_id != path.stem:
                 problem = f"file name {printable(path.name)!r} is not valid UTF-8: rename the file"

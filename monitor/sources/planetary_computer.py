@@ -19,10 +19,12 @@ import logging
 import re
 import threading
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from monitor.config import PLANETARY_COMPUTER_URL, SourceConfig
 from monitor.errors import ConfigError, SourceError
+from monitor.redact import redact, register
+from monitor.sources.hosts import PLANETARY_COMPUTER_HOSTS
 from monitor.sources.stac import StacSource
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class PlanetaryComputerSource(StacSource):
     kind = "planetary-computer"
     default_url = PLANETARY_COMPUTER_URL
     default_collections = SUPPORTED
+    provider_hosts = PLANETARY_COMPUTER_HOSTS
 
     def __init__(self, config: SourceConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
@@ -60,9 +63,11 @@ class PlanetaryComputerSource(StacSource):
 
         try:
             with self._signing:
-                return str(planetary_computer.sign_url(href))
+                signed = str(planetary_computer.sign_url(href))
         except (requests.RequestException, ValueError, KeyError) as exc:
-            raise SourceError(f"cannot sign {href} at the SAS token endpoint: {exc}") from exc
+            raise SourceError(f"cannot sign {href} at the SAS token endpoint: {redact(str(exc))}") from exc
+        register(*parse_qs(urlsplit(signed).query).get("sig", ()))  # masked wherever it might be quoted
+        return signed
 
     def read_failed(self, href: str, exc: SourceError, signed: str | None = None) -> None:
         """A forbidden read means the signature expired early: forget the token so the retry gets a new one.

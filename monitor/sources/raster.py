@@ -27,6 +27,15 @@ from monitor.sources.base import BandAsset, SceneRef
 #: rasterio's in-memory warp of numpy arrays is not safe from several threads at once (the sources read
 #: band files concurrently); warps are small next to the reads, so they take turns.
 _WARP_LOCK = threading.Lock()
+#: GDAL drivers a remote href may be opened with: a COG is a GeoTIFF. Never VRT or the like, whose content
+#: can name other files or URLs for GDAL to open.
+REMOTE_DRIVERS = ("GTiff",)
+#: A read never holds more than this many source pixels per band (a window of about 8000 x 8000): a file
+#: whose pixels are far finer than the site's (a decompression bomb by transform) is refused, not read.
+MAX_WINDOW_PIXELS = 64_000_000
+#: Nor decompresses a block (tile or strip) larger than this: one strip of a whole huge image would have to
+#: be inflated in full to read any window of it.
+MAX_BLOCK_BYTES = 256 * 1024 * 1024  # rasterio takes one driver name per open
 
 
 @dataclass(frozen=True)
@@ -81,9 +90,11 @@ def _resampling(name: str, src_res: float, dst_res: float) -> Resampling:
     return Resampling.average if src_res * 1.5 <= dst_res else Resampling.bilinear
 
 
-def _read_one(href: str, bands: Sequence[BandAsset], grid: SiteGrid) -> tuple[np.ndarray, dict[str, str], list[str]]:
+def _read_one(
+    href: str, bands: Sequence[BandAsset], grid: SiteGrid, drivers: Sequence[str] | None = None
+) -> tuple[np.ndarray, dict[str, str], list[str]]:
     out = np.full((len(bands), *grid.shape), np.nan, dtype=np.float32)
-    with rasterio.open(href) as src:
+    with rasterio.open(href, driver=drivers[0] if drivers else None) as src:
         if src.crs is None:
             raise SceneError(f"{href}: the raster has no CRS")
         for asset in bands:
@@ -94,6 +105,7 @@ def _read_one(href: str, bands: Sequence[BandAsset], grid: SiteGrid) -> tuple[np
         win = _source_window(src, grid)
         if win is None:
             raise EmptySceneError(f"{href} does not overlap the target grid")
+        _check_cost(href, src, win)
         indexes = [a.index for a in bands]
         raw = src.read(indexes, window=win, out_dtype="float32")
         masks = src.read_masks(indexes, window=win)
@@ -118,6 +130,28 @@ def _read_one(href: str, bands: Sequence[BandAsset], grid: SiteGrid) -> tuple[np
     return out, tags, dtypes
 
 
+def _check_cost(href: str, src: rasterio.io.DatasetReader, win: Window) -> None:
+    """Refuse a read whose window or blocks would need far more memory than a site crop ever does."""
+    pixels = int(win.width) * int(win.height)
+    if pixels > MAX_WINDOW_PIXELS:
+        raise SceneError(
+            f"{href}: the site covers {int(win.width)} x {int(win.height)} px of this file (pixels far finer than "
+            f"the site grid's); more than {MAX_WINDOW_PIXELS:,} px is refused"
+        )
+    block_h, block_w = src.block_shapes[0]
+    block_bytes = (
+        block_h
+        * block_w
+        * max(np.dtype(d).itemsize for d in src.dtypes)
+        * (src.count if src.interleaving and src.interleaving.name == "PIXEL" else 1)
+    )
+    if block_bytes > MAX_BLOCK_BYTES:
+        raise SceneError(
+            f"{href}: its blocks are {block_w} x {block_h} px ({block_bytes / 2**20:.0f} MiB each when inflated); "
+            f"more than {MAX_BLOCK_BYTES / 2**20:.0f} MiB is refused (write it tiled, e.g. as a COG)"
+        )
+
+
 def _reproject_band(
     raw: np.ndarray, out: np.ndarray, transform: Affine, crs: CRS, grid: SiteGrid, name: str, src_res: float
 ) -> None:
@@ -134,8 +168,10 @@ def _reproject_band(
     )
 
 
-def read_crop(assets: Sequence[BandAsset], grid: SiteGrid) -> Crop:
+def read_crop(assets: Sequence[BandAsset], grid: SiteGrid, drivers: Sequence[str] | None = None) -> Crop:
     """Read the given bands onto ``grid``, opening each distinct raster once and reading only its window.
+
+    ``drivers`` limits the GDAL drivers tried (remote hrefs: :data:`REMOTE_DRIVERS`).
 
     Raises :class:`SourceError` when a raster cannot be opened or read (unreadable, truncated),
     :class:`EmptySceneError` when it does not overlap the grid.
@@ -150,7 +186,7 @@ def read_crop(assets: Sequence[BandAsset], grid: SiteGrid) -> Crop:
     dtypes: list[str] = [""] * len(assets)
     for href, idx in by_href.items():
         try:
-            arr, file_tags, file_dtypes = _read_one(href, [assets[i] for i in idx], grid)
+            arr, file_tags, file_dtypes = _read_one(href, [assets[i] for i in idx], grid, drivers)
         except (SceneError, SourceError):
             raise
         except (RasterioError, CRSError, CPLE_BaseError, OSError) as exc:  # incl. a CRS GDAL cannot transform

@@ -12,11 +12,12 @@ correction: on the flat parade grounds the ellipsoid geolocation is within a pix
 from __future__ import annotations
 
 import math
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 import numpy as np
 import rasterio
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeET
 from rasterio.control import GroundControlPoint
 from rasterio.enums import Resampling
 from rasterio.transform import from_gcps
@@ -50,9 +51,11 @@ def parse_calibration(xml: bytes) -> Calibration:
 
     Raises :class:`SceneError` for a file without calibration vectors or with ragged ones.
     """
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError as exc:
+    try:  # defusedxml: no entity expansion (billion laughs), no external entities or DTDs fetched
+        root = SafeET.fromstring(xml, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise SceneError(f"calibration annotation refused: {type(exc).__name__} ({exc})") from exc
+    except SafeET.ParseError as exc:
         raise SceneError(f"unreadable calibration annotation: {exc}") from exc
     lines, pixels, rows = [], None, []
     for vector in root.iter("calibrationVector"):
@@ -61,17 +64,24 @@ def parse_calibration(xml: bytes) -> Calibration:
         sigma = vector.findtext("sigmaNought")
         if line is None or pix is None or sigma is None:
             raise SceneError("calibration vector without line, pixel or sigmaNought")
-        p = np.array(pix.split(), dtype=np.float64)
+        try:
+            p = np.array(pix.split(), dtype=np.float64)
+            row = np.array(sigma.split(), dtype=np.float64)
+            line_number = float(line)
+        except ValueError as exc:
+            raise SceneError(f"calibration vector with a non-numeric value: {exc}") from exc
         if pixels is None:
             pixels = p
         elif p.shape != pixels.shape or not np.allclose(p, pixels):
             raise SceneError("calibration vectors sample different pixels")
-        lines.append(float(line))
-        rows.append(np.array(sigma.split(), dtype=np.float64))
+        lines.append(line_number)
+        rows.append(row)
     if pixels is None or len(lines) < 2:
         raise SceneError("the calibration annotation holds fewer than two calibration vectors")
+    if any(r.shape != pixels.shape for r in rows):
+        raise SceneError("sigmaNought calibration values must be positive, one per sampled pixel")
     values = np.vstack(rows)
-    if values.shape != (len(lines), len(pixels)) or not np.all(values > 0):
+    if values.shape != (len(lines), len(pixels)) or not np.all(np.isfinite(values) & (values > 0)):
         raise SceneError("sigmaNought calibration values must be positive, one per sampled pixel")
     return Calibration(np.array(lines), pixels, values)
 
@@ -96,7 +106,7 @@ def read_sigma0(href: str, calibration: Calibration, grid: SiteGrid) -> np.ndarr
     """Linear sigma0 of one polarisation on ``grid`` (float32, NaN where the slice has no data)."""
     out = np.full(grid.shape, np.nan, dtype=np.float32)
     try:
-        with rasterio.open(href) as src:
+        with rasterio.open(href, driver="GTiff") as src:
             gcps, gcp_crs = src.gcps
             if not gcps or gcp_crs is None:
                 raise SceneError(f"{href}: no ground control points")

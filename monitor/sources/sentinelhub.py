@@ -27,7 +27,9 @@ from monitor.grid import SiteGrid
 from monitor.scene import Scene
 from monitor.sources import harmonise
 from monitor.sources.base import SceneRef, parse_utc
+from monitor.sources.hosts import host_of
 from monitor.sources.raster import Crop, to_scene
+from monitor.sources.reach import UnreachableError, unreachable
 from monitor.sources.retry import RetryPolicy, TransientError
 from monitor.sources.scenes import Tile, group_overpasses, platform_code, relative_orbit, scene_id
 
@@ -149,10 +151,14 @@ class SentinelHubSource:
     first_run_history = timedelta(days=400)
     look_back = timedelta(days=10)
     default_retry = RetryPolicy()
-    #: sentinelhub's own download retries (its backoff multiplies the sleep by 3 each time)
-    download_attempts = 3
+    #: sentinelhub's own download retries: one attempt, so that our retry layer alone decides what is worth
+    #: trying again (never a DNS failure or a refused connection)
+    download_attempts = 1
     download_sleep = 1.0
     download_timeout = 120.0
+    #: sentinelhub answers a 429 by waiting (the service's Retry-After) and asking again, with no end unless
+    #: ``SHConfig.max_retries`` is set: at most this many requests per download while the service says 429
+    max_429_requests = 5
 
     def __init__(
         self,
@@ -174,6 +180,7 @@ class SentinelHubSource:
         self.sh_config.max_download_attempts = self.download_attempts
         self.sh_config.download_sleep_time = self.download_sleep
         self.sh_config.download_timeout_seconds = self.download_timeout
+        self.sh_config.max_retries = self.max_429_requests
         self.retry = retry or self.default_retry
 
     def __repr__(self) -> str:  # never show the credentials
@@ -196,12 +203,22 @@ class SentinelHubSource:
     def _call(self, what: str, func: Any) -> Any:
         """``func()`` with sentinelhub's errors turned into ours; an expired token is renewed and retried."""
         import requests
-        from sentinelhub.exceptions import DownloadFailedException
+        from sentinelhub.exceptions import DownloadFailedException, OutOfRequestsException
 
         def attempt() -> Any:
             try:
                 return func()
+            except OutOfRequestsException as exc:
+                raise SourceError(
+                    f"{what}: the service answered 429 (too many requests) {self.max_429_requests} times in a row; "
+                    "the next run tries again"
+                ) from exc
             except DownloadFailedException as exc:
+                cause = unreachable(exc)
+                if cause is not None:
+                    request = getattr(exc.request_exception, "request", None)
+                    url = getattr(request, "url", None) or self.sh_config.sh_base_url
+                    raise UnreachableError(host_of(url), cause) from None
                 response = getattr(exc.request_exception, "response", None)
                 status = getattr(response, "status_code", None)
                 if status == 401:
@@ -212,6 +229,10 @@ class SentinelHubSource:
                     raise SourceError(f"{what} failed (HTTP {status}): {_message(exc)}") from exc
                 raise TransientError(f"{what} failed: {_message(exc)}") from exc
             except (requests.RequestException, OSError, ValueError) as exc:
+                cause = unreachable(exc)
+                if cause is not None:
+                    host = getattr(getattr(exc, "request", None), "url", None) or self.sh_config.sh_base_url
+                    raise UnreachableError(host_of(host), cause) from None
                 raise TransientError(f"{what} failed: {exc}") from exc
 
         return self.retry.call(what, attempt, retry_on=(TransientError,))
@@ -342,7 +363,7 @@ def decode_tiff(payload: bytes, grid: SiteGrid) -> np.ndarray:
     from rasterio.io import MemoryFile
 
     try:
-        with MemoryFile(payload) as mem, mem.open() as src:
+        with MemoryFile(payload) as mem, mem.open(driver="GTiff") as src:  # never a VRT naming other files
             data = src.read()
     except (RasterioError, OSError, ValueError) as exc:
         raise TransientError(f"undecodable TIFF from the Process API ({len(payload)} bytes): {exc}") from exc
@@ -384,9 +405,18 @@ def catalog_tile(feature: Mapping[str, Any], collection: str) -> Tile | str:
     )
 
 
+#: Longest error text kept whole, characters: a provider's HTML error page is cut at a word boundary
+#: past this, with a note of how much was left out, never in the middle of a sentence silently.
+MESSAGE_CHARS = 2000
+
+
 def _message(exc: Exception) -> str:
-    """An exception's message without anything that looks like a secret."""
-    return re.sub(r"(client_secret|access_token|Authorization)\S*", r"\1=***", str(exc))[:500]
+    """An exception's message on one line, without anything that looks like a secret."""
+    text = " ".join(re.sub(r"(client_secret|access_token|Authorization)\S*", r"\1=***", str(exc)).split())
+    if len(text) <= MESSAGE_CHARS:
+        return text
+    head = text[:MESSAGE_CHARS].rsplit(" ", 1)[0]
+    return f"{head} [... {len(text) - len(head)} more characters]"
 
 
 __all__: Sequence[str] = ("SentinelHubSource", "catalog_tile", "credentials_config", "decode_tiff")

@@ -28,9 +28,11 @@ from monitor.scene import Scene
 from monitor.sensors import S2_SPECTRAL, nodata_of
 from monitor.sources import harmonise
 from monitor.sources.base import BandAsset, SceneRef, parse_utc
-from monitor.sources.gdal_env import cog_env
+from monitor.sources.gdal_env import cog_env, confine
+from monitor.sources.hosts import EARTH_SEARCH_HOSTS, HostPolicy, HostRefusedError
 from monitor.sources.local import STAC_BAND_KEYS
-from monitor.sources.raster import Crop, read_crop, to_scene
+from monitor.sources.raster import REMOTE_DRIVERS, Crop, read_crop, to_scene
+from monitor.sources.reach import UnreachableError, unreachable
 from monitor.sources.retry import RetryPolicy, TransientError
 from monitor.sources.scenes import Tile, group_overpasses, mgrs_code, mosaic, platform_code, relative_orbit, scene_id
 
@@ -41,12 +43,25 @@ DEFAULT_S2_BANDS = ("B02", "B03", "B04", "B08", "SCL")
 DEFAULT_S1_BANDS = ("VV", "VH")
 #: HTTP statuses worth trying again.
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+#: At most this many pages of one search (100 items each by default: 10,000 items, some 30 years of
+#: Sentinel-2 over one site); a catalogue whose pages never end fails the search instead of running forever.
+MAX_PAGES = 100
 
 
-def item_tile(item: Mapping[str, Any], bands: Sequence[str]) -> Tile | str:
-    """The :class:`Tile` of a STAC item (a dict as the API returns it), or why it cannot be used."""
+def item_tile(item: Mapping[str, Any], bands: Sequence[str], policy: HostPolicy | None = None) -> Tile | str:
+    """The :class:`Tile` of a STAC item (a dict as the API returns it), or why it cannot be used.
+
+    With ``policy``, an item whose band or calibration hrefs the source may not follow is unusable.
+    """
+    if not isinstance(item, Mapping):
+        return f"STAC item is a {type(item).__name__}, not an object"
     item_id = str(item.get("id", ""))
     props: Mapping[str, Any] = item.get("properties") or {}
+    if not isinstance(props, Mapping):
+        return f"STAC item {item_id}: properties is a {type(props).__name__}, not an object"
+    assets_of = item.get("assets") or {}
+    if not isinstance(assets_of, Mapping):
+        return f"STAC item {item_id}: assets is a {type(assets_of).__name__}, not an object"
     acquired = parse_utc(props.get("datetime")) or parse_utc(props.get("start_datetime"))
     if acquired is None:
         return f"STAC item {item_id} has neither datetime nor start_datetime"
@@ -54,19 +69,24 @@ def item_tile(item: Mapping[str, Any], bands: Sequence[str]) -> Tile | str:
     if platform is None:
         return f"STAC item {item_id}: unknown platform {props.get('platform')!r}"
     found: dict[str, BandAsset] = {}
-    for key, asset in (item.get("assets") or {}).items():
+    for key, asset in assets_of.items():
         band = STAC_BAND_KEYS.get(key)
         href = asset.get("href") if isinstance(asset, Mapping) else None
         if band is not None and band in bands and band not in found and isinstance(href, str):
             found[band] = BandAsset(name=band, href=href, nodata=nodata_of(platform[:2], band))
     calibration = {}  # Sentinel-1 GRD: the calibration annotation of each polarisation (to get sigma0)
-    for key, asset in (item.get("assets") or {}).items():
+    for key, asset in assets_of.items():
         pol = key.removeprefix("schema-calibration-").upper()
         if key.startswith("schema-calibration-") and isinstance(asset, Mapping) and isinstance(asset.get("href"), str):
             calibration[pol] = asset["href"]
     missing = [b for b in bands if b not in found]
     if missing:
         return f"STAC item {item_id} has no asset for band(s) {', '.join(missing)}"
+    if policy is not None:
+        for href in [a.href for a in found.values()] + list(calibration.values()):
+            refusal = policy.refusal(href)
+            if refusal is not None:
+                return f"STAC item {item_id}: {refusal}"
     sensor = platform[:2]
     return Tile(
         item_id=item_id,
@@ -126,6 +146,8 @@ class StacSource:
     #: Retries of searches and reads, and GDAL options added to :data:`monitor.sources.gdal_env.COG_OPTIONS`.
     default_retry = RetryPolicy()
     default_gdal_options: Mapping[str, Any] = {}
+    #: the provider's own asset hosts (besides the API's host and the config's ``asset_hosts``)
+    provider_hosts: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -144,21 +166,25 @@ class StacSource:
         self.retry = retry or self.default_retry
         self.page_size = page_size
         self.timeout = timeout
-        self.gdal_options = {**self.default_gdal_options, **(gdal_options or {})}
+        options = {**self.default_gdal_options, **(gdal_options or {})}
+        #: the hosts asset hrefs may point at; the API's own host alone for the search and its next pages
+        self.hosts = HostPolicy.of(self.name, self.url, self.provider_hosts, config.asset_hosts or ())
+        self.api_hosts = HostPolicy.of(self.name, self.url)
+        self.gdal_options = {**confine(self.hosts.hosts, options), **options}
 
     # -- search ---------------------------------------------------------------------------------------
     def _stac_io(self) -> Any:
-        from pystac_client.stac_api_io import StacApiIO
-
         retry = Retry(
             total=self.retry.attempts,
+            connect=0,  # DNS failure, connection refused: the network is down, retrying will not help
+            other=0,  # a TLS handshake that fails (untrusted certificate) fails the same way next time
             backoff_factor=self.retry.backoff / 2,
             status_forcelist=RETRY_STATUSES,
             allowed_methods=None,  # item search is a POST; it is safe to repeat
             respect_retry_after_header=True,
             raise_on_status=False,
         )
-        return StacApiIO(max_retries=retry, timeout=self.timeout)
+        return _ConfinedStacApiIO(self.api_hosts, max_retries=retry, timeout=self.timeout)
 
     def _search_items(self, site: SiteConfig, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
         from pystac_client import ItemSearch
@@ -169,25 +195,51 @@ class StacSource:
             start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if start else "..",
             end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if end else "..",
         ]
+        io = self._stac_io()
         try:
             # the item-search endpoint directly: a cron run with nothing new costs one request, not three
             # (landing page, conformance, search)
             search = ItemSearch(
                 f"{self.url}/search",
-                stac_io=self._stac_io(),
+                stac_io=io,
                 method="POST",
                 collections=list(self.collections),
                 bbox=list(bbox),
                 datetime="/".join(window) if window != ["..", ".."] else None,
                 limit=self.page_size,
             )
-            return [item for page in search.pages_as_dicts() for item in page.get("features", [])]
+            items: list[dict[str, Any]] = []
+            for number, page in enumerate(search.pages_as_dicts(), start=1):
+                if number > MAX_PAGES:
+                    raise SourceError(
+                        f"STAC search at {self.url} returned more than {MAX_PAGES} pages; stopped (a catalogue whose "
+                        "pages never end, or a site and time range far too large)"
+                    )
+                features = page.get("features", []) if isinstance(page, Mapping) else None
+                if not isinstance(features, list):
+                    raise SourceError(f"STAC search at {self.url}: a page without a features list")
+                items.extend(features)
+            return items
         except APIError as exc:
+            if io.refused:
+                raise SourceError(f"STAC search at {self.url}: {io.refused}") from None
+            cause = unreachable(exc)
+            if cause is not None:
+                raise UnreachableError(host_name(self.url), cause) from None
             status = getattr(exc, "status_code", None)
             if status is None or status in RETRY_STATUSES:
                 raise TransientError(f"STAC search at {self.url} failed: {exc}") from exc
             raise SourceError(f"STAC search at {self.url} failed (HTTP {status}): {exc}") from exc
+        except HostRefusedError as exc:
+            raise SourceError(f"STAC search at {self.url}: {exc}") from None
+        except (AttributeError, TypeError, KeyError) as exc:  # pystac-client on a page of the wrong shape
+            raise SourceError(f"STAC search at {self.url}: a malformed answer ({type(exc).__name__}: {exc})") from None
         except (OSError, ValueError) as exc:  # requests' errors are OSErrors; a truncated JSON body a ValueError
+            if isinstance(exc, SourceError):
+                raise
+            cause = unreachable(exc)
+            if cause is not None:
+                raise UnreachableError(host_name(self.url), cause) from None
             raise TransientError(f"STAC search at {self.url} failed: {exc}") from exc
 
     def search(self, site: SiteConfig, start: datetime | None, end: datetime | None) -> list[SceneRef]:
@@ -198,10 +250,14 @@ class StacSource:
         tiles: list[Tile] = []
         problems: list[SceneRef] = []
         for item in items:
-            tile = item_tile(item, self._bands_for(item))
+            if not isinstance(item, Mapping):
+                log.warning("%s: a search result that is not a STAC item (%s); skipped", self.name, type(item).__name__)
+                continue
+            tile = item_tile(item, self._bands_for(item), self.hosts)
             if isinstance(tile, str):
                 log.warning("%s: %s", self.name, tile)
-                acquired = parse_utc((item.get("properties") or {}).get("datetime"))
+                props = item.get("properties")
+                acquired = parse_utc(props.get("datetime")) if isinstance(props, Mapping) else None
                 problems.append(
                     SceneRef(
                         scene_id=str(item.get("id", "?")), source=self.name, acquired=acquired, sensor="?", problem=tile
@@ -234,11 +290,13 @@ class StacSource:
     def _read_band(self, asset: BandAsset, grid: SiteGrid) -> Crop:
         """One band's window, signed just before the read, retried; GDAL settings scoped to this thread."""
 
+        self.hosts.check(asset.href)  # before any signing or connection
+
         def attempt() -> Crop:
             signed = BandAsset(asset.name, self.sign(asset.href), asset.index, asset.nodata)
             try:
                 with cog_env(ca_bundle=ca_bundle_from_env(), **self.gdal_options):
-                    return read_crop([signed], grid)
+                    return read_crop([signed], grid, drivers=REMOTE_DRIVERS)
             except SourceError as exc:
                 self.read_failed(asset.href, exc, signed.href)
                 raise
@@ -251,10 +309,13 @@ class StacSource:
 
         from monitor.sources.s1_grd import parse_calibration, read_sigma0
 
+        self.hosts.check(calibration_href)  # before any signing or connection
+        self.hosts.check(asset.href)
+
         def attempt() -> Crop:
             signed_calibration = self.sign(calibration_href)
             try:
-                response = requests.get(signed_calibration, timeout=self.timeout)
+                response = self._get_confined(signed_calibration)
                 response.raise_for_status()
             except requests.RequestException as exc:
                 error = TransientError(f"cannot fetch calibration {calibration_href}: {exc}")
@@ -271,6 +332,18 @@ class StacSource:
             return Crop(names=(asset.name,), data=data[None], tags={}, dtypes=("float32",))
 
         return self.retry.call(f"read of {asset.href}", attempt)
+
+    def _get_confined(self, url: str) -> Any:
+        """GET ``url`` following at most 3 redirects, each only to a host the source may contact."""
+        import requests
+
+        for _ in range(4):
+            self.hosts.check(url)
+            response = requests.get(url, timeout=self.timeout, allow_redirects=False)
+            if not response.is_redirect:
+                return response
+            url = requests.compat.urljoin(url, response.headers.get("location", ""))
+        raise requests.TooManyRedirects(f"more than 3 redirects from {url}")
 
     def _read_tile(self, tile: Tile, grid: SiteGrid) -> Crop:
         """Every band of one tile, the band files read concurrently (each is its own COG)."""
@@ -377,4 +450,54 @@ class EarthSearchSource(StacSource):
 
     kind = "earth-search"
     default_url = EARTH_SEARCH_URL
+    provider_hosts = EARTH_SEARCH_HOSTS
     default_collections = ("sentinel-2-c1-l2a", "sentinel-2-l2a")
+
+
+def host_name(url: str) -> str:
+    """The host of a URL as shown to the user (``earth-search.aws.element84.com``)."""
+    from monitor.sources.hosts import host_of
+
+    return host_of(url) or url
+
+
+def _confined_io_class() -> type:
+    """A pystac-client ``StacApiIO`` that only talks to the API's host (next-page links and redirects too)."""
+    from pystac_client.stac_api_io import StacApiIO
+
+    class ConfinedStacApiIO(StacApiIO):
+        def __init__(self, policy: HostPolicy, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.policy = policy
+            self.refused: str | None = None
+            self.session.hooks["response"].append(self._check_redirect)
+
+        def _check_redirect(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+            if response.is_redirect:
+                import requests
+
+                target = requests.compat.urljoin(response.url, response.headers.get("location", ""))
+                reason = self.policy.refusal(target)
+                if reason is not None:
+                    self.refused = f"redirected elsewhere: {reason.replace('asset href', 'URL')}"
+                    raise HostRefusedError(self.refused)
+            return response
+
+        def request(self, href: str, *args: Any, **kwargs: Any) -> str:
+            reason = self.policy.refusal(href)
+            if reason is not None:
+                self.refused = f"a link the API gave points elsewhere: {reason.replace('asset href', 'URL')}"
+                raise HostRefusedError(self.refused)
+            return str(super().request(href, *args, **kwargs))
+
+    return ConfinedStacApiIO
+
+
+def _ConfinedStacApiIO(policy: HostPolicy, **kwargs: Any) -> Any:  # noqa: N802 (a class built on first use)
+    global _CONFINED_IO
+    if _CONFINED_IO is None:
+        _CONFINED_IO = _confined_io_class()
+    return _CONFINED_IO(policy, **kwargs)
+
+
+_CONFINED_IO: type | None = None

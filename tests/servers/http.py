@@ -15,8 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-#: Fault kinds: an HTTP status with Retry-After, a 5xx, a reset connection, no answer, half a body.
-FAULTS = ("429", "500", "502", "503", "reset", "timeout", "truncate")
+#: Fault kinds: an HTTP status with Retry-After, a 5xx, a reset connection, no answer, half a body, half a
+#: body then silence for ``delay`` seconds (a server that hangs mid-body).
+FAULTS = ("429", "500", "502", "503", "reset", "timeout", "truncate", "stall")
 
 
 @dataclass
@@ -102,7 +103,8 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(fault.delay)
             self.reset()
             return True
-        self.truncate_next = True  # "truncate": the app's reply is cut short
+        self.truncate_next = True  # "truncate" / "stall": the app's reply is cut short
+        self.stall_for = fault.delay if fault.kind == "stall" else 0.0
         return False
 
     def reset(self) -> None:
@@ -132,6 +134,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
         self.wfile.flush()
         if truncate:
+            time.sleep(getattr(self, "stall_for", 0.0))
             self.reset()
         self.entry.status = status
         self.entry.sent = len(payload)
