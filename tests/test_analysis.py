@@ -58,6 +58,8 @@ def test_tables_have_contract_columns_and_utc_timestamps(m) -> None:  # type: ig
     assert len(scenes) == 31 and _is_utc(scenes["acquired"].dtype)
     assert scenes["acquired"].is_monotonic_increasing and scenes["simulated"].all()
     scores = m.scores(site="mirim")
+    assert scores["simulated"].dtype == bool and scores["simulated"].all()  # the demo's every row says so
+    assert m.alerts()["simulated"].all()
     for column in (
         "site",
         "zone",

@@ -48,6 +48,13 @@ def test_demo_alerts_on_the_rehearsals_and_nothing_before(demo: tuple[Path, str]
     assert len(messages) == 1 and b"[SIMULATED]" in messages[0].read_bytes()
 
 
+def test_a_run_on_the_demo_archive_says_simulated(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    result = invoke("run", "--config", str(out / "config.toml"))
+    assert result.returncode == 0, result.stderr
+    assert "monitor: SIMULATED DATA: 0 new scene(s)" in result.stderr
+
+
 def test_demo_again_is_a_noop(demo: tuple[Path, str]) -> None:
     out, _ = demo
     before = invoke("scores", "--config", str(out / "config.toml"), "--format", "json").stdout

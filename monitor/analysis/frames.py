@@ -42,6 +42,7 @@ SCORE_DTYPES: dict[str, Any] = {
     "baseline_version": "Int64",
     "detections": "int64",
     "usable": "bool",
+    "simulated": "bool",
 }
 ALERT_DTYPES: dict[str, Any] = {
     "id": "string",
@@ -57,6 +58,7 @@ ALERT_DTYPES: dict[str, Any] = {
     "n_scenes": "int64",
     "scene_ids": "object",
     "evidence": "object",
+    "simulated": "bool",
 }
 SITE_DTYPES: dict[str, Any] = {
     "site": "string",

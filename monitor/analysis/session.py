@@ -14,6 +14,7 @@ import pandas as pd
 
 from monitor.analysis import frames
 from monitor.archive.catalogue import Catalogue
+from monitor.archive.observed import simulated_scenes
 from monitor.archive.records import SceneStatus
 from monitor.config import AlertsConfig, Config, DetectConfig, SiteConfig, load_config
 from monitor.errors import ArchiveError, ConfigError
@@ -159,17 +160,19 @@ class Monitor:
 
         Added: ``detections`` (how many changed regions were classified) and ``usable`` (the observation
         was scored with at least the alerts' ``min_usable_fraction`` of the zone clear: what the alert
-        engine counts; the others are cloudy or unreadable).
+        engine counts; the others are cloudy or unreadable) and ``simulated`` (a scene from the simulator).
         """
         self._select(site=site, zone=zone)
         threshold = self.min_usable_fraction
         with self._catalogue() as cat:
             records = cat.scores(site=site, zone=zone)
+            fake = simulated_scenes(cat, site)
         rows = [
             {
                 **r.as_dict(),
                 "detections": len(r.detections),
                 "usable": r.compared and r.usable_fraction >= threshold,
+                "simulated": (r.site, r.scene_id) in fake,
             }
             for r in records
         ]
@@ -177,12 +180,14 @@ class Monitor:
 
     def alerts(self, site: str | None = None, status: str | None = None) -> pd.DataFrame:
         """The alerts, oldest first; ``status`` firing | resolved | dismissed filters as ``monitor alerts
-        --status`` does (an unknown one raises :class:`ConfigError`); ``level`` is ordered."""
+        --status`` does (an unknown one raises :class:`ConfigError`); ``level`` is ordered; ``simulated``:
+        raised on scenes from the simulator."""
         chosen = self._select(site=site, status=status)
         with self._catalogue() as cat:
             records = cat.alerts(site=site)
+            fake = simulated_scenes(cat, site)
         rows = [
-            {**r.as_dict(), "n_scenes": len(r.scene_ids)}
+            {**r.as_dict(), "n_scenes": len(r.scene_ids), "simulated": any((r.site, i) in fake for i in r.scene_ids)}
             for r in records
             if chosen.status is None or chosen.status.matches(r)
         ]

@@ -11,13 +11,16 @@ from monitor.pipeline.summary import RunSummary
 #: Alert changes ``-q`` prints: an alert that is new, or raised to a higher level (the ones a
 #: notification calls NEW and RAISED); resolutions and reminders are left to the message.
 NEW_ACTIONS = {"opened": "NEW", "raised": "RAISED"}
+#: How a pass over simulated imagery (``monitor demo``) starts its summary line.
+SIMULATED_WORD = "SIMULATED DATA: "
 
 
 def summary_line(summary: RunSummary, data_dir: Path) -> str:
-    """The counts of one pass (default verbosity, stderr)."""
+    """The counts of one pass (default verbosity, stderr); SIMULATED first when the archive is the simulator's."""
+    simulated = SIMULATED_WORD if summary.simulated else ""
     return (
-        f"monitor: {summary.new_scenes} new scene(s), {summary.failed_scenes} failed, {summary.empty_scenes} "
-        f"empty, {summary.scored_scenes} scored, {len(summary.alert_changes)} alert change(s), "
+        f"monitor: {simulated}{summary.new_scenes} new scene(s), {summary.failed_scenes} failed, "
+        f"{summary.empty_scenes} empty, {summary.scored_scenes} scored, {len(summary.alert_changes)} alert change(s), "
         f"{summary.messages_queued} message(s) queued, {summary.messages_pending} pending; archive {data_dir}"
     )
 
@@ -45,7 +48,7 @@ def new_alert_lines(summary: RunSummary) -> list[str]:
         more = f" (+{len(a.evidence) - 1} more)" if len(a.evidence) > 1 else ""
         lines.append(
             f"monitor: {word} {a.level} {a.kind} alert {a.id} at {a.site}/{a.zone}: score {a.score:.2f}, "
-            f"seen {a.first_seen} .. {a.last_seen}{shown}{more}"
+            f"seen {a.first_seen} .. {a.last_seen}{shown}{more}{' [SIMULATED]' if summary.simulated else ''}"
         )
     return lines
 

@@ -91,6 +91,7 @@ def run(config: Config, *, progress: bool = False) -> RunSummary:
             except MonitorError as exc:
                 log.error("site %s failed: %s", site.id, exc)
                 summary.errors.append(f"site {site.id}: {exc}")
+        summary.simulated = bool(catalogue.simulated_sites() & {site.id for site in config.sites})
         check_health(catalogue, config, summary)
         notify(catalogue, config, summary)
         if summary.changed:

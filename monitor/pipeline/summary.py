@@ -41,6 +41,8 @@ class RunSummary:
     messages_delivered: int = 0
     messages_pending: int = 0
     errors: list[str] = field(default_factory=list)
+    #: the archive's sites hold simulated scenes (``monitor demo``): every line printed says SIMULATED
+    simulated: bool = False
     #: the ``errors`` that no log line said (an unreachable source: one line each, printed by the CLI even with -q)
     unlogged: list[str] = field(default_factory=list)
     searches: list[SearchOutcome] = field(default_factory=list)
