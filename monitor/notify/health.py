@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from email.message import EmailMessage
-from email.utils import formatdate
 
 from monitor.archive.health import HealthNotice
+from monitor.notify.envelope import envelope
 
 #: What to check first, by subject, when the monitor is blind.
 HINTS = {
@@ -43,11 +43,8 @@ def health_message(notices: Sequence[HealthNotice], *, sender: str, recipients: 
     lines.append("monitor means nothing about the site. You get one message when it is blind, one when it sees.")
     state = repr(sorted((n.subject, n.name, n.blind, n.changed_at.isoformat()) for n in notices))
     domain = sender.rpartition("@")[2] or "localhost"
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = sender
-    msg["To"] = ", ".join(recipients)
-    msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = f"<monitor-health-{hashlib.sha256(state.encode()).hexdigest()[:24]}@{domain}>"
+    msg = envelope(
+        subject, sender, recipients, f"<monitor-health-{hashlib.sha256(state.encode()).hexdigest()[:24]}@{domain}>"
+    )
     msg.set_content("\n".join(lines) + "\n")
     return msg

@@ -22,11 +22,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.archive.records import Alert, AlertStatus
+from monitor.notify.envelope import envelope
 from monitor.render.names import newest, newest_of_each, onset
 
 if TYPE_CHECKING:  # Jinja2 and Pillow load when a message is composed, not when a run has none to send
@@ -171,12 +171,7 @@ def build_message(
     headline = ", ".join(f"{n} {word.lower()}" for word, n in counts.items())
     subject = f"{'[SIMULATED] ' if simulated else ''}monitor: {headline} alert(s) at {', '.join(sites)}"
     context = {"items": items, "simulated": simulated, "subject": subject}
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = sender
-    msg["To"] = ", ".join(recipients)
-    msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = msgid
+    msg = envelope(subject, sender, recipients, msgid)
     msg.set_content(render_template("message.txt", **context))
     msg.add_alternative(render_template("message.html", **context), subtype="html")
     html_part = msg.get_body(preferencelist=("html",))
@@ -223,11 +218,6 @@ def build_summary_message(
             f"{a.level.upper():<6} {a.kind:<7} {where}  {a.first_seen[:10]}..{a.last_seen[:10]}  "
             f"score {a.score:.2f}  {a.status}  {a.id}"
         )
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = sender
-    msg["To"] = ", ".join(recipients)
-    msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = msgid
+    msg = envelope(subject, sender, recipients, msgid)
     msg.set_content("\n".join(lines) + "\n")
     return msg

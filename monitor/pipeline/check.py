@@ -16,13 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from monitor.archive.catalogue import Catalogue
 from monitor.config import Config, WebhookConfig
 from monitor.errors import ConfigError, MonitorError
+from monitor.notify.envelope import envelope
 from monitor.notify.outbox import smtp_session
 from monitor.notify.webhook import display_url
 from monitor.sources import IncrementalSource, make_source
@@ -94,12 +95,12 @@ def check_smtp(config: Config, send_test: bool = False) -> CheckResult:
 
 
 def _test_message(config: Config) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = config.email.sender
-    msg["To"] = ", ".join(config.email.recipients)
-    msg["Subject"] = "monitor: test message (monitor check --send-test-email)"
-    msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = make_msgid("monitor-check", domain=config.email.sender.rpartition("@")[2] or None)
+    msg = envelope(
+        "monitor: test message (monitor check --send-test-email)",
+        config.email.sender,
+        config.email.recipients,
+        make_msgid("monitor-check", domain=config.email.sender.rpartition("@")[2] or None),
+    )
     msg.set_content(
         "This is a test message from `monitor check --send-test-email`.\n"
         f"Config: {config.path}\nIf you read this, alert messages from this monitor reach you.\n"
