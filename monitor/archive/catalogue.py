@@ -35,6 +35,7 @@ from monitor.archive.records import (
     RunRecord,
     SceneRecord,
     SceneStatus,
+    SceneTime,
     ScoreRecord,
     SiteGridRecord,
     SiteStats,
@@ -213,6 +214,19 @@ def iso(t: datetime | None) -> str | None:
 
 #: A scene that could not be co-registered never enters a baseline nor the quiet history.
 _REGISTERED = "(registration IS NULL OR registration NOT LIKE 'unregistered%')"
+#: Usable scenes before a time that are quiet (scored, compared in a zone, none hazy, unregistered or
+#: failed, below the threshold in every zone's crowd and vehicle score); ``{columns}`` is filled in.
+_QUIET_SQL = (
+    "SELECT {columns} FROM scenes s WHERE s.site = ? AND s.sensor = ? AND s.status = 'ok' "
+    "AND s.scored = 1 AND s.usable_fraction >= ? AND s.acquired < ? "
+    "AND (s.registration IS NULL OR s.registration NOT LIKE 'unregistered%') "
+    "AND EXISTS (SELECT 1 FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id "
+    "AND c.state = 'scored') "
+    "AND NOT EXISTS (SELECT 1 FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id AND "
+    "(c.state NOT IN ('scored', 'unusable') OR COALESCE(c.crowd_score, 0) >= ? "
+    "OR COALESCE(c.vehicle_score, 0) >= ?)) "
+    "ORDER BY s.acquired, s.scene_id"
+)
 _SCENE_COLUMNS = tuple(f.name for f in fields(SceneRecord))
 _SCORE_COLUMNS = tuple(f.name for f in fields(ScoreRecord))
 _ALERT_COLUMNS = tuple(f.name for f in fields(Alert))
@@ -486,18 +500,30 @@ class Catalogue(HealthMixin):
         """Usable scenes acquired before ``before`` that are quiet: scored (at least one zone compared,
         none hazy, unregistered or failed) and below ``threshold`` in every zone's crowd and vehicle score,
         oldest first. (Alerted scenes are the caller's to leave out.)"""
-        sql = (
-            "SELECT s.* FROM scenes s WHERE s.site = ? AND s.sensor = ? AND s.status = 'ok' "
-            "AND s.scored = 1 AND s.usable_fraction >= ? AND s.acquired < ? "
-            "AND (s.registration IS NULL OR s.registration NOT LIKE 'unregistered%') "
-            "AND EXISTS (SELECT 1 FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id "
-            "AND c.state = 'scored') "
-            "AND NOT EXISTS (SELECT 1 FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id AND "
-            "(c.state NOT IN ('scored', 'unusable') OR COALESCE(c.crowd_score, 0) >= ? "
-            "OR COALESCE(c.vehicle_score, 0) >= ?)) "
-            "ORDER BY s.acquired, s.scene_id"
-        )
+        sql = _QUIET_SQL.format(columns="s.*")
         return [_scene(r) for r in self._rows(sql, (site, sensor, min_usable, iso(before), threshold, threshold))]
+
+    def usable_scene_times(self, site: str, sensor: str, min_usable: float) -> list[SceneTime]:
+        """The scenes of :meth:`usable_scenes`, as (id, time, orbit) only: what the baseline choice reads."""
+        sql = (
+            "SELECT scene_id, acquired, orbit FROM scenes WHERE site = ? AND sensor = ? AND status = 'ok' "
+            f"AND usable_fraction >= ? AND {_REGISTERED} ORDER BY acquired, scene_id"
+        )
+        return [SceneTime(r[0], r[1], r[2]) for r in self._rows(sql, (site, sensor, min_usable))]
+
+    def quiet_scene_times(
+        self, site: str, sensor: str, min_usable: float, before: datetime, threshold: float
+    ) -> list[SceneTime]:
+        """The scenes of :meth:`quiet_scenes`, as (id, time, orbit) only: what the baseline choice reads."""
+        sql = _QUIET_SQL.format(columns="s.scene_id, s.acquired, s.orbit")
+        rows = self._rows(sql, (site, sensor, min_usable, iso(before), threshold, threshold))
+        return [SceneTime(r[0], r[1], r[2]) for r in rows]
+
+    def state_stamp(self) -> tuple[int, int]:
+        """A value that changes whenever the archive's content may have changed: rows written through this
+        connection (``total_changes``) and commits by any other (``PRAGMA data_version``). What is derived
+        from the archive can be kept while the stamp stays the same."""
+        return self.db.total_changes, int(self._rows("PRAGMA data_version")[0][0])
 
     def archived_crops(self, site: str, scene_ids: Sequence[str]) -> list[SceneRecord]:
         """Those of ``scene_ids`` that have an archived crop, oldest first."""
@@ -627,6 +653,19 @@ class Catalogue(HealthMixin):
             rows = self._rows("SELECT * FROM baselines WHERE site = ? AND sensor = ? ORDER BY version", (site, sensor))
         return [_baseline(r) for r in rows]
 
+    def baseline_made_of(self, site: str, sensor: str, scene_ids: Sequence[str]) -> BaselineVersion | None:
+        """The newest stored version of a site and sensor that is the baseline of ``scene_ids`` (as built or
+        as chosen, :meth:`BaselineVersion.made_of`), or None: one indexed look-up instead of reading every
+        version's composition."""
+        wanted = json.dumps(list(scene_ids))
+        rows = self._rows(
+            "SELECT * FROM baselines WHERE site = ? AND sensor = ? AND (json(scene_ids) = json(?) "
+            "OR json_extract(composition, '$.chosen') = json(?)) ORDER BY version DESC",
+            (site, sensor, wanted, wanted),
+        )
+        found = [b for b in map(_baseline, rows) if b.made_of(tuple(scene_ids))]
+        return found[0] if found else None
+
     def baseline_version(self, site: str, sensor: str, version: int) -> BaselineVersion | None:
         """One stored baseline version, or None."""
         rows = self._rows(
@@ -712,7 +751,8 @@ class Catalogue(HealthMixin):
 
     def alerted_scenes(self, site: str) -> set[str]:
         """Every scene that raised or confirmed an alert of the site (or was marked on a dismissed one)."""
-        return {scene_id for alert in self.alerts(site) for scene_id in alert.scene_ids}
+        rows = self._rows("SELECT scene_ids FROM alerts WHERE site = ?", (site,))
+        return {scene_id for r in rows for scene_id in json.loads(r[0] or "[]")}
 
     def save_alert(self, alert: Alert) -> None:
         """Insert or replace an alert."""

@@ -287,6 +287,22 @@ class BaselineVersion:
 
 
 @dataclass(frozen=True)
+class SceneTime:
+    """What the baseline choice needs of a scene, and no more: its id, acquisition (ISO-8601 UTC) and
+    relative orbit (None when unknown). A history of thousands of scenes is read for every choice, so the
+    choice reads these instead of full :class:`SceneRecord` rows (no provenance JSON parsed)."""
+
+    scene_id: str
+    acquired: str | None
+    orbit: int | None = None
+
+    @property
+    def acquired_at(self) -> datetime | None:
+        """``acquired`` as an aware datetime."""
+        return parse_time(self.acquired)
+
+
+@dataclass(frozen=True)
 class OutboxMessage:
     """One row of ``outbox``: a queued message, its ``.eml`` file and its delivery state."""
 

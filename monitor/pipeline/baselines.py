@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
 from monitor.archive.baselines import read_baseline_file, write_baseline_file
 from monitor.archive.catalogue import Catalogue, utcnow
 from monitor.archive.crops import read_crop_file
-from monitor.archive.records import BaselineVersion, SceneRecord
+from monitor.archive.records import BaselineVersion, SceneRecord, SceneTime
 from monitor.detect.baseline import (
     Baseline,
     Candidate,
@@ -46,7 +46,7 @@ def load_crop(catalogue: Catalogue, scene: SceneRecord) -> Scene | None:
         return None
 
 
-def _candidates(rows: Sequence[SceneRecord], alerted: set[str]) -> list[Candidate]:
+def _candidates(rows: Sequence[SceneRecord | SceneTime], alerted: set[str]) -> list[Candidate]:
     return [Candidate(r.scene_id, r.acquired_at, r.orbit) for r in rows if r.scene_id not in alerted and r.acquired_at]
 
 
@@ -95,20 +95,78 @@ def quiet_scenes(catalogue: Catalogue, ctx: SiteContext, sensor: str, before: da
     one zone compared, none hazy, unregistered or failed), below ``alerts.threshold`` in every zone's
     crowd and vehicle score, and in no alert's scenes (raised, confirmed, or dismissed by an analyst)."""
     config = ctx.config
-    rows = catalogue.quiet_scenes(ctx.site_id, sensor, config.detect.min_scene_usable, before, config.alerts.threshold)
+    rows = catalogue.quiet_scene_times(
+        ctx.site_id, sensor, config.detect.min_scene_usable, before, config.alerts.threshold
+    )
     return _candidates(rows, catalogue.alerted_scenes(ctx.site_id))
 
 
+#: What a composition depends on besides the archive: site, sensor, year and month, and for radar the pass
+#: (relative orbit and time of day).
+ChoiceKey = tuple[str, str, int, int, tuple[int | None, time] | None]
+
+
+class ChoiceMemo:
+    """The compositions chosen while the archive stays as it is (:meth:`Catalogue.state_stamp`).
+
+    A composition depends on the scene's month, not its day (:func:`choose_composition`: the seasonal
+    and recent rules read quiet scenes before the month only, the warm-up rule the site's first usable
+    scenes), and for radar on its pass. The writer asks for the choice of every scene two or three times
+    (head, look-ahead, check before commit) and each asking reads the sensor's whole history: with the
+    memo, a batch of one month reads it once until the next commit, which may change which scenes are
+    quiet or alerted and so empties the memo.
+    """
+
+    def __init__(self) -> None:
+        self._stamp: tuple[int, int] | None = None
+        self._choices: dict[ChoiceKey, Composition | None] = {}
+
+    def choices(self, catalogue: Catalogue) -> dict[ChoiceKey, Composition | None]:
+        """The memo's compositions, emptied first if the archive changed since they were chosen."""
+        stamp = catalogue.state_stamp()
+        if stamp != self._stamp:
+            self._stamp, self._choices = stamp, {}
+        return self._choices
+
+
 def scene_composition(
-    catalogue: Catalogue, ctx: SiteContext, sensor: str, acquired: datetime, orbit: int | None = None
+    catalogue: Catalogue,
+    ctx: SiteContext,
+    sensor: str,
+    acquired: datetime,
+    orbit: int | None = None,
+    memo: ChoiceMemo | None = None,
 ) -> Composition | None:
     """Which scenes the baseline of a scene acquired at ``acquired`` is made of (see
     :func:`monitor.detect.baseline.choose_composition`), or None while the site has too few. A radar
     scene (``orbit``: its relative orbit, None if unknown) is compared with scenes of its own pass only
-    (:func:`monitor.detect.baseline.same_pass`)."""
+    (:func:`monitor.detect.baseline.same_pass`). With ``memo``, a choice already made for the same month
+    and pass while the archive has not changed is reused."""
+    radar = is_radar(sensor, ())
+    key: ChoiceKey = (
+        ctx.site_id,
+        sensor,
+        acquired.year,
+        acquired.month,
+        (orbit, acquired.timetz()) if radar else None,
+    )
+    choices = memo.choices(catalogue) if memo is not None else {}
+    if key not in choices:
+        choices[key] = _composition(catalogue, ctx, sensor, acquired, orbit)
+    return choices[key]
+
+
+def _composition(
+    catalogue: Catalogue, ctx: SiteContext, sensor: str, acquired: datetime, orbit: int | None
+) -> Composition | None:
     alerted = catalogue.alerted_scenes(ctx.site_id)
-    warmup = _candidates(catalogue.usable_scenes(ctx.site_id, sensor, ctx.config.detect.min_scene_usable), alerted)
-    quiet = quiet_scenes(catalogue, ctx, sensor, acquired)
+    usable = catalogue.usable_scene_times(ctx.site_id, sensor, ctx.config.detect.min_scene_usable)
+    warmup = _candidates(usable, alerted)
+    config = ctx.config
+    quiet_rows = catalogue.quiet_scene_times(
+        ctx.site_id, sensor, config.detect.min_scene_usable, acquired, config.alerts.threshold
+    )
+    quiet = _candidates(quiet_rows, alerted)
     rule = warmup_rule(ctx)
     if is_radar(sensor, ()):
         warmup = [c for c in warmup if same_pass(c, orbit, acquired)]
@@ -125,6 +183,7 @@ def scene_baseline(
     acquired: datetime,
     cache: dict[tuple[str, int], Baseline] | None = None,
     orbit: int | None = None,
+    memo: ChoiceMemo | None = None,
 ) -> tuple[Baseline | None, bool]:
     """The baseline a scene of ``sensor`` acquired at ``acquired`` is scored against, and whether it was
     built just now (False: loaded, or taken from ``cache``, keyed by sensor and version).
@@ -138,14 +197,14 @@ def scene_baseline(
     cache = {} if cache is None else cache
     site = ctx.site_id
     for _ in range(3):
-        composition = scene_composition(catalogue, ctx, sensor, acquired, orbit)
+        composition = scene_composition(catalogue, ctx, sensor, acquired, orbit, memo)
         if composition is None:
             return None, False
-        stored = [b for b in catalogue.baselines(site, sensor) if b.made_of(composition.scene_ids)]
-        if stored:
-            version = stored[-1].version
+        stored = catalogue.baseline_made_of(site, sensor, composition.scene_ids)
+        if stored is not None:
+            version = stored.version
             if (sensor, version) not in cache:
-                found = _stored_version(catalogue, ctx, stored[-1])
+                found = _stored_version(catalogue, ctx, stored)
                 if found is None:
                     continue
                 cache[(sensor, version)] = found
@@ -154,7 +213,7 @@ def scene_baseline(
         if scenes is None:
             continue  # a crop was lost: it is failed now, choose again
         version = catalogue.next_baseline_version(site, sensor)
-        usable = {r.scene_id for r in catalogue.usable_scenes(site, sensor, ctx.config.detect.min_scene_usable)}
+        usable = {r.scene_id for r in catalogue.usable_scene_times(site, sensor, ctx.config.detect.min_scene_usable)}
         kept_out = sorted(catalogue.alerted_scenes(site) & usable)
         baseline = _build(catalogue, ctx, sensor, scenes, version, kept_out, composition)
         cache[(sensor, version)] = baseline
@@ -163,17 +222,21 @@ def scene_baseline(
 
 
 def stored_choice(
-    catalogue: Catalogue, ctx: SiteContext, sensor: str, acquired: datetime, orbit: int | None = None
+    catalogue: Catalogue,
+    ctx: SiteContext,
+    sensor: str,
+    acquired: datetime,
+    orbit: int | None = None,
+    memo: ChoiceMemo | None = None,
 ) -> BaselineVersion | None:
     """The stored baseline version :func:`scene_baseline` would give a scene acquired at ``acquired``
     (of relative orbit ``orbit``) now, without building anything: None if its composition has no stored
     version yet (or there is no composition). The writer checks a speculative score against it before
     committing."""
-    composition = scene_composition(catalogue, ctx, sensor, acquired, orbit)
+    composition = scene_composition(catalogue, ctx, sensor, acquired, orbit, memo)
     if composition is None:
         return None
-    stored = [b for b in catalogue.baselines(ctx.site_id, sensor) if b.made_of(composition.scene_ids)]
-    return stored[-1] if stored else None
+    return catalogue.baseline_made_of(ctx.site_id, sensor, composition.scene_ids)
 
 
 def stored_baseline(
@@ -183,9 +246,10 @@ def stored_baseline(
     acquired: datetime,
     cache: dict[tuple[str, int], Baseline],
     orbit: int | None = None,
+    memo: ChoiceMemo | None = None,
 ) -> Baseline | None:
     """The baseline of :func:`stored_choice`, loaded (or from ``cache``); None if it needs building."""
-    choice = stored_choice(catalogue, ctx, sensor, acquired, orbit)
+    choice = stored_choice(catalogue, ctx, sensor, acquired, orbit, memo)
     if choice is None:
         return None
     key = (sensor, choice.version)

@@ -31,6 +31,7 @@ from monitor.scene import Scene
 
 if TYPE_CHECKING:
     from monitor.detect.baseline import Baseline
+    from monitor.pipeline.baselines import ChoiceMemo
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,16 @@ class Scorer:
         self.confirmations: dict[str, Confirmation] = {}  # alert id -> its latest confirmation, drawn at the end
         self.ctx_handle = self.executor.scatter(ctx)
         self._baseline_handles: dict[tuple[str, int], object] = {}
+        self._memo: ChoiceMemo | None = None  # made with the first scene to score (baselines load late)
+
+    @property
+    def memo(self) -> ChoiceMemo:
+        """The baseline choices made while the archive has not changed (see :class:`ChoiceMemo`)."""
+        if self._memo is None:
+            from monitor.pipeline.baselines import ChoiceMemo
+
+            self._memo = ChoiceMemo()
+        return self._memo
 
     def _baseline_handle(self, baseline: Baseline, sensor: str) -> object:
         key = (sensor, baseline.version)
@@ -142,7 +153,7 @@ class Scorer:
             head = todo[0]
             assert head.acquired_at is not None  # an archived crop always has its time
             baseline, built = scene_baseline(
-                self.catalogue, self.ctx, head.sensor, head.acquired_at, self.cache, head.orbit
+                self.catalogue, self.ctx, head.sensor, head.acquired_at, self.cache, head.orbit, self.memo
             )
             self.summary.baselines_built += int(built)
             if baseline is None:
@@ -152,7 +163,7 @@ class Scorer:
             for record in todo[1 : BATCH_PER_WORKER * max(1, self.executor.workers)]:
                 assert record.acquired_at is not None
                 found = stored_baseline(
-                    self.catalogue, self.ctx, record.sensor, record.acquired_at, self.cache, record.orbit
+                    self.catalogue, self.ctx, record.sensor, record.acquired_at, self.cache, record.orbit, self.memo
                 )
                 if found is None:
                     break  # it needs a baseline built: it waits to be the head
@@ -189,8 +200,9 @@ class Scorer:
     def _still_chosen(self, item: _Planned) -> bool:
         from monitor.pipeline.baselines import stored_choice
 
-        assert item.record.acquired_at is not None
-        choice = stored_choice(self.catalogue, self.ctx, item.record.sensor, item.record.acquired_at, item.record.orbit)
+        record = item.record
+        assert record.acquired_at is not None
+        choice = stored_choice(self.catalogue, self.ctx, record.sensor, record.acquired_at, record.orbit, self.memo)
         return choice is not None and choice.version == item.baseline.version
 
     def _commit(self, item: _Planned, scored: Scored) -> bool:
