@@ -173,14 +173,31 @@ def mahalanobis(d: np.ndarray, centre: np.ndarray, cov: np.ndarray) -> np.ndarra
     return mahalanobis_columns(np.ascontiguousarray(d.T), centre, cov)
 
 
+#: :func:`mahalanobis_columns` works through this many pixels at a time: four bands of 8,192 float64
+#: pixels and the temporaries of the product (about 1 MB) stay in the core's cache, where a whole
+#: 347 x 401 px site (4.5 MB a layer) goes out to memory for every step; measured twice as fast on a
+#: site, the same values (each pixel's distance is computed from its own column only, in the same order).
+MAHALANOBIS_CHUNK = 8192
+
+
 def mahalanobis_columns(d: np.ndarray, centre: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """:func:`mahalanobis` of the columns of ``d`` (bands, pixels), the layout of an image's bands: each
-    band is one contiguous row, so the products and the sum over bands run on whole rows."""
+    band is one contiguous row, so the products and the sum over bands run on whole rows. ``d`` may be
+    float32 (an image's z-scores): each chunk of :data:`MAHALANOBIS_CHUNK` pixels is taken to float64 as
+    it is used, which gives the float64 result without a float64 copy of the whole image. Returns float64."""
     k = d.shape[0]
     cov = cov + np.eye(k) * (1e-9 * max(float(np.trace(cov)), 1e-12))
-    inv = np.linalg.inv(cov)
-    x = d - np.asarray(centre, dtype=np.float64)[:, None]
-    return np.sum((inv.T @ x) * x, axis=0)
+    inv_t = np.linalg.inv(cov).T
+    c = np.asarray(centre, dtype=np.float64)[:, None]
+    n = d.shape[1]
+    if n <= MAHALANOBIS_CHUNK:
+        x = d - c
+        return np.sum((inv_t @ x) * x, axis=0)
+    out = np.empty(n, dtype=np.float64)
+    for start in range(0, n, MAHALANOBIS_CHUNK):
+        x = d[:, start : start + MAHALANOBIS_CHUNK] - c  # float64, as the whole product would be
+        np.sum((inv_t @ x) * x, axis=0, out=out[start : start + MAHALANOBIS_CHUNK])
+    return out
 
 
 def bitemporal_change(

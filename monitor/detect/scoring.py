@@ -369,7 +369,7 @@ def model_statistic(z: np.ndarray, model: tuple[np.ndarray, np.ndarray] | None) 
     # every pixel at once (a pixel's distance depends on its own z only), then NaN where a band is not finite:
     # cheaper than gathering the finite pixels and scattering them back
     k = z.shape[0]
-    out = mahalanobis_columns(z.reshape(k, -1).astype(np.float64), *model).astype(np.float32).reshape(z.shape[1:])
+    out = mahalanobis_columns(z.reshape(k, -1), *model).astype(np.float32).reshape(z.shape[1:])
     out[~np.all(np.isfinite(z), axis=0)] = np.nan
     return out
 
