@@ -8,6 +8,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.special import chdtr, chdtri
 
+from monitor.detect.quantiles import median_rows, sorted_percentiles
+
 
 def _nanmedian(a: np.ndarray) -> float:
     with warnings.catch_warnings():
@@ -61,8 +63,8 @@ def normalise_linear(x: np.ndarray, reference: np.ndarray, usable: np.ndarray) -
         ok = np.isfinite(xs) & np.isfinite(rs)
         fitted = False
         if ok.sum() >= 50:
-            # sorted first: the same quantiles, but numpy's selection of 19 of them is slower than a sort
-            px, pr = np.percentile(np.sort(xs[ok]), qs), np.percentile(np.sort(rs[ok]), qs)
+            # sorted first: the same quantiles (numpy's, see sorted_percentiles) without a partition per band
+            px, pr = sorted_percentiles(np.sort(xs[ok]), qs), sorted_percentiles(np.sort(rs[ok]), qs)
             if np.ptp(px) > 0:
                 gain, offset = np.polyfit(px, pr, 1)
                 if np.isfinite(gain) and np.isfinite(offset) and 0.2 < gain < 5.0:
@@ -155,13 +157,13 @@ def robust_covariance_columns(d: np.ndarray, iterations: int = 5) -> tuple[np.nd
     for i in range(iterations):
         if keep.sum() <= 2 * k:
             break
-        kept = d if i == 0 else d[:, keep]  # the first round keeps every pixel: no copy
-        centre = np.median(kept, axis=1)
+        kept = d if i == 0 else d.take(np.flatnonzero(keep), axis=1)  # the first round keeps every pixel
+        centre = median_rows(kept)
         cov = np.cov(kept - centre[:, None]).reshape(k, k) * consistency
         if i < iterations - 1:  # the last round's selection would not be used
             keep = mahalanobis_columns(d, centre, cov) < limit
     if centre is None or cov is None:
-        centre, cov = np.median(d, axis=1), np.cov(d).reshape(k, k)
+        centre, cov = median_rows(d), np.cov(d).reshape(k, k)
     return centre.astype(np.float64), cov.astype(np.float64)
 
 
