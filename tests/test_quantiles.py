@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.detect.quantiles import median, median_rows, sorted_percentiles
+from monitor.detect.quantiles import median_rows, median_value, sorted_percentiles
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -17,7 +17,7 @@ def test_median_rows_is_numpys(dtype: type, n: int) -> None:
     for a in (x, ties, np.abs(x) * 1e-3 + 0.07):
         assert np.array_equal(median_rows(a), np.median(a, axis=1))
         assert median_rows(a).dtype == np.median(a, axis=1).dtype
-    assert median(x[0]) == float(np.median(x[0]))
+    assert median_value(x[0]) == float(np.median(x[0]))
 
 
 def test_median_rows_nan_rows_are_nan() -> None:
@@ -44,3 +44,15 @@ def test_sorted_percentiles_are_numpys(dtype: type, n: int) -> None:
             want = np.percentile(ordered, q)
             got = sorted_percentiles(ordered, q)
             assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("n", [5, 599, 600, 1300])
+def test_median_of_the_non_nan_values_is_nanmedian(n: int) -> None:
+    """What the zone match takes for ``np.nanmedian(ratio, axis=1)`` (numpy's small-array path below 600
+    values per row, its one-dimensional path above)."""
+    rng = np.random.default_rng(n)
+    ratio = rng.lognormal(0.0, 0.2, (4, n))
+    ratio[rng.random((4, n)) < 0.1] = np.nan
+    mine = np.array([median_value(row[~np.isnan(row)]) for row in ratio])
+    assert np.array_equal(mine, np.nanmedian(ratio, axis=1))
+    assert median_value(ratio[0][~np.isnan(ratio[0])]) == float(np.nanmedian(ratio[0]))

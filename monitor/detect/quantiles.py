@@ -34,7 +34,7 @@ def median_rows(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def median(x: np.ndarray) -> float:
+def median_value(x: np.ndarray) -> float:
     """``float(np.median(x))`` of a non-empty array (every element)."""
     return float(median_rows(np.asarray(x).reshape(1, -1))[0])
 

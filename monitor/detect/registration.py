@@ -165,7 +165,8 @@ def _correlate(ref_half: np.ndarray, mov_half: np.ndarray, shape: tuple[int, int
     Hermitian half) on a 1.5 px neighbourhood upsampled ``UPSAMPLE`` times.
     """
     product = ref_half * np.conj(mov_half)
-    product /= np.maximum(np.abs(product), 100 * np.finfo(np.float64).eps)
+    magnitude = np.abs(product)
+    product /= np.maximum(magnitude, 100 * np.finfo(np.float64).eps, out=magnitude)
     surface = irfft2(product, s=shape)
     spread = float(surface.std())
     peak = float((surface.max() - surface.mean()) / spread) if spread > 0 else 0.0
@@ -177,20 +178,29 @@ def _correlate(ref_half: np.ndarray, mov_half: np.ndarray, shape: tuple[int, int
     shift = np.round(shift * factor) / factor
     region = float(np.ceil(factor * 1.5))
     centre = np.trunc(region / 2.0)
-    full = _full_spectrum(product, shape[1])
-    upsampled = _upsampled_dft(np.conj(full), int(region), factor, centre - shift * factor).conj()
+    conj_full = _full_spectrum(product, shape[1], conjugate=True)
+    upsampled = _upsampled_dft(conj_full, int(region), factor, centre - shift * factor).conj()
     fine = np.array(np.unravel_index(int(np.argmax(np.abs(upsampled))), upsampled.shape), dtype=np.float64)
     return shift + (fine - centre) / factor, peak
 
 
-def _full_spectrum(half: np.ndarray, cols: int) -> np.ndarray:
-    """The full 2-D spectrum of a real image from its half (``rfft2``) spectrum: F[k, l] = conj(F[-k, -l])."""
+def _full_spectrum(half: np.ndarray, cols: int, conjugate: bool = False) -> np.ndarray:
+    """The full 2-D spectrum of a real image from its half (``rfft2``) spectrum: F[k, l] = conj(F[-k, -l]);
+    its complex conjugate with ``conjugate`` (what the upsampled DFT takes), made in the same one pass."""
     rows, n = half.shape
     full = np.empty((rows, cols), dtype=half.dtype)
-    full[:, :n] = half
-    # rows -k (mod rows): reversed, then rolled by one; columns cols - l for l = n .. cols - 1, descending
-    mirrored = np.roll(half[::-1], 1, axis=0)
-    np.conjugate(mirrored[:, cols - n : 0 : -1], out=full[:, n:])
+    if conjugate:
+        np.conjugate(half, out=full[:, :n])
+    else:
+        full[:, :n] = half
+    # rows -k (mod rows): the row order reversed and rolled by one, as an index (no copy of the spectrum);
+    # columns cols - l for l = n .. cols - 1, descending
+    mirror_rows = np.roll(np.arange(rows)[::-1], 1)
+    mirrored = half[mirror_rows[:, None], np.arange(cols - n, 0, -1)[None, :]]
+    if conjugate:
+        full[:, n:] = mirrored
+    else:
+        np.conjugate(mirrored, out=full[:, n:])
     return full
 
 

@@ -32,6 +32,7 @@ from monitor.detect.formations import (
     find_regions,
     vehicle_score,
 )
+from monitor.detect.quantiles import median_rows, median_value
 from monitor.detect.radar import bright_targets
 from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
 from monitor.detect.validity import cloud_margin, comparable
@@ -468,14 +469,15 @@ def zone_gains(
         ratio = np.where((v > 0) & (r > 0), r / v, np.nan)
     if not np.all(np.isfinite(ratio).any(axis=1)):
         return None
-    gains = np.nanmedian(ratio, axis=1)
+    gains = np.array([median_value(row[~np.isnan(row)]) for row in ratio])  # np.nanmedian's values, without its cost
     with np.errstate(invalid="ignore"):
         stat = np.sum(((v * gains[:, None] - r) / sc) ** 2, axis=0)
-        still = stat <= invariant_factor(k) * float(np.nanmedian(stat))
+        finite = stat[~np.isnan(stat)]
+        still = stat <= invariant_factor(k) * (median_value(finite) if finite.size else np.nan)
     # a pixel with a non-positive value in some band has no ratio there: it is not one of the pairs
     still &= np.all(np.isfinite(ratio), axis=0)
     if int(still.sum()) >= max(MIN_ZONE_PIXELS, MIN_INVARIANT_SHARE * len(idx)):
-        gains = np.median(ratio[:, still], axis=1)
+        gains = median_rows(ratio[:, still])
     if not np.all(np.isfinite(gains)):
         return None
     return np.clip(gains, 0.5, 2.0).astype(np.float32)
