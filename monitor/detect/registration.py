@@ -193,14 +193,14 @@ def _full_spectrum(half: np.ndarray, cols: int, conjugate: bool = False) -> np.n
         np.conjugate(half, out=full[:, :n])
     else:
         full[:, :n] = half
-    # rows -k (mod rows): the row order reversed and rolled by one, as an index (no copy of the spectrum);
-    # columns cols - l for l = n .. cols - 1, descending
-    mirror_rows = np.roll(np.arange(rows)[::-1], 1)
-    mirrored = half[mirror_rows[:, None], np.arange(cols - n, 0, -1)[None, :]]
-    if conjugate:
-        full[:, n:] = mirrored
-    else:
-        np.conjugate(mirrored, out=full[:, n:])
+    # row k holds row -k (mod rows): row 0, then rows - 1 .. 1; columns cols - l for l = n .. cols - 1,
+    # descending. Views of the half spectrum, written into place: no rolled copy.
+    cut = slice(cols - n, 0, -1)
+    for dst, src in ((full[:1, n:], half[:1, cut]), (full[1:, n:], half[:0:-1, cut])):
+        if conjugate:
+            dst[...] = src
+        else:
+            np.conjugate(src, out=dst)
     return full
 
 
