@@ -363,17 +363,14 @@ def find_parks(
     parks: list[Detection] = []
     footprints = np.zeros(candidates.shape, np.int32)
     for region in regionprops(labels):
+        bridged_m2 = float(region.area) * px
+        if bridged_m2 < PARK_MIN_AREA_M2 or bridged_m2 > MAX_ZONE_SHARE * zone_area_m2:
+            continue  # decided by the area alone: most bridged regions are a few pixels
         coords = tuple(region.coords.T)
         changed = candidates[coords]
-        bridged_m2 = float(region.area) * px
         density = float(changed.mean())
         ground = _mean(context.baseline_ndvi, coords)
-        if (
-            bridged_m2 < PARK_MIN_AREA_M2
-            or density < PARK_MIN_DENSITY
-            or bridged_m2 > MAX_ZONE_SHARE * zone_area_m2
-            or (ground is not None and ground >= VEGETATED_NDVI)
-        ):
+        if density < PARK_MIN_DENSITY or (ground is not None and ground >= VEGETATED_NDVI):
             continue
         changed_coords = tuple(c[changed] for c in coords)
         if olive is not None and near_olive is not None:
