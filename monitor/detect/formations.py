@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.ndimage import binary_closing, binary_dilation
-from skimage.feature import peak_local_max
 from skimage.measure import label, regionprops
 from skimage.morphology import disk
 from skimage.segmentation import watershed
 
 from monitor.detect.classes import VEHICLE_CLASSES, DetectionClass
+from monitor.detect.peaks import label_peaks
 from monitor.detect.regions import region_means, region_table
 
 #: A troop block of ~300 soldiers covers ~20 x 20 m; blurred by the PSF it changes at least 150 m2 (at
@@ -250,7 +250,7 @@ def split_blobs(significant: np.ndarray, change: np.ndarray, resolution: float) 
         return components
     surface = np.where(significant, np.nan_to_num(change, nan=0.0), 0.0)
     distance = max(1, round(BLOB_MIN_SEPARATION_M / resolution))
-    peaks = peak_local_max(surface, min_distance=distance, labels=components, exclude_border=False)
+    peaks = label_peaks(surface, components, distance)  # scikit-image's peak_local_max, all regions at once
     markers = np.zeros(significant.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     # every component gets at least one seed, even a flat one without a strict maximum
