@@ -214,16 +214,61 @@ def mahalanobis_columns(d: np.ndarray, centre: np.ndarray, cov: np.ndarray) -> n
     return out
 
 
+#: ``monitor diff`` estimates its no-change model separately in this many ground-cover strata: the
+#: quantiles of the pixels' NDVI (mean of the two dates), so that each holds an equal share of the image.
+#: Vegetation changes between two dates with phenology, soil moisture and harvest (NIR and red by tens of
+#: percent), pavement and roofs by a few percent: one covariance for the whole image is a mixture of the
+#: two, too wide for built ground, where urban change happens, and too narrow for fields. Quantiles rather
+#: than fixed NDVI limits: OSCD is top-of-atmosphere (L1C), where NDVI runs lower than at the ground, and
+#: a city's share of fields varies. Eight strata: enough to separate bare or built, mixed and vegetated
+#: ground (measured on OSCD: 2 strata 0.916, 4 0.924, 8 0.925, 16 0.924; docs/detection.md section 7).
+DIFF_STRATA = 8
+#: A stratum needs at least this many pixels per band for its own covariance (else fewer strata are used).
+MIN_STRATUM_PIXELS_PER_BAND = 50
+
+
+def ndvi_strata(
+    before: np.ndarray, after: np.ndarray, usable: np.ndarray, bands: tuple[str, ...] | None, radar: bool
+) -> np.ndarray | None:
+    """The ground-cover stratum (0..n-1) of each ``usable`` pixel, in ``usable`` order, by the quantiles of
+    its NDVI averaged over ``before`` and ``after`` (:data:`DIFF_STRATA`); None when the bands hold no red
+    and NIR (``bands`` None, radar) or the image is too small for two strata. Pixels without a positive
+    red + NIR count as NDVI 0."""
+    if radar or bands is None or "B04" not in bands or "B08" not in bands:
+        return None
+    red, nir = bands.index("B04"), bands.index("B08")
+    n = int(usable.sum())
+    strata = min(DIFF_STRATA, n // (MIN_STRATUM_PIXELS_PER_BAND * before.shape[0]))
+    if strata < 2:
+        return None
+
+    def ndvi(x: np.ndarray) -> np.ndarray:
+        r, v = x[red][usable].astype(np.float64), x[nir][usable].astype(np.float64)
+        total = r + v
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(total > 0, (v - r) / total, 0.0)
+
+    mean = (ndvi(before) + ndvi(after)) / 2.0
+    edges = np.quantile(mean, np.linspace(0.0, 1.0, strata + 1)[1:-1])
+    return np.asarray(np.digitize(mean, edges), dtype=np.intp)
+
+
 def bitemporal_change(
-    before: np.ndarray, after: np.ndarray, radar: bool = False, pixel_size_m: float = 10.0
+    before: np.ndarray,
+    after: np.ndarray,
+    radar: bool = False,
+    pixel_size_m: float = 10.0,
+    bands: tuple[str, ...] | None = None,
 ) -> np.ndarray:
     """Change between two co-registered images, float32 (rows, cols), higher = more change, NaN if invalid.
 
     ``before`` and ``after`` are (bands, rows, cols) in analysis units; ``pixel_size_m`` is the ground size
-    of a pixel. After a global radiometric match (linear quantile match for optical, dB offset for radar),
-    the band differences are smoothed at each scale of :data:`DIFF_SCALES_M` and compared with the
-    no-change population by a band-covariance Mahalanobis statistic (:func:`robust_covariance`), which
-    for unchanged pixels follows a chi-square law with one degree of freedom per band. The result is the
+    of a pixel; ``bands`` their names (Sentinel-2's), when known. After a global radiometric match (linear
+    quantile match for optical, dB offset for radar), the band differences are smoothed at each scale of
+    :data:`DIFF_SCALES_M` and compared with the no-change population by a band-covariance Mahalanobis
+    statistic (:func:`robust_covariance`), which for unchanged pixels follows a chi-square law with one
+    degree of freedom per band. With red and NIR bands the no-change population is taken per ground-cover
+    stratum (:func:`ndvi_strata`): a pixel is judged against ground like its own. The result is the
     geometric mean of the per-scale statistics: a pixel must stand out at fine and at coarse scale.
     """
     usable = np.all(np.isfinite(before), axis=0) & np.all(np.isfinite(after), axis=0)
@@ -231,6 +276,12 @@ def bitemporal_change(
     if not usable.any():
         return out
     matched = normalise_offset(after, before, usable) if radar else normalise_linear(after, before, usable)
+    strata = ndvi_strata(before, matched, usable, bands, radar)
+    groups = (
+        [np.arange(int(usable.sum()))]
+        if strata is None
+        else [np.flatnonzero(strata == i) for i in range(int(strata.max()) + 1)]
+    )
     diff = np.where(usable, matched - before, 0.0).astype(np.float64)
     weight = usable.astype(np.float64)
     log_sum = np.zeros(int(usable.sum()))
@@ -244,7 +295,10 @@ def bitemporal_change(
         else:
             smooth = diff
         d = smooth[:, usable].T
-        centre, cov = robust_covariance(d)
-        log_sum += np.log1p(mahalanobis(d, centre, cov))
+        stat = np.empty(len(d))
+        for group in groups:
+            centre, cov = robust_covariance(d[group])
+            stat[group] = mahalanobis(d[group], centre, cov)
+        log_sum += np.log1p(stat)
     out[usable] = np.expm1(log_sum / len(DIFF_SCALES_M)).astype(np.float32)
     return out
