@@ -12,7 +12,7 @@ spacing (plateaus; the maxima of one window are otherwise unique) go through the
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import binary_opening
+from scipy.ndimage import binary_opening, find_objects
 from skimage.feature import peak_local_max
 
 
@@ -50,11 +50,14 @@ def label_peaks(image: np.ndarray, labels: np.ndarray, min_distance: int) -> np.
     n_labels = int(labels.max())
     count = np.bincount(labels[inside], minlength=n_labels + 1)
     peaks_in = np.bincount(labels[peak], minlength=n_labels + 1)
-    flat = np.flatnonzero((count == peaks_in) & (count > 0))
-    for flat_label in flat:
-        mask = labels == flat_label
-        peak[mask] = False
-        peak |= mask & ~binary_opening(mask)
+    flat = np.flatnonzero((count == peaks_in) & (count > 1))  # one pixel: itself isolated, a peak as it is
+    if flat.size:
+        boxes = find_objects(labels, max_label=n_labels)
+        for flat_label in flat:
+            box = boxes[flat_label - 1]
+            assert box is not None  # the label has pixels
+            mask = labels[box] == flat_label  # the opening on the region's box: outside it is not the region
+            peak[box][mask] = (mask & ~binary_opening(mask))[mask]
     peak &= image > threshold
     r, c = np.nonzero(peak)  # row-major
     lab = labels[r, c]
