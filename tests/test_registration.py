@@ -199,3 +199,4 @@ def test_the_real_input_phase_correlation_is_scikit_images() -> None:
         shift, peak = _pcc(ref, moving)
         assert np.allclose(shift, expected) and peak > 10
         assert _spectrum(ref).shape == (fast[0], fast[1] // 2 + 1)
+        assert np.array_equal(_spectrum(ref), rfft2(ref * _taper(shape), s=fast))  # padded in place, same values

@@ -107,7 +107,7 @@ def _prepare(image: np.ndarray, clear: np.ndarray) -> np.ndarray:
     """Cloudy and invalid pixels set to the clear mean, so they add no structure of their own."""
     clear = clear & np.isfinite(image)
     fill = float(np.mean(image[clear])) if clear.any() else 0.0
-    return np.where(clear, image - fill, 0.0).astype(np.float64)
+    return np.where(clear, image - fill, 0.0).astype(np.float64, copy=False)
 
 
 @lru_cache(maxsize=8)
@@ -126,7 +126,10 @@ def _spectrum(image: np.ndarray) -> np.ndarray:
     """The half (real-input) spectrum of a prepared image, tapered to zero at its border first: the FFT
     treats an image as periodic, and the wrap-around edge, identical in both images, would otherwise pull
     the peak to zero shift."""
-    return np.asarray(rfft2(image * _taper(image.shape), s=_fast_shape(image.shape)))
+    rows, cols = image.shape
+    padded = np.zeros(_fast_shape(image.shape))  # the zero padding rfft2(s=...) would make, written into
+    np.multiply(image, _taper(image.shape), out=padded[:rows, :cols])
+    return np.asarray(rfft2(padded))
 
 
 @dataclass(frozen=True)
