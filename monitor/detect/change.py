@@ -158,6 +158,16 @@ def covariance_sample(mask: np.ndarray) -> np.ndarray:
     return flat
 
 
+def covariance_rows(x: np.ndarray) -> np.ndarray:
+    """``np.cov(x)`` of a float64 (bands, pixels) array, pixels >= 2, as a (bands, bands) array: numpy's
+    own steps (the mean of each row taken off, the product with the transposed conjugate, times
+    1 / (n - 1)) on ``x`` itself, which is overwritten, instead of on a copy."""
+    x -= x.mean(axis=1)[:, None]
+    c = np.dot(x, x.T.conj())
+    c *= np.true_divide(1, x.shape[1] - 1)
+    return c
+
+
 def robust_covariance_columns(d: np.ndarray, iterations: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """:func:`robust_covariance` of the columns of ``d`` (bands, pixels), already sampled."""
     k = d.shape[0]
@@ -171,7 +181,7 @@ def robust_covariance_columns(d: np.ndarray, iterations: int = 5) -> tuple[np.nd
             break
         kept = d if i == 0 else d.take(np.flatnonzero(keep), axis=1)  # the first round keeps every pixel
         centre = median_rows(kept)
-        cov = np.cov(kept - centre[:, None]).reshape(k, k) * consistency
+        cov = covariance_rows(kept - centre[:, None]) * consistency
         if i < iterations - 1:  # the last round's selection would not be used
             keep = mahalanobis_columns(d, centre, cov) < limit
     if centre is None or cov is None:
