@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.detect.quantiles import median_rows, median_value, sorted_percentiles
+from monitor.detect.quantiles import median_rows, median_value, sorted_percentile, sorted_percentiles
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -56,3 +56,18 @@ def test_median_of_the_non_nan_values_is_nanmedian(n: int) -> None:
     mine = np.array([median_value(row[~np.isnan(row)]) for row in ratio])
     assert np.array_equal(mine, np.nanmedian(ratio, axis=1))
     assert median_value(ratio[0][~np.isnan(ratio[0])]) == float(np.nanmedian(ratio[0]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 2, 51, 20_000, 20_001])
+def test_one_sorted_percentile_is_numpys_in_the_arrays_dtype(dtype: type, n: int) -> None:
+    """One percentile as a Python number: numpy interpolates in float32 for a float32 array (the haze
+    test's 5th percentile of B02)."""
+    rng = np.random.default_rng(n)
+    for q in (0, 5, 5.0, 37.3, 50, 99.9, 100):
+        for values in (rng.random(n), np.round(rng.random(n), 2)):
+            a = values.astype(dtype)
+            want, got = np.percentile(a, q), sorted_percentile(np.sort(a), q)
+            assert got == want and np.asarray(got).dtype == np.asarray(want).dtype
+    with pytest.raises(ValueError, match="outside"):
+        sorted_percentile(np.sort(rng.random(5)), 101)

@@ -62,3 +62,25 @@ def sorted_percentiles(ordered: np.ndarray, q: np.ndarray) -> np.ndarray:
     out = np.add(a, diff * gamma)
     np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5, casting="unsafe")
     return out
+
+
+def sorted_percentile(ordered: np.ndarray, q: float) -> np.floating:
+    """``np.percentile(ordered, q)`` for one percentile ``q`` given as a Python number, of a 1-D array sorted
+    ascending, without NaN, n >= 1. numpy then interpolates in the array's own dtype (a float32 array
+    gives a float32 percentile, NEP 50's weak Python scalar), which this follows: the same virtual index,
+    neighbours and two-sided interpolation as :func:`sorted_percentiles`, in ``ordered``'s dtype."""
+    n = ordered.shape[0]
+    if ordered.ndim != 1 or n == 0:
+        raise ValueError(f"sorted_percentile needs a non-empty 1-D array, got shape {ordered.shape}")
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile {q} is outside 0..100")
+    virtual = (n - 1) * float(np.true_divide(q, 100))
+    if virtual >= n - 1:
+        return ordered[-1]
+    below = float(np.floor(virtual))
+    gamma = virtual - below
+    a, b = ordered[int(below)], ordered[int(below) + 1]
+    diff = b - a
+    if gamma >= 0.5:
+        return b - diff * (1 - gamma)
+    return a + diff * gamma
