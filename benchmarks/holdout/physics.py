@@ -104,6 +104,13 @@ def aggregate(
     """
     if fine.shape[-1] % factor or fine.shape[-2] % factor:
         raise ValueError(f"fine shape {fine.shape} is not a multiple of factor {factor}")
+    if factor > 5 and factor % 5 == 0:
+        # average to a fifth of a sensor pixel first (2 m at 10 m): a box that small widens the 4-5 m PSF
+        # by under 2 % and makes the blur 16-64x cheaper
+        k = factor // 5
+        h0, w0 = fine.shape[-2] // k, fine.shape[-1] // k
+        fine = fine.reshape((*fine.shape[:-2], h0, k, w0, k)).mean(axis=(-3, -1))
+        factor = 5
     sigma_f = sigma_coarse_px * factor
     lead = (0,) * (fine.ndim - 2)
     out = ndimage.gaussian_filter(fine, sigma=(*lead, sigma_f, sigma_f), mode="reflect", truncate=4.0)

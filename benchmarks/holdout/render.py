@@ -168,6 +168,18 @@ def render_s2(
     return paint, cover
 
 
+def footprint(canvas: Canvas, boxes: list[Box]) -> np.ndarray:
+    """Boolean (h, w) on the canvas's 10 m pixels: the pixels an object of ``boxes`` touches."""
+    shape = canvas.fine_shape
+    m = np.zeros(shape, dtype=bool)
+    for box in boxes:
+        if not box.ground_level:
+            rs, cs = _slices(box, shape)
+            m[rs, cs] = True
+    h, w = canvas.shape_px
+    return np.asarray(m.reshape(h, FACTOR, w, FACTOR).any(axis=(1, 3)))
+
+
 def render_s1(
     canvas: Canvas, ground: GroundState, boxes: list[Box], s1_factor: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:

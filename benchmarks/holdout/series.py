@@ -124,6 +124,14 @@ def build(spec: RunSpec, data: Path, folder: Path) -> scenario.Truth:
             cov = cover[sr, sc]
             new[:, rs, cs] = (1 - cov)[None] * new[:, rs, cs] + paint[:, sr, sc] * gain[:, None, None]
             changed[rs, cs] |= cov > 1e-4
+            visible = True
+            if boxes:
+                # the formation counts as seen when most of its pixels are SCL-clear: one hidden under a
+                # cloud is in the truth table but is neither a positive nor a negative
+                fp = render.footprint(cv, boxes)[sr, sc]
+                share = float(np.isin(s2.scl[t][rs, cs][fp], CLEAR_SCL).mean()) if fp.any() else 0.0
+                visible = share >= 0.5
+                detail += f", {share:.0%} of its pixels SCL-clear"
             notes = " ".join(x for x in (cnote, eff.note(), f"sun {sun.elevation_deg:.0f} deg") if x)
             truth.rows.append(
                 scenario.TruthRow(
@@ -133,7 +141,7 @@ def build(spec: RunSpec, data: Path, folder: Path) -> scenario.Truth:
                     a.when.isoformat(),
                     ep.kind if ep else "",
                     ep.id if ep else "",
-                    True,
+                    visible,
                     detail,
                     notes,
                 )
