@@ -135,3 +135,18 @@ def test_carrying_the_atmosphere_keeps_clouds_and_shows_new_ground_when_clear() 
     np.testing.assert_allclose(out[:, :, 6:], 0.25)  # clear: the new ground
     # where nothing new is painted, the real pixel comes back everywhere the atmosphere was carried
     np.testing.assert_allclose(background.carry_atmosphere(real, ground, ground, scl, np.zeros((8, 8))), real)
+
+
+def test_troop_blocks_stand_half_a_metre_apart_inside_their_region() -> None:
+    from benchmarks.holdout.formations import PERSON_M, troop_blocks
+
+    rng = np.random.default_rng(3)
+    region = (10.0, 20.0, 90.0, 150.0)
+    people = troop_blocks(region, rng, spectra.UNIFORM_DARK, 6)
+    assert people
+    rows = sorted({p.r for p in people})
+    cols = sorted({round(p.c, 6) for p in people})
+    assert min(np.diff(cols)) == pytest.approx(PERSON_M + 0.5)  # shoulder to shoulder, 0.5 m gaps
+    assert min(np.diff(rows)) == pytest.approx(1.1)
+    assert all(region[0] <= p.r and p.r + p.size_r <= region[2] for p in people)
+    assert all(region[1] <= p.c and p.c + p.size_c <= region[3] for p in people)

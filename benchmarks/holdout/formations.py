@@ -60,29 +60,27 @@ def block_size_m(ranks: int, files: int, depth_pitch: float = 1.1) -> tuple[floa
 
 
 def troop_blocks(region: Region, rng: np.random.Generator, uniform: spectra.Material, n_blocks: int) -> list[Box]:
-    """``n_blocks`` rectangular blocks (8-20 ranks x 10-24 files) in a column or a line with 3-8 m gaps,
-    placed at random inside ``region`` (they are dropped if they do not fit)."""
+    """Up to ``n_blocks`` rectangular blocks (8-20 ranks x 10-24 files, one size per formation) in a grid
+    of lines and columns with 3-8 m gaps, placed at random inside ``region``; lines and columns that do
+    not fit are dropped (a small square holds fewer blocks)."""
     r0, c0, r1, c1 = region
-    out: list[Box] = []
     ranks, files = int(rng.integers(8, 21)), int(rng.integers(10, 25))
     h, w = block_size_m(ranks, files)
-    gap = float(rng.uniform(3, 8))
-    along_rows = bool(rng.integers(2))
-    total_h = n_blocks * (h + gap) - gap if along_rows else h
-    total_w = w if along_rows else n_blocks * (w + gap) - gap
-    # fit: shrink the count until the formation fits in the region
-    while n_blocks > 1 and (total_h > r1 - r0 or total_w > c1 - c0):
-        n_blocks -= 1
-        total_h = n_blocks * (h + gap) - gap if along_rows else h
-        total_w = w if along_rows else n_blocks * (w + gap) - gap
-    if total_h > r1 - r0 or total_w > c1 - c0:
-        return out
+    gap_r, gap_c = float(rng.uniform(3, 8)), float(rng.uniform(3, 8))
+    fit_r = max(0, int((r1 - r0 + gap_r) // (h + gap_r)))
+    fit_c = max(0, int((c1 - c0 + gap_c) // (w + gap_c)))
+    if fit_r == 0 or fit_c == 0:
+        return []
+    n_c = min(fit_c, max(1, int(rng.integers(1, n_blocks + 1))))
+    n_r = min(fit_r, max(1, -(-n_blocks // n_c)))
+    total_h, total_w = n_r * (h + gap_r) - gap_r, n_c * (w + gap_c) - gap_c
     rr = float(rng.uniform(r0, r1 - total_h))
     cc = float(rng.uniform(c0, c1 - total_w))
-    for k in range(n_blocks):
-        dr = k * (h + gap) if along_rows else 0.0
-        dc = 0.0 if along_rows else k * (w + gap)
-        out += troop_block(rr + dr, cc + dc, ranks, files, uniform)
+    out: list[Box] = []
+    for i in range(n_r):
+        for j in range(n_c):
+            if i * n_c + j < n_blocks:
+                out += troop_block(rr + i * (h + gap_r), cc + j * (w + gap_c), ranks, files, uniform)
     return out
 
 

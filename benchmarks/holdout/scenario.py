@@ -92,9 +92,11 @@ def formation_boxes(ep: Episode, canvas: Canvas, when: datetime, seed: int) -> t
             uniforms = [spectra.UNIFORM_DARK if ep.recipe == "troops-dark" else spectra.UNIFORM_LIGHT]
         boxes: list[Box] = []
         rects = list(z.rects)
-        for k, u in enumerate(uniforms * 2):
+        # a rehearsal of 2 to 12 blocks per arm of the zone (and per uniform), from a few hundred to a
+        # few thousand people
+        for k, u in enumerate(uniforms * len(rects)):
             sub = _inset(zone_rect_m(canvas, rects[k % len(rects)]), 6.0)
-            boxes += formations.troop_blocks(sub, rng, u, int(rng.integers(2, 5)))
+            boxes += formations.troop_blocks(sub, rng, u, int(rng.integers(2, 13)))
         return boxes, f"{len(boxes)} people in blocks ({'/'.join(u.name for u in uniforms)})"
     if ep.recipe == "march":
         boxes = formations.marching_column(_inset(zone_rect_m(canvas), 3.0), rng, spectra.UNIFORM_DARK)
