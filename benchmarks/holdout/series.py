@@ -111,15 +111,17 @@ def build(spec: RunSpec, data: Path, folder: Path) -> scenario.Truth:
         new = ground.copy()
         changed = np.zeros((PATCH_PX, PATCH_PX), dtype=bool)
         gain = 1.0 + S2_GAIN_SIGMA * rng.standard_normal() + 0.004 * rng.standard_normal(4)
+        # a zone never moves against the fields around it (the real background carries the real
+        # geolocation jitter, and the misregistration confounder shifts the whole scene); the formations'
+        # sub-pixel phase comes from their positions, drawn in metres at 0.5 m
+        geo_jitter = (0.0, 0.0)
         for z in ZONES:
             cv = canvases[z.id]
             ep = scenario.active(eps, z.id, a.when)
             boxes, detail = scenario.formation_boxes(ep, cv, a.when, spec.seed) if ep else ([], "")
             conf, cnote = scenario.confounder_boxes(z, cv, a.when, sun)
             gs = scenario.ground_state(z, a.when, eff.wet)
-            paint, cover = render.render_s2(
-                cv, gs, boxes + conf, sun, (float(rng.uniform(-0.5, 0.5)), float(rng.uniform(-0.5, 0.5))), rng
-            )
+            paint, cover = render.render_s2(cv, gs, boxes + conf, sun, geo_jitter, rng)
             rs, cs, sr, sc = _paste(new, cover, cv.origin)
             cov = cover[sr, sc]
             new[:, rs, cs] = (1 - cov)[None] * new[:, rs, cs] + paint[:, sr, sc] * gain[:, None, None]
