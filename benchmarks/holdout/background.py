@@ -135,7 +135,8 @@ def carry_atmosphere(
 ) -> np.ndarray:
     """The new ground ``new`` (4, H, W) seen through the atmosphere of the real pixel ``real`` over ground ``ground``.
 
-    - cloud (SCL 8, 9, 10, or blue up by 0.1 or more, which no ground change does): additive, per pixel,
+    - cloud (SCL 8, 9, 10, or blue up by 0.1 or more and at least as much as red: a harvest or bare
+      soil raises red more than blue): additive, per pixel,
       ``new + excess - c (new - ground)`` with c = blue excess / CLOUD_BLUE_EXCESS (opaque: the real pixel);
     - thin cloud and haze SCL left clear: the same with the excess median-filtered over 5 x 5 px, where the
       smoothed blue excess is above 0.015 and at least the red one (haze is smooth and blue; a roof's glint
@@ -151,7 +152,7 @@ def carry_atmosphere(
     from scipy import ndimage
 
     excess = real - ground
-    cloud = np.isin(scl, (8, 9, 10)) | (excess[0] >= 0.1)
+    cloud = np.isin(scl, (8, 9, 10)) | ((excess[0] >= 0.1) & (excess[0] >= excess[2] - 0.01))
     c = np.clip(excess[0] / CLOUD_BLUE_EXCESS, 0.0, 1.0)
     ex_s = ndimage.median_filter(excess, size=(1, 5, 5), mode="nearest")
     g_s = ndimage.median_filter(ground, size=(1, 5, 5), mode="nearest")
