@@ -40,6 +40,7 @@ from monitor.archive.records import (
     SiteGridRecord,
     SiteStats,
 )
+from monitor.archive.space import explained
 from monitor.errors import ArchiveError
 from monitor.provenance import SIMULATED_TAG, is_simulated
 
@@ -271,7 +272,7 @@ def _busy_or(exc: sqlite3.Error, path: Path) -> str:
     """The message for a write SQLite refused: busy (another process kept writing) or the error itself."""
     if "locked" in str(exc) or "busy" in str(exc):
         return f"the catalogue {path} stayed locked by another monitor process for {BUSY_TIMEOUT_S:.0f} s; try again"
-    return f"cannot write the catalogue {path}: {exc}"
+    return explained(f"cannot write the catalogue {path}: {exc}", path)
 
 
 def _marks(values: Sequence[object] | dict[str, Any]) -> str:
@@ -303,7 +304,7 @@ class Catalogue(HealthMixin):
                 if new:
                     os.chmod(self.path, 0o666 & ~umask())
         except (sqlite3.Error, OSError) as exc:
-            raise ArchiveError(f"cannot open the catalogue {self.path}: {exc}") from exc
+            raise ArchiveError(explained(f"cannot open the catalogue {self.path}: {exc}", self.path)) from exc
         self.db = db
         try:
             if not readonly:
@@ -318,7 +319,7 @@ class Catalogue(HealthMixin):
             db.close()
             if isinstance(exc, ArchiveError):
                 raise
-            raise ArchiveError(f"cannot open the catalogue {self.path}: {exc}") from exc
+            raise ArchiveError(explained(f"cannot open the catalogue {self.path}: {exc}", self.path)) from exc
 
     def _connect_readonly(self) -> sqlite3.Connection:
         """A read-only connection. An analyst account that cannot write ``data_dir`` cannot create the WAL
@@ -384,7 +385,7 @@ class Catalogue(HealthMixin):
         except sqlite3.Error as exc:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
-            raise ArchiveError(f"cannot commit to the catalogue {self.path}: {exc}") from exc
+            raise ArchiveError(explained(f"cannot commit to the catalogue {self.path}: {exc}", self.path)) from exc
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
