@@ -148,7 +148,7 @@ def test_a_disk_that_fills_mid_run_fails_it_cleanly_and_the_next_run_catches_up(
     data = config_path.parent / "data"
     tmpfs(data, size)
     full = run_cli("run", "--config", str(config_path))
-    _one_clear_error(full, data, "No space left on device", "disk is full")
+    _one_clear_error(full, data, "No space left on device", "disk is full", "KB free)")
     _assert_nothing_half_written(data)
     _remount(data, "size=64m")  # space is back
     again = run_cli("run", "--config", str(config_path))

@@ -139,8 +139,23 @@ def notify_backfill(
 ) -> None:
     """After a backfill: one summary message per recipient list naming every alert changed since its
     last message (found in history), marked notified with it; then deliver whatever is pending. Nothing
-    is queued when there is nothing to say."""
+    is queued when there is nothing to say.
+
+    The summary is text (no pictures: quick to build), so it is read, built and queued in one write
+    transaction: an analyst's dismissal cannot land between the read and the queueing (it waits for it)."""
     now = now or datetime.now(UTC)
+    with catalogue.transaction():
+        _queue_backfill_summary(catalogue, config, summary, since, until, now)
+    if catalogue.outbox(OutboxStatus.PENDING):
+        delivered, pending = deliver_pending(catalogue, config)
+        summary.messages_delivered += delivered
+        summary.messages_pending = pending
+
+
+def _queue_backfill_summary(
+    catalogue: Catalogue, config: Config, summary: RunSummary, since: date, until: date | None, now: datetime
+) -> None:
+    """Build and queue the backfill's summary messages (the caller holds the transaction)."""
     stamp = now.astimezone(UTC).isoformat(timespec="seconds")
     period = f"{since.isoformat()} to {until.isoformat() if until else 'now'}"
     sites = {s.id: s for s in config.sites}
@@ -168,7 +183,3 @@ def notify_backfill(
 
         enqueue(catalogue, msg, config.data_dir / "outbox", then=mark_notified)
         summary.messages_queued += 1
-    if catalogue.outbox(OutboxStatus.PENDING):
-        delivered, pending = deliver_pending(catalogue, config)
-        summary.messages_delivered += delivered
-        summary.messages_pending = pending
