@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from monitor.archive.catalogue import Catalogue
 from monitor.archive.lock import HOLDER_NAME, LockHolder, current_holder, run_lock
 from monitor.config import load_config
 from monitor.pipeline import run
+from monitor.pipeline.backfill import backfill as backfill_alone
 from monitor.pipeline.summary import RunSummary
 from tests.conftest import ROOT, invoke, run_cli
 
@@ -301,8 +302,8 @@ def test_a_run_during_a_backfill_exits_75_naming_it_and_nothing_is_done_twice(
     assert len(scores) == 2 * len(scenes) == 2 * 28
     assert len({a[0] for a in alerts}) == len(alerts) and {a[2] for a in alerts} <= {"firing", "resolved"}
     # what a backfill alone gives: the refused run changed nothing
-    alone = run_cli("backfill", "--config", str(clean / config_path.name), "--since", "2025-01-01", "--workers", "1")
-    assert alone.returncode == 0, alone.stderr
+    alone = backfill_alone(load_config(clean / config_path.name, env={}), since=date(2025, 1, 1), processes=False)
+    assert alone.errors == []
     assert _tables(clean / config_path.name) == (scenes, scores, alerts)
 
 
