@@ -129,12 +129,14 @@ def test_carrying_the_atmosphere_keeps_clouds_and_shows_new_ground_when_clear() 
     scl = np.full((8, 8), 4)
     real[:, :, :4] = 0.6  # an opaque cloud over the left half
     scl[:, :4] = 9
-    new = np.full((4, 8, 8), 0.25)
-    out = background.carry_atmosphere(real, ground, new, scl, np.zeros((8, 8)))
+    cover = np.ones((8, 8))
+    paint = np.full((4, 8, 8), 0.25)
+    out = background.carry_atmosphere(real, ground, paint, cover, scl, np.zeros((8, 8)))
     np.testing.assert_allclose(out[:, :, :3], 0.6)  # under the opaque cloud: the real cloud
-    np.testing.assert_allclose(out[:, :, 6:], 0.25)  # clear: the new ground
-    # where nothing new is painted, the real pixel comes back everywhere the atmosphere was carried
-    np.testing.assert_allclose(background.carry_atmosphere(real, ground, ground, scl, np.zeros((8, 8))), real)
+    np.testing.assert_allclose(out[:, :, 6:], 0.25)  # clear: the painted ground
+    # where nothing is painted the real pixel comes back, whatever the atmosphere
+    nothing = background.carry_atmosphere(real, ground, 0 * paint, 0 * cover, scl, np.zeros((8, 8)))
+    np.testing.assert_allclose(nothing, real)
 
 
 def test_troop_blocks_stand_half_a_metre_apart_inside_their_region() -> None:
@@ -150,3 +152,15 @@ def test_troop_blocks_stand_half_a_metre_apart_inside_their_region() -> None:
     assert min(np.diff(rows)) == pytest.approx(1.1)
     assert all(region[0] <= p.r and p.r + p.size_r <= region[2] for p in people)
     assert all(region[1] <= p.c and p.c + p.size_c <= region[3] for p in people)
+
+
+def test_a_cloud_shadow_darkens_a_zone_evenly_whatever_each_pixels_clear_history() -> None:
+    rng = np.random.default_rng(4)
+    ground = np.full((4, 24, 24), 0.1)
+    real = ground * 0.4  # a cloud shadow over everything
+    scl = np.full((24, 24), 2)
+    scl[0, 0] = 9  # its cloud, in a corner
+    gap = np.where(rng.random((24, 24)) < 0.4, 90.0, 5.0)  # 40 % of the pixels had no recent clear date
+    out = background.carry_atmosphere(real, ground, np.full((4, 24, 24), 0.25), np.ones((24, 24)), scl, gap)
+    inner = out[:, 4:20, 4:20]
+    np.testing.assert_allclose(inner, 0.25 * 0.4, rtol=1e-6)

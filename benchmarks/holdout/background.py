@@ -28,6 +28,8 @@ HAZE_BLUE_EXCESS = 0.025
 SHADOW_RATIO = 0.85
 #: a clear-ground estimate older than this (days) is not trusted to tell a shadow
 SHADOW_GAP_DAYS = 30.0
+#: window (px) over which a shadow is decided and its darkening measured
+SHADOW_WINDOW = 9
 
 
 @dataclass(frozen=True)
@@ -131,23 +133,29 @@ def interpolate_clear(
 
 
 def carry_atmosphere(
-    real: np.ndarray, ground: np.ndarray, new: np.ndarray, scl: np.ndarray, gap_days: np.ndarray
+    real: np.ndarray, ground: np.ndarray, paint: np.ndarray, cover: np.ndarray, scl: np.ndarray, gap_days: np.ndarray
 ) -> np.ndarray:
-    """The new ground ``new`` (4, H, W) seen through the atmosphere of the real pixel ``real`` over ground ``ground``.
+    """A painted surface seen through the atmosphere of the real pixels it is painted into.
+
+    ``paint`` (4, H, W) is the painted surface's clear-sky reflectance already weighted by ``cover`` (H, W),
+    the share of each pixel it covers (1 inside a zone, falling to 0 across the PSF's fringe). The real
+    pixel is read as ``R = (1 - c) s G + A`` (A = c C the cloud's own light) and the result is
+    ``(1 - cover) R + (1 - c) s paint + cover A``: the part of the pixel not painted stays exactly real.
 
     - cloud (SCL 8, 9, 10, or blue up by 0.1 or more and at least as much as red: a harvest or bare
-      soil raises red more than blue): additive, per pixel,
-      ``new + excess - c (new - ground)`` with c = blue excess / CLOUD_BLUE_EXCESS (opaque: the real pixel);
+      soil raises red more than blue): c = blue excess / CLOUD_BLUE_EXCESS per pixel (opaque: the real
+      pixel);
     - thin cloud and haze SCL left clear: the same with the excess median-filtered over 5 x 5 px, where the
       smoothed blue excess is above 0.015 and at least the red one (haze is smooth and blue; a roof's glint
       or a ploughed field is neither);
-    - shadow (SCL 3, or every visible band darker than 0.85 x ground with a cloud within 25 px, where G
-      comes from clear dates at most SHADOW_GAP_DAYS away): the new ground times the 5 x 5 median of
-      real / ground per band. Without the gap rule the village's long winter shadows, never SCL-clear,
-      compared with its summer ground, would darken a flat square that has no buildings;
-    - anything else (a change of the real ground itself: crops, the village's winter shadows) stays out:
-      the new ground is shown as it is.
-    Where new == ground the result is the real pixel wherever the atmosphere was carried.
+    - shadow (SCL 3, or every visible band darker than 0.85 x ground with a cloud within 25 px, counted
+      only where G comes from clear dates at most SHADOW_GAP_DAYS away, and true of at least half of
+      those pixels in a 9 x 9 window): s = the window's geometric mean of real / ground per band.
+      Without the gap rule the village's long winter shadows, never SCL-clear, compared with its summer
+      ground, would darken a flat square that has no buildings; without the window, pixels with and
+      without a recent clear date would make dark blobs inside one cloud shadow;
+    - anything else (a change of the real ground itself: crops, the village's winter shadows) is not
+      carried: the paint is shown as it is.
     """
     from scipy import ndimage
 
@@ -158,12 +166,23 @@ def carry_atmosphere(
     g_s = ndimage.median_filter(ground, size=(1, 5, 5), mode="nearest")
     c_s = np.clip(ex_s[0] / CLOUD_BLUE_EXCESS, 0.0, 1.0)
     thin = ~cloud & (ex_s[0] > 0.015) & (ex_s[0] >= ex_s[2] - 0.01)
-    ratio = ndimage.median_filter(real / np.maximum(ground, 1e-4), size=(1, 5, 5), mode="nearest")
-    near_cloud = ndimage.binary_dilation(cloud, iterations=25) if cloud.any() else np.zeros_like(cloud)
-    dark = np.all(ratio[:3] < SHADOW_RATIO, axis=0) & near_cloud & (gap_days <= SHADOW_GAP_DAYS)
-    shadow = ~cloud & ~thin & ((scl == 3) | dark)
-    out = new.copy()
-    out = np.where(cloud[None], new + excess - c[None] * (new - ground), out)
-    out = np.where(thin[None], new + ex_s - c_s[None] * (new - g_s), out)
-    out = np.where(shadow[None], new * np.clip(ratio, 0.02, 1.0), out)
-    return out
+    # Shadows are smooth at 10 m (a cloud's shadow has a penumbra of tens of metres): decided and
+    # measured over a window from the pixels whose clear ground is recent, never pixel by pixel
+    trusted = (gap_days <= SHADOW_GAP_DAYS) | (scl == 3)
+    log_ratio = np.log(np.clip(real / np.maximum(ground, 1e-4), 0.02, 1.0))
+    w = ndimage.uniform_filter(trusted.astype(float), SHADOW_WINDOW, mode="nearest")
+    ratio = np.exp(
+        ndimage.uniform_filter(log_ratio * trusted[None], (1, SHADOW_WINDOW, SHADOW_WINDOW), mode="nearest")
+        / np.maximum(w, 1e-6)[None]
+    )
+    near = np.ones((3, 3), dtype=bool)
+    near_cloud = ndimage.binary_dilation(cloud, near, iterations=25) if cloud.any() else np.zeros_like(cloud)
+    dark = trusted & (np.all(log_ratio[:3] < np.log(SHADOW_RATIO), axis=0) & near_cloud | (scl == 3))
+    share = ndimage.uniform_filter(dark.astype(float), SHADOW_WINDOW, mode="nearest") / np.maximum(w, 1e-6)
+    shadow = ~cloud & ~thin & (w > 0.2) & (share >= 0.5) & np.all(ratio[:3] < 1.0, axis=0)
+
+    hide = np.where(cloud, c, np.where(thin, c_s, 0.0))
+    light = np.where(cloud[None], excess + c[None] * ground, np.where(thin[None], ex_s + c_s[None] * g_s, 0.0))
+    trans = np.where(shadow[None], np.clip(ratio, 0.02, 1.0), 1.0)
+    cov = cover[None]
+    return np.asarray((1 - cov) * real + (1 - hide)[None] * trans * paint + cov * light)

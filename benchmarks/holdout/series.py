@@ -108,7 +108,8 @@ def build(spec: RunSpec, data: Path, folder: Path) -> scenario.Truth:
         rng = np.random.default_rng([spec.seed, t, 2])
         sun = physics.sun_position(a.when, lat, lon)
         real, ground = s2.refl[t], s2.ground[t]
-        new = ground.copy()
+        paint_all = np.zeros_like(ground)
+        cover_all = np.zeros((PATCH_PX, PATCH_PX))
         changed = np.zeros((PATCH_PX, PATCH_PX), dtype=bool)
         gain = 1.0 + S2_GAIN_SIGMA * rng.standard_normal() + 0.004 * rng.standard_normal(4)
         # a zone never moves against the fields around it (the real background carries the real
@@ -122,9 +123,11 @@ def build(spec: RunSpec, data: Path, folder: Path) -> scenario.Truth:
             conf, cnote = scenario.confounder_boxes(z, cv, a.when, sun)
             gs = scenario.ground_state(z, a.when, eff.wet)
             paint, cover = render.render_s2(cv, gs, boxes + conf, sun, geo_jitter, rng)
-            rs, cs, sr, sc = _paste(new, cover, cv.origin)
+            rs, cs, sr, sc = _paste(paint_all, cover, cv.origin)
             cov = cover[sr, sc]
-            new[:, rs, cs] = (1 - cov)[None] * new[:, rs, cs] + paint[:, sr, sc] * gain[:, None, None]
+            # zones painted one over another where their fringes meet
+            paint_all[:, rs, cs] = (1 - cov)[None] * paint_all[:, rs, cs] + paint[:, sr, sc] * gain[:, None, None]
+            cover_all[rs, cs] = 1 - (1 - cover_all[rs, cs]) * (1 - cov)
             changed[rs, cs] |= cov > 1e-4
             visible = True
             if boxes:
@@ -148,7 +151,7 @@ def build(spec: RunSpec, data: Path, folder: Path) -> scenario.Truth:
                     notes,
                 )
             )
-        out = background.carry_atmosphere(real, ground, new, s2.scl[t], s2.gap_days[t])
+        out = background.carry_atmosphere(real, ground, paint_all, cover_all, s2.scl[t], s2.gap_days[t])
         out = np.where(changed[None], out + S2_NOISE * rng.standard_normal(out.shape), real)
         if eff.haze:
             path, trans = spectra.haze_path(eff.haze)
