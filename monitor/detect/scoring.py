@@ -23,6 +23,8 @@ from monitor.detect.change import (
     sample_index,
     scaled_z,
 )
+from monitor.detect.classes import DetectionClass
+from monitor.detect.clouds import crossing_shadows, shadow_components, shadow_like
 from monitor.detect.formations import (
     PARK_GAP_M,
     Detection,
@@ -70,6 +72,15 @@ MIN_ZONE_PIXELS = 20
 MIN_VIEW_FOR_ABSENCE = 0.5
 #: The score from which a formation counts as found (the middle of the 0..1 scale).
 EVIDENCE_SCORE = 0.5
+#: How far (m) a formation standing at a zone's edge can darken the ground outside the zone: the PSF
+#: carries a change about one 10 m pixel, and a zone is drawn inside its pavement (``detect.clouds``).
+SHADOW_REACH_M = 20.0
+#: A dark change continuing over at least this much ground beyond that reach is a cloud's shadow crossing
+#: the zone (``detect.clouds.crossing_shadows``): one troop block's area, which no formation's blur
+#: reaches, and a small part of the smallest cumulus shadow (50 m or more across).
+SHADOW_MIN_OUTSIDE_M2 = 400.0
+#: A blob with at least this share of its pixels in a crossing shadow is the shadow, not a formation.
+SHADOW_BLOB_SHARE = 0.5
 
 
 def reported(score: float | None, compared_fraction: float | None, evidence: float = EVIDENCE_SCORE) -> float | None:
@@ -209,6 +220,8 @@ def _score_scene(
         return _unscored(scene, zone_masks, registration, "hazy", haze)
     if compared.any():
         values = (normalise_offset if radar else normalise_linear)(values, baseline.median, compared)
+    # shadows of clouds SCL left clear, on the site-wide match (detect/clouds.py); used per zone below
+    shadows = None if radar else shadow_components(shadow_like(values, baseline.median, compared))
     z = scaled_z(values, baseline.median, baseline.z_scale)
     model = no_change_model(z, compared)
     stat = model_statistic(z, model)
@@ -248,6 +261,9 @@ def _score_scene(
             significant[box][inside] = zone_sig[inside]
         sig = zone_sig & mask[box]
         regions, blobs = find_regions(sig, local, res, zone_m2)
+        cast = _cast_shadow(shadows, mask, res)[box] if shadows is not None and shadows.any() else None
+        if cast is not None and cast.any():
+            regions = _shadow_regions(regions, blobs, cast)
         # Radar passes at dawn and dusk and rarely sees troops: no crowd score from it, not a zero.
         crowd = None if radar else crowd_score(regions, res)
         # Pixels explained by a recognised troop formation are not counted again as a vehicle park.
@@ -257,6 +273,8 @@ def _score_scene(
             blocks[[d.region for d in regions if d.cls == "crowd-block"]] = True
             blocks[0] = False
             explained = blocks[blobs]
+        if cast is not None:
+            explained = explained | (cast & sig)  # a crossing shadow is no park either
         parks, park_labels = find_parks(sig & ~explained, local, res, zone_m2)
         detections = [d for d in regions if not (d.cls == "vehicle-row" and park_labels[round(d.row), round(d.col)])]
         footprints, parks = _footprints(blobs, detections, park_labels, parks)
@@ -289,6 +307,27 @@ def _score_scene(
         registration=registration,
         haze_offset=haze,
     )
+
+
+def _cast_shadow(shadows: np.ndarray, mask: np.ndarray, res: float) -> np.ndarray:
+    """The shadow-like pixels of the components that cross ``mask``'s edge onto the ground around
+    (:func:`~monitor.detect.clouds.crossing_shadows` with :data:`SHADOW_REACH_M` and
+    :data:`SHADOW_MIN_OUTSIDE_M2`); ``res``: pixel size, m."""
+    reach = max(round(SHADOW_REACH_M / res), 1)
+    return crossing_shadows(shadows, mask, reach, max(round(SHADOW_MIN_OUTSIDE_M2 / res**2), 1))
+
+
+def _shadow_regions(regions: list[Detection], blobs: np.ndarray, cast: np.ndarray) -> list[Detection]:
+    """``regions`` with every blob that lies mostly (:data:`SHADOW_BLOB_SHARE`) in a crossing shadow
+    (``cast``, on the blobs' grid) classed :attr:`DetectionClass.CLOUD_SHADOW` (no formation, no estimate)."""
+    total = np.bincount(blobs.ravel(), minlength=int(blobs.max()) + 1)
+    shaded = np.bincount(blobs[cast], minlength=total.size)
+    out = []
+    for d in regions:
+        if d.region > 0 and total[d.region] > 0 and shaded[d.region] >= SHADOW_BLOB_SHARE * total[d.region]:
+            d = replace(d, cls=DetectionClass.CLOUD_SHADOW, estimate=None)
+        out.append(d)
+    return out
 
 
 def _footprints(
