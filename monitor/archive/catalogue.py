@@ -469,6 +469,13 @@ class Catalogue(HealthMixin):
             (shift_dx, shift_dy, registration, site, scene_id),
         )
 
+    def set_harmonisation(self, site: str, scene_id: str, harmonisation: str) -> None:
+        """Record what was done to a scene's BOA offset when the scorer found the provider's flag wrong
+        (``sources.harmonise.level_corrected``): it replaces what the item's metadata said."""
+        self._write(
+            "UPDATE scenes SET harmonisation = ? WHERE site = ? AND scene_id = ?", (harmonisation, site, scene_id)
+        )
+
     def crop_lost(self, site: str, scene_id: str, reason: str) -> None:
         """A scene whose archived crop is gone: failed with ``reason`` and its attempts reset, so the next
         run fetches it again. Scores already computed from the crop are kept; an unscored scene's rows say

@@ -20,12 +20,15 @@ import numpy as np
 from scipy.ndimage import binary_dilation, generate_binary_structure
 from scipy.ndimage import label as ndimage_label
 
-#: A pixel looks shadowed when every band keeps at most this share of the baseline's reflectance. The
-#: direct beam is 55-75 % of the global irradiance in the blue and 70-90 % in the NIR under a sky clear
-#: enough for a cloud to cast a shadow; a cloud of optical depth 1 or more passes at most a third of it,
-#: so the umbra keeps 0.3-0.6 of each band. 0.8 also takes the penumbra and thin clouds' shadows, and
-#: stays under what the radiometric match leaves on unchanged ground (a few percent).
-SHADOW_MAX_RATIO = 0.8
+#: A pixel lies in a cloud's umbra when every band keeps at most this share of the baseline's
+#: reflectance. Under a sky clear enough for a cloud to cast a shadow, the direct beam is 55-75 % of the
+#: global irradiance in the blue and 70-90 % in the NIR; a cloud of optical depth 1 or more passes at most
+#: 37 % of it, so the umbra keeps at most 0.45 + 0.37 x 0.55 = 0.65 of the blue, less of the other bands.
+#: Troops and vehicles do not darken every band that far on asphalt (uniforms and olive paint reflect
+#: more NIR than asphalt; measured on the injector's troop blocks on asphalt: 0.76-0.90 of the visible);
+#: on concrete they can, but they stand on the pavement, not on the fields around (see the module note).
+#: The penumbra (0.7-1) is left out: a shadow is recognised by its umbra.
+SHADOW_MAX_RATIO = 0.7
 #: Eight-connected: a shadow's edge is smooth at 10 m, diagonal neighbours belong to it.
 _CONNECTIVITY = generate_binary_structure(2, 2)
 

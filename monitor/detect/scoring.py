@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
+from scipy.ndimage import distance_transform_edt
 from scipy.ndimage import label as ndimage_label
 from scipy.special import chdtri
 from threadpoolctl import ThreadpoolController
@@ -23,7 +25,7 @@ from monitor.detect.change import (
     sample_index,
     scaled_z,
 )
-from monitor.detect.classes import DetectionClass
+from monitor.detect.classes import FORMATION_CLASSES, DetectionClass
 from monitor.detect.clouds import crossing_shadows, shadow_components, shadow_like
 from monitor.detect.formations import (
     PARK_GAP_M,
@@ -34,9 +36,10 @@ from monitor.detect.formations import (
     find_regions,
     vehicle_score,
 )
+from monitor.detect.levels import harmonised, offset_jump
 from monitor.detect.radar import bright_targets
 from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
-from monitor.detect.validity import cloud_margin, comparable
+from monitor.detect.validity import cloud_margin, cloud_mask, comparable
 from monitor.detect.values import analysis_values
 from monitor.scene import Scene
 from monitor.sensors import is_radar
@@ -81,6 +84,13 @@ SHADOW_REACH_M = 20.0
 SHADOW_MIN_OUTSIDE_M2 = 400.0
 #: A blob with at least this share of its pixels in a crossing shadow is the shadow, not a formation.
 SHADOW_BLOB_SHARE = 0.5
+#: A clear view (one observation may open an alert on its own, ``alerts.engine``): at least this share of
+#: the zone compared ... (docs/detection.md, section 1, "Opening an alert needs a clear view")
+CLEAR_VIEW_SHARE = 0.8
+#: ... and no pixel of a formation within this distance (m) of a pixel masked for cloud (SCL's cloud,
+#: shadow, cirrus or snow and its margin): one 20 m SCL cell, the resolution at which Sen2Cor draws
+#: the cloud's edge, beyond the margin.
+CLEAR_DISTANCE_M = 20.0
 
 
 def reported(score: float | None, compared_fraction: float | None, evidence: float = EVIDENCE_SCORE) -> float | None:
@@ -104,6 +114,8 @@ class ZoneScore:
     detections: list[Detection] = field(default_factory=list)
     # share of the zone's pixels compared: comparable (SCL 2, 4-7), outside the cloud margin, in the baseline
     compared_fraction: float | None = None
+    # whether this observation may open an alert on its own (:func:`clear_view`); None: not scored
+    clear_view: bool | None = None
     # the detections' pixels on the zone's box (int32, 0: none; a detection's pixels hold its ``region``:
     # a blob's changed pixels, a park's bridged footprint), the box's top-left pixel on the site grid;
     # what the evidence traces as outlines. None when nothing was compared.
@@ -137,6 +149,8 @@ class SceneChange:
     zones: list[ZoneScore]
     registration: Registration | None = None  # None: not attempted (radar)
     haze_offset: float | None = None  # scene-wide blue offset against the baseline, reflectance
+    # level taken off the scene as a wrong BOA offset flag (+-0.1 reflectance, detect/levels.py), if any
+    offset_jump: float | None = None
     state: str = "scored"  # scored | unusable (too cloudy to register) | unregistered | hazy
 
 
@@ -212,12 +226,21 @@ def _score_scene(
         aux = {"SCL": scl} if scl is not None else {}
         values, scene_valid, aux = apply_shift(values, scene_valid, registration.shift, aux)
         scl = aux.get("SCL")
+    jump = None
+    if not radar:
+        # a whole scene 0.1 off its baseline in every band, dark and bright ground alike, is a wrong BOA
+        # offset flag of the provider's (detect/levels.py): harmonised before anything else is compared
+        jump = offset_jump(values, baseline.median, scene_valid & baseline.valid)
+        if jump is not None:
+            values = harmonised(values, jump)
+            scene_valid = scene_valid & np.all(np.isfinite(values), axis=0)
     margin_px = round(cloud_margin_m / res)
     usable = cloud_margin(scene_valid, scl, margin_px)
+    masked = None if radar else cloud_mask(scl, margin_px)
     compared = usable & baseline.valid & np.all(np.isfinite(values), axis=0)
     haze = None if radar else blue_offset(values, baseline, compared)
     if haze is not None and haze > MAX_HAZE_BLUE:
-        return _unscored(scene, zone_masks, registration, "hazy", haze)
+        return replace(_unscored(scene, zone_masks, registration, "hazy", haze), offset_jump=jump)
     if compared.any():
         values = (normalise_offset if radar else normalise_linear)(values, baseline.median, compared)
     # shadows of clouds SCL left clear, on the site-wide match (detect/clouds.py); used per zone below
@@ -274,7 +297,11 @@ def _score_scene(
             blocks[0] = False
             explained = blocks[blobs]
         if cast is not None:
-            explained = explained | (cast & sig)  # a crossing shadow is no park either
+            # a crossing shadow is no park either: its pixels and its blobs' are left out of the parks
+            shaded = np.zeros(int(blobs.max()) + 1, dtype=bool)
+            shaded[[d.region for d in regions if d.cls == DetectionClass.CLOUD_SHADOW]] = True
+            shaded[0] = False
+            explained = explained | (cast & sig) | shaded[blobs]
         parks, park_labels = find_parks(sig & ~explained, local, res, zone_m2)
         detections = [d for d in regions if not (d.cls == "vehicle-row" and park_labels[round(d.row), round(d.col)])]
         footprints, parks = _footprints(blobs, detections, park_labels, parks)
@@ -285,6 +312,8 @@ def _score_scene(
         r0, c0 = box[0].start, box[1].start
         detections = [replace(d, row=d.row + r0, col=d.col + c0) for d in detections]
         seen = n / max(int(mask.sum()), 1)
+        formation = np.isin(footprints, [d.region for d in detections if d.cls in FORMATION_CLASSES and d.region])
+        near_m = nearest_mask_m(formation, None if masked is None else masked[box], res)
         zones.append(
             ZoneScore(
                 zone=zone_id,
@@ -294,6 +323,7 @@ def _score_scene(
                 vehicle_score=reported(vehicle_score(detections, res), seen, evidence_score),
                 detections=detections,
                 compared_fraction=seen,
+                clear_view=clear_view(seen, near_m),
                 footprints=footprints,
                 footprint_origin=(r0, c0),
             )
@@ -306,7 +336,24 @@ def _score_scene(
         zones=zones,
         registration=registration,
         haze_offset=haze,
+        offset_jump=jump,
     )
+
+
+def clear_view(seen: float, nearest_mask: float) -> bool:
+    """True when one observation of a zone may open an alert on its own: at least
+    :data:`CLEAR_VIEW_SHARE` of the zone compared (``seen``, 0..1) and no formation pixel within
+    :data:`CLEAR_DISTANCE_M` of a pixel masked for cloud (``nearest_mask``, m; ``inf`` for none)."""
+    return seen >= CLEAR_VIEW_SHARE and nearest_mask >= CLEAR_DISTANCE_M
+
+
+def nearest_mask_m(formation: np.ndarray, masked: np.ndarray | None, res: float) -> float:
+    """The distance (m) from the ``formation`` pixels to the nearest ``masked`` pixel (same grid;
+    ``res``: pixel size, m); ``inf`` without either. Centre to centre: a formation pixel next to a
+    masked one is ``res`` away."""
+    if masked is None or not masked.any() or not formation.any():
+        return math.inf
+    return float(distance_transform_edt(~masked)[formation].min()) * res
 
 
 def _cast_shadow(shadows: np.ndarray, mask: np.ndarray, res: float) -> np.ndarray:
