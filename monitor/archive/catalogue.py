@@ -40,6 +40,7 @@ from monitor.archive.records import (
     SiteGridRecord,
     SiteStats,
 )
+from monitor.detect.classes import DetectionClass
 from monitor.errors import ArchiveError
 from monitor.provenance import SIMULATED_TAG, is_simulated
 
@@ -215,7 +216,9 @@ def iso(t: datetime | None) -> str | None:
 #: A scene that could not be co-registered never enters a baseline nor the quiet history.
 _REGISTERED = "(registration IS NULL OR registration NOT LIKE 'unregistered%')"
 #: Usable scenes before a time that are quiet (scored, compared in a zone, none hazy, unregistered or
-#: failed, below the threshold in every zone's crowd and vehicle score); ``{columns}`` is filled in.
+#: failed, below the threshold in every zone's crowd and vehicle score, no zone with the shadow of a
+#: cloud SCL left clear: SCL's own shadows are masked pixel by pixel in a baseline, those it missed would
+#: enter it); ``{columns}`` is filled in.
 _QUIET_SQL = (
     "SELECT {columns} FROM scenes s WHERE s.site = ? AND s.sensor = ? AND s.status = 'ok' "
     "AND s.scored = 1 AND s.usable_fraction >= ? AND s.acquired < ? "
@@ -224,7 +227,9 @@ _QUIET_SQL = (
     "AND c.state = 'scored') "
     "AND NOT EXISTS (SELECT 1 FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id AND "
     "(c.state NOT IN ('scored', 'unusable') OR COALESCE(c.crowd_score, 0) >= ? "
-    "OR COALESCE(c.vehicle_score, 0) >= ?)) "
+    "OR COALESCE(c.vehicle_score, 0) >= ? "
+    "OR EXISTS (SELECT 1 FROM json_each(COALESCE(c.detections, '[]')) d "
+    "WHERE json_extract(d.value, '$.cls') = '" + DetectionClass.CLOUD_SHADOW.value + "'))) "
     "ORDER BY s.acquired, s.scene_id"
 )
 _SCENE_COLUMNS = tuple(f.name for f in fields(SceneRecord))
