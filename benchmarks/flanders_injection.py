@@ -194,18 +194,24 @@ def render(
             data = inject_objects(data, scl, CROWD, crowd_objs)
             data = inject_objects(data, scl, VEHICLE, vehicle_objs)
         if confounders:
-            if rng.random() < 0.2:
-                data = add_haze(data, float(rng.uniform(0.02, 0.04)))
-            if rng.random() < 0.2:
-                clouds = make_clouds(rng, scl.shape, float(rng.uniform(0.1, 0.4)))
-                data = apply_clouds(data, clouds)
-                scl = np.where(clouds.alpha >= 0.25, 9, np.where(clouds.alpha > 0, 10, scl)).astype(scl.dtype)
-                scl = np.where((clouds.shadow >= 0.1) & (clouds.alpha <= 0), 3, scl).astype(scl.dtype)
-            if rng.random() < 0.3:
-                shift = (float(rng.choice([-0.7, 0.7])), float(rng.choice([-0.7, 0.7])))
-                data, scl = shift_scene(data, scl, shift)
+            data, scl = confound(data, scl, rng)
         scenes.append(to_scene(d, data, scl))
     return scenes
+
+
+def confound(data: np.ndarray, scl: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The whole-scene confounders of one date: haze on 20 %, simulated clouds on 20 %, a 0.7 px shift on 30 %."""
+    if rng.random() < 0.2:
+        data = add_haze(data, float(rng.uniform(0.02, 0.04)))
+    if rng.random() < 0.2:
+        clouds = make_clouds(rng, scl.shape, float(rng.uniform(0.1, 0.4)))
+        data = apply_clouds(data, clouds)
+        scl = np.where(clouds.alpha >= 0.25, 9, np.where(clouds.alpha > 0, 10, scl)).astype(scl.dtype)
+        scl = np.where((clouds.shadow >= 0.1) & (clouds.alpha <= 0), 3, scl).astype(scl.dtype)
+    if rng.random() < 0.3:
+        shift = (float(rng.choice([-0.7, 0.7])), float(rng.choice([-0.7, 0.7])))
+        data, scl = shift_scene(data, scl, shift)
+    return data, scl
 
 
 @dataclass

@@ -29,17 +29,14 @@ import flanders_injection as fi
 
 from monitor.config import AlertsConfig
 from monitor.scene import Scene
-from monitor.simulate.clouds import apply_clouds, make_clouds
 from monitor.simulate.formations import Footprint, cover_fraction
 from monitor.simulate.inject import (
     ASPHALT,
     CONCRETE,
     WET_FACTOR,
-    add_haze,
     date_atmosphere,
     pave,
     pavement_texture,
-    shift_scene,
 )
 from monitor.simulate.sensor import NOISE_SIGMA, PSF_SIGMA_PX, apply_psf
 
@@ -156,16 +153,7 @@ def render(
             obs = atm.apply(surf) + rng.standard_normal(surf.shape, dtype=np.float32) * np.float32(NOISE_SIGMA)
             data, scl = pave(data, scl, window, obs.astype(np.float32))
         if confounders:
-            if rng.random() < 0.2:
-                data = add_haze(data, float(rng.uniform(0.02, 0.04)))
-            if rng.random() < 0.2:
-                clouds = make_clouds(rng, scl.shape, float(rng.uniform(0.1, 0.4)))
-                data = apply_clouds(data, clouds)
-                scl = np.where(clouds.alpha >= 0.25, 9, np.where(clouds.alpha > 0, 10, scl)).astype(scl.dtype)
-                scl = np.where((clouds.shadow >= 0.1) & (clouds.alpha <= 0), 3, scl).astype(scl.dtype)
-            if rng.random() < 0.3:
-                shift = (float(rng.choice([-0.7, 0.7])), float(rng.choice([-0.7, 0.7])))
-                data, scl = shift_scene(data, scl, shift)
+            data, scl = fi.confound(data, scl, rng)
         scenes.append(fi.to_scene(d, data, scl))
     return scenes
 

@@ -32,7 +32,9 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
-from scipy.stats import rankdata
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from flanders_injection import roc_auc
 
 from monitor.detect.baseline import Candidate, baseline_from_scenes, same_pass
 from monitor.detect.scoring import score_scene
@@ -193,15 +195,6 @@ def evaluate(scenes: list[Scene]) -> list[Result]:
                 Result(s.acquired, None, zone.vehicle_score, sum(d.cls == "bright-target" for d in zone.detections))
             )
     return sorted(out, key=lambda r: r.acquired)
-
-
-def roc_auc(score: np.ndarray, label: np.ndarray) -> float:
-    pos = label.astype(bool)
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    if not n_pos or not n_neg:
-        return float("nan")
-    ranks = rankdata(score)
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def run_seed(dates: list[Date], enl: float, seed: int) -> None:
