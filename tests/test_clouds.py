@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -14,7 +13,7 @@ from monitor.alerts.engine import Observation, step
 from monitor.config import AlertsConfig
 from monitor.detect.baseline import Baseline
 from monitor.detect.clouds import SHADOW_MAX_RATIO, crossing_shadows, shadow_components, shadow_like
-from monitor.detect.scoring import CLEAR_DISTANCE_M, CLEAR_VIEW_SHARE, clear_view, nearest_mask_m, score_scene
+from monitor.detect.scoring import CLEAR_VIEW_SHARE, clear_view, score_scene
 from monitor.scene import Scene
 
 BANDS = ("B02", "B03", "B04", "B08")
@@ -144,30 +143,18 @@ def test_scoring_says_whether_the_view_is_clear() -> None:
     scl = np.full(zone.shape, 5, dtype=np.int16)
     zs = score_scene(_scene(troops, scl), base, {"square": zone}).zones[0]
     assert zs.clear_view is True and zs.crowd_score is not None and zs.crowd_score > 0.9
-    # a cloud just west of the square: its 30 m margin ends next to the western blocks
+    # a cloud over the square's west: with its 30 m margin, more than half the zone is not compared
     cloudy = scl.copy()
-    cloudy[25:40, 19:22] = 9
+    cloudy[22:42, 16:31] = 9
     zs = score_scene(_scene(troops, cloudy), base, {"square": zone}).zones[0]
-    assert zs.compared_fraction is not None and zs.compared_fraction > CLEAR_VIEW_SHARE
+    assert zs.compared_fraction is not None and 0 < zs.compared_fraction < CLEAR_VIEW_SHARE
     assert zs.clear_view is False
 
 
-def test_clear_view_needs_most_of_the_zone_and_distance_from_masks() -> None:
-    masked = np.zeros((60, 60), dtype=bool)
-    masked[:, :5] = True
-    block = np.zeros((60, 60), dtype=bool)
-    block[30:32, 40:42] = True
-    assert nearest_mask_m(block, masked, 10.0) == pytest.approx(360.0)
-    assert clear_view(1.0, nearest_mask_m(block, masked, 10.0))
-    assert not clear_view(CLEAR_VIEW_SHARE - 0.01, nearest_mask_m(block, masked, 10.0))
-    edge = np.zeros((60, 60), dtype=bool)
-    edge[30:32, 6:8] = True  # next to the mask
-    assert nearest_mask_m(edge, masked, 10.0) == pytest.approx(20.0) or nearest_mask_m(edge, masked, 10.0) < 20.0
-    edge[30, 5] = True
-    assert not clear_view(1.0, nearest_mask_m(edge, masked, 10.0))
-    assert nearest_mask_m(edge, None, 10.0) == math.inf
-    assert nearest_mask_m(np.zeros_like(edge), masked, 10.0) == math.inf  # no formation
-    assert CLEAR_DISTANCE_M > 0
+def test_clear_view_needs_half_of_the_zone() -> None:
+    assert clear_view(1.0)
+    assert clear_view(CLEAR_VIEW_SHARE)
+    assert not clear_view(CLEAR_VIEW_SHARE - 0.01)
 
 
 def _obs(day: int, score: float, clear: bool) -> Observation:

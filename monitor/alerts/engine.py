@@ -5,9 +5,9 @@ scoring at or above the threshold opens an alert (or confirms the firing one, ra
 score is higher); ``resolve_after`` usable observations below the threshold in a row resolve it.
 Observations of a zone with too few usable pixels neither confirm nor count as quiet.
 
-Opening needs a clear view: an observation whose zone was mostly not compared, or whose formation lies
-next to masked cloud or shadow (``Observation.clear_view``), opens an alert only when the zone's previous
-usable observation also scored at or above the threshold; alone, it waits for that confirmation.
+Opening needs a clear view: an observation of a zone of which less than half was compared (the rest under
+a cloud, its margin or a baseline hole; ``Observation.clear_view``) opens an alert only when the zone's
+previous usable observation also scored at or above the threshold; alone, it waits for that confirmation.
 
 ``high`` needs confirmation: a single observation opens at most a ``medium`` alert, and the alert
 reaches ``high`` once a second usable observation at or above the threshold supports it (its level is
@@ -47,8 +47,8 @@ class Observation:
     score: float | None
     sensor: str = ""
     #: whether the zone was seen clearly enough for this observation to open an alert on its own
-    #: (``detect.scoring.clear_view``: most of the zone compared, the formation away from masked cloud
-    #: and shadow); without it, an alert opens only when the zone's previous usable observation agrees
+    #: (``detect.scoring.clear_view``: at least half of the zone compared); without it, an alert opens
+    #: only when the zone's previous usable observation agrees
     clear_view: bool = True
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
-from scipy.ndimage import distance_transform_edt
 from scipy.ndimage import label as ndimage_label
 from scipy.special import chdtri
 from threadpoolctl import ThreadpoolController
@@ -25,7 +23,7 @@ from monitor.detect.change import (
     sample_index,
     scaled_z,
 )
-from monitor.detect.classes import FORMATION_CLASSES, DetectionClass
+from monitor.detect.classes import DetectionClass
 from monitor.detect.clouds import crossing_shadows, shadow_components, shadow_like
 from monitor.detect.formations import (
     PARK_GAP_M,
@@ -39,7 +37,7 @@ from monitor.detect.formations import (
 from monitor.detect.levels import harmonised, offset_jump
 from monitor.detect.radar import bright_targets
 from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
-from monitor.detect.validity import cloud_margin, cloud_mask, comparable
+from monitor.detect.validity import cloud_margin, comparable
 from monitor.detect.values import analysis_values
 from monitor.scene import Scene
 from monitor.sensors import is_radar
@@ -85,12 +83,11 @@ SHADOW_MIN_OUTSIDE_M2 = 400.0
 #: A blob with at least this share of its pixels in a crossing shadow is the shadow, not a formation.
 SHADOW_BLOB_SHARE = 0.5
 #: A clear view (one observation may open an alert on its own, ``alerts.engine``): at least this share of
-#: the zone compared ... (docs/detection.md, section 1, "Opening an alert needs a clear view")
-CLEAR_VIEW_SHARE = 0.8
-#: ... and no pixel of a formation within this distance (m) of a pixel masked for cloud (SCL's cloud,
-#: shadow, cirrus or snow and its margin): one 20 m SCL cell, the resolution at which Sen2Cor draws
-#: the cloud's edge, beyond the margin.
-CLEAR_DISTANCE_M = 20.0
+#: the zone compared. With less, the part not seen may hold the cloud whose rim made the change, as it may
+#: hide a formation (:data:`MIN_VIEW_FOR_ABSENCE`): one observation shows neither. A formation's pixels
+#: are compared pixels, so they already lie outside the 30 m cloud margin. See docs/detection.md,
+#: section 1 ("Opening an alert needs a clear view"), for why no stricter share or distance.
+CLEAR_VIEW_SHARE = 0.5
 
 
 def reported(score: float | None, compared_fraction: float | None, evidence: float = EVIDENCE_SCORE) -> float | None:
@@ -236,7 +233,6 @@ def _score_scene(
             scene_valid = scene_valid & np.all(np.isfinite(values), axis=0)
     margin_px = round(cloud_margin_m / res)
     usable = cloud_margin(scene_valid, scl, margin_px)
-    masked = None if radar else cloud_mask(scl, margin_px)
     compared = usable & baseline.valid & np.all(np.isfinite(values), axis=0)
     haze = None if radar else blue_offset(values, baseline, compared)
     if haze is not None and haze > MAX_HAZE_BLUE:
@@ -312,8 +308,6 @@ def _score_scene(
         r0, c0 = box[0].start, box[1].start
         detections = [replace(d, row=d.row + r0, col=d.col + c0) for d in detections]
         seen = n / max(int(mask.sum()), 1)
-        formation = np.isin(footprints, [d.region for d in detections if d.cls in FORMATION_CLASSES and d.region])
-        near_m = nearest_mask_m(formation, None if masked is None else masked[box], res)
         zones.append(
             ZoneScore(
                 zone=zone_id,
@@ -323,7 +317,7 @@ def _score_scene(
                 vehicle_score=reported(vehicle_score(detections, res), seen, evidence_score),
                 detections=detections,
                 compared_fraction=seen,
-                clear_view=clear_view(seen, near_m),
+                clear_view=clear_view(seen),
                 footprints=footprints,
                 footprint_origin=(r0, c0),
             )
@@ -340,20 +334,10 @@ def _score_scene(
     )
 
 
-def clear_view(seen: float, nearest_mask: float) -> bool:
+def clear_view(seen: float) -> bool:
     """True when one observation of a zone may open an alert on its own: at least
-    :data:`CLEAR_VIEW_SHARE` of the zone compared (``seen``, 0..1) and no formation pixel within
-    :data:`CLEAR_DISTANCE_M` of a pixel masked for cloud (``nearest_mask``, m; ``inf`` for none)."""
-    return seen >= CLEAR_VIEW_SHARE and nearest_mask >= CLEAR_DISTANCE_M
-
-
-def nearest_mask_m(formation: np.ndarray, masked: np.ndarray | None, res: float) -> float:
-    """The distance (m) from the ``formation`` pixels to the nearest ``masked`` pixel (same grid;
-    ``res``: pixel size, m); ``inf`` without either. Centre to centre: a formation pixel next to a
-    masked one is ``res`` away."""
-    if masked is None or not masked.any() or not formation.any():
-        return math.inf
-    return float(distance_transform_edt(~masked)[formation].min()) * res
+    :data:`CLEAR_VIEW_SHARE` of the zone compared (``seen``, 0..1)."""
+    return seen >= CLEAR_VIEW_SHARE
 
 
 def _cast_shadow(shadows: np.ndarray, mask: np.ndarray, res: float) -> np.ndarray:
