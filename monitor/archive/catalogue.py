@@ -41,6 +41,7 @@ from monitor.archive.records import (
     SiteStats,
 )
 from monitor.archive.space import explained
+from monitor.detect.classes import DetectionClass
 from monitor.errors import ArchiveError
 from monitor.provenance import SIMULATED_TAG, is_simulated
 
@@ -216,7 +217,9 @@ def iso(t: datetime | None) -> str | None:
 #: A scene that could not be co-registered never enters a baseline nor the quiet history.
 _REGISTERED = "(registration IS NULL OR registration NOT LIKE 'unregistered%')"
 #: Usable scenes before a time that are quiet (scored, compared in a zone, none hazy, unregistered or
-#: failed, below the threshold in every zone's crowd and vehicle score); ``{columns}`` is filled in.
+#: failed, below the threshold in every zone's crowd and vehicle score, no zone with the shadow of a
+#: cloud SCL left clear: SCL's own shadows are masked pixel by pixel in a baseline, those it missed would
+#: enter it); ``{columns}`` is filled in.
 _QUIET_SQL = (
     "SELECT {columns} FROM scenes s WHERE s.site = ? AND s.sensor = ? AND s.status = 'ok' "
     "AND s.scored = 1 AND s.usable_fraction >= ? AND s.acquired < ? "
@@ -225,7 +228,9 @@ _QUIET_SQL = (
     "AND c.state = 'scored') "
     "AND NOT EXISTS (SELECT 1 FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id AND "
     "(c.state NOT IN ('scored', 'unusable') OR COALESCE(c.crowd_score, 0) >= ? "
-    "OR COALESCE(c.vehicle_score, 0) >= ?)) "
+    "OR COALESCE(c.vehicle_score, 0) >= ? "
+    "OR EXISTS (SELECT 1 FROM json_each(COALESCE(c.detections, '[]')) d "
+    "WHERE json_extract(d.value, '$.cls') = '" + DetectionClass.CLOUD_SHADOW.value + "'))) "
     "ORDER BY s.acquired, s.scene_id"
 )
 _SCENE_COLUMNS = tuple(f.name for f in fields(SceneRecord))
@@ -494,6 +499,13 @@ class Catalogue(HealthMixin):
         self._write(
             "UPDATE scenes SET shift_dx = ?, shift_dy = ?, registration = ? WHERE site = ? AND scene_id = ?",
             (shift_dx, shift_dy, registration, site, scene_id),
+        )
+
+    def set_harmonisation(self, site: str, scene_id: str, harmonisation: str) -> None:
+        """Record what was done to a scene's BOA offset when the scorer found the provider's flag wrong
+        (``sources.harmonise.level_corrected``): it replaces what the item's metadata said."""
+        self._write(
+            "UPDATE scenes SET harmonisation = ? WHERE site = ? AND scene_id = ?", (harmonisation, site, scene_id)
         )
 
     def crop_lost(self, site: str, scene_id: str, reason: str) -> None:

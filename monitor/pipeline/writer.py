@@ -28,6 +28,7 @@ from monitor.pipeline.tasks import Fetched, Scored
 from monitor.render.names import is_confirmation
 from monitor.scene import Scene
 from monitor.sources.base import printable
+from monitor.sources.harmonise import level_corrected
 
 if TYPE_CHECKING:  # detection, tracking and drawing load when a scene is scored, not on a run with none
     from monitor.detect.baseline import Baseline
@@ -143,6 +144,22 @@ def tracked(catalogue: Catalogue, ctx: SiteContext, scene: Scene, zs: ZoneScore)
     return rescored(zs, track(zs.detections, history, scene.acquired, res), res, config.alerts.threshold)
 
 
+def previous_observation(
+    catalogue: Catalogue, ctx: SiteContext, scene: Scene, zone: str, kind: AlertKind
+) -> Observation | None:
+    """The zone's latest usable observation of the scene's sensor before it with a ``kind`` score (within
+    the tracking's history), or None: what an observation without a clear view must agree with before an
+    alert opens (``alerts.engine.step``)."""
+    rows = catalogue.zone_history(
+        ctx.site_id, zone, scene.sensor, ctx.config.alerts.min_usable_fraction, scene.acquired - HISTORY, scene.acquired
+    )
+    for r in reversed(rows):
+        score = r.crowd_score if kind is AlertKind.CROWD else r.vehicle_score
+        if score is not None and r.acquired_at is not None:
+            return Observation(r.site, zone, r.scene_id, r.acquired_at, r.usable_fraction, score, r.sensor)
+    return None
+
+
 @dataclass(frozen=True)
 class Confirmation:
     """What a confirming observation's evidence is drawn from, kept until the site's scenes are scored."""
@@ -163,6 +180,8 @@ class _Step:
     kind: AlertKind
     obs: Observation
     latest: Alert | None
+    # the zone's previous usable observation (:func:`previous_observation`), for one that may open an alert
+    previous: Observation | None = None
 
 
 @dataclass
@@ -191,7 +210,7 @@ def _plan(
 
     changes: list[tuple[AlertChange, str]] = []
     for st in steps:
-        result = advance(st.latest, st.kind, st.obs, ctx.config.alerts)
+        result = advance(st.latest, st.kind, st.obs, ctx.config.alerts, st.previous)
         if result is not None:
             changes.append((result, st.zone))
     later: dict[str, Confirmation] = {}
@@ -256,8 +275,21 @@ def commit_scored(
         )
         for kind in kinds_for_zone(ctx.kinds[zs.zone]):
             score = zs.crowd_score if kind is AlertKind.CROWD else zs.vehicle_score
-            obs = Observation(site, zs.zone, scene.scene_id, scene.acquired, zs.usable_fraction, score, scene.sensor)
-            steps.append(_Step(zs.zone, kind, obs, catalogue.latest_alert(site, zs.zone, kind)))
+            obs = Observation(
+                site,
+                zs.zone,
+                scene.scene_id,
+                scene.acquired,
+                zs.usable_fraction,
+                score,
+                scene.sensor,
+                clear_view=zs.clear_view is not False,
+            )
+            # the zone's previous observation matters only to one that could open an alert: it confirms one
+            # without a clear view, and an alert opened after one that waited starts at it
+            opens = score is not None and score >= ctx.config.alerts.threshold
+            before = previous_observation(catalogue, ctx, scene, zs.zone, kind) if opens else None
+            steps.append(_Step(zs.zone, kind, obs, catalogue.latest_alert(site, zs.zone, kind), before))
     drawn: dict[str, tuple[str, ...]] = {}
     plan = _plan(catalogue, ctx, scene, baseline, change, steps, drawn)
     reg = change.registration
@@ -279,6 +311,14 @@ def commit_scored(
             None if reg is None else round(reg.dx_px, 3),
             None if reg is None else round(reg.dy_px, 3),
         )
+        if change.offset_jump is not None:
+            catalogue.set_harmonisation(site, scene.scene_id, level_corrected(change.offset_jump))
+            log.warning(
+                "scene %s: %+.1f reflectance off its baseline in every band, dark and bright ground alike: "
+                "the provider's BOA offset flag is wrong; harmonised",
+                scene.scene_id,
+                change.offset_jump,
+            )
         for result, _ in plan.changes:
             catalogue.save_alert(result.alert)
     summary.scored_scenes += 1
