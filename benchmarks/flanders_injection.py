@@ -226,6 +226,7 @@ class Result:
     state: str
     seen: float | None = None  # share of the formation's footprint among the compared pixels (None: none)
     detections: tuple[Detection, ...] = ()  # the zone's detections after tracking
+    clear_view: bool = True  # the zone was seen clearly enough for one observation to open an alert
 
 
 def evaluate(scenes: list[Scene], plans: list[Plan]) -> list[Result]:
@@ -267,6 +268,7 @@ def evaluate(scenes: list[Scene], plans: list[Plan]) -> list[Result]:
                     change.state,
                     seen[zs.zone],
                     tuple(zs.detections),
+                    zs.clear_view is not False,
                 )
             )
     return out
@@ -285,10 +287,12 @@ def alerts(results: list[Result], config: AlertsConfig) -> list[tuple[str, str, 
     """(zone, action, time) of every alert opened by the default state machine."""
     opened = []
     for zone in ("crowd", "vehicle"):
-        alert = None
+        alert, previous = None, None
         for r in (r for r in results if r.zone == zone):
-            obs = Observation("flanders", zone, r.scene_id, r.acquired, r.usable, r.score)
-            change = step(alert, "crowd" if zone == "crowd" else "vehicle", obs, config)
+            obs = Observation("flanders", zone, r.scene_id, r.acquired, r.usable, r.score, clear_view=r.clear_view)
+            change = step(alert, "crowd" if zone == "crowd" else "vehicle", obs, config, previous)
+            if r.score is not None and r.usable >= config.min_usable_fraction:
+                previous = obs
             if change is None:
                 continue
             alert = change.alert if change.alert.firing else None
@@ -297,17 +301,28 @@ def alerts(results: list[Result], config: AlertsConfig) -> list[tuple[str, str, 
     return opened
 
 
+def _first_opening(usable: list[Result], config: AlertsConfig) -> int | None:
+    """At which of an episode's usable observations (1 = the first) the alert rule would open: a score
+    at or above the threshold with a clear view, or after a usable observation that also reached it
+    (``alerts.engine.step``); None if never."""
+    before = False
+    for i, r in enumerate(usable):
+        up = r.score is not None and r.score >= config.threshold
+        if up and (r.clear_view or before):
+            return i + 1
+        before = up
+    return None
+
+
 def episode_delays(results: list[Result], config: AlertsConfig) -> list[str]:
-    """For each episode and zone: at which usable observation of the episode the score first reached the
-    alert threshold (1 = the first), or 'missed'."""
+    """For each episode and zone: at which usable observation of the episode the alert rule would first
+    open (1 = the first; see :func:`_first_opening`), or 'missed'."""
     lines = []
     for zone in ("crowd", "vehicle"):
         for ep in range(len(EPISODES)):
             obs = [r for r in results if r.zone == zone and r.episode == ep]
             usable = [r for r in obs if r.score is not None and r.usable >= config.min_usable_fraction]
-            hit = next(
-                (i + 1 for i, r in enumerate(usable) if r.score is not None and r.score >= config.threshold), None
-            )
+            hit = _first_opening(usable, config)
             seen = sum(1 for r in usable if r.truth and (r.seen or 0.0) >= SEEN_SHARE)
             lines.append(
                 f"{zone} episode {ep + 1}: {len(usable)} usable obs ({seen} with the formation seen), "

@@ -14,6 +14,14 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from hypothesis import HealthCheck, settings
+
+#: Hypothesis measures nothing in wall time here: no per-example deadline and no "generation is slow" check,
+#: which failed test_tables on a machine at a load average of 20 (timing belongs in benchmarks, not tests).
+settings.register_profile(
+    "monitor", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+settings.load_profile("monitor")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 from shapely.geometry import Polygon
@@ -15,7 +15,7 @@ from monitor.config import SiteConfig, ZoneConfig
 from monitor.grid import SiteGrid, site_grid, utm_epsg
 from tests.conftest import CROWD_BBOX, SITE_BBOX, VEHICLE_BBOX
 
-GRID_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+GRID_SETTINGS = settings(max_examples=60)  # deadline and health checks: the "monitor" profile in conftest
 
 
 def _site(bbox: tuple[float, float, float, float], resolution: float = 10.0, **zones: tuple) -> SiteConfig:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import monitor.pipeline.run  # noqa: F401 (the module, for site_grids)
@@ -22,7 +22,7 @@ from monitor.config import parse_config
 from monitor.errors import ConfigError
 from monitor.pipeline.rows import safe_name
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=150)  # deadline and health checks: the "monitor" profile in conftest
 
 VALID: dict[str, Any] = {
     "monitor": {"data_dir": "data", "since": "2024-01-01", "deadline": "45m"},

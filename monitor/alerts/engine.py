@@ -5,6 +5,10 @@ scoring at or above the threshold opens an alert (or confirms the firing one, ra
 score is higher); ``resolve_after`` usable observations below the threshold in a row resolve it.
 Observations of a zone with too few usable pixels neither confirm nor count as quiet.
 
+Opening needs a clear view: an observation of a zone of which less than half was compared (the rest under
+a cloud, its margin or a baseline hole; ``Observation.clear_view``) opens an alert only when the zone's
+previous usable observation also scored at or above the threshold; alone, it waits for that confirmation.
+
 ``high`` needs confirmation: a single observation opens at most a ``medium`` alert, and the alert
 reaches ``high`` once a second usable observation at or above the threshold supports it (its level is
 then the level of its best score). An observation from the other sensor family (Sentinel-1 for a
@@ -42,6 +46,10 @@ class Observation:
     usable_fraction: float
     score: float | None
     sensor: str = ""
+    #: whether the zone was seen clearly enough for this observation to open an alert on its own
+    #: (``detect.scoring.clear_view``: at least half of the zone compared); without it, an alert opens
+    #: only when the zone's previous usable observation agrees
+    clear_view: bool = True
 
 
 @dataclass(frozen=True)
@@ -177,10 +185,19 @@ def suppressed(alert: Alert | None, obs: Observation, config: AlertsConfig) -> A
     return AlertChange("suppressed", updated)
 
 
-def step(alert: Alert | None, kind: AlertKind | str, obs: Observation, config: AlertsConfig) -> AlertChange | None:
+def step(
+    alert: Alert | None,
+    kind: AlertKind | str,
+    obs: Observation,
+    config: AlertsConfig,
+    previous: Observation | None = None,
+) -> AlertChange | None:
     """Apply one observation to the open alert of its site/zone/kind (``alert``: None if none is firing).
 
-    Returns the change, or None when the observation changes nothing.
+    ``previous`` is the zone's previous usable observation of the same sensor (None: none or unknown).
+    An observation without a clear view (:attr:`Observation.clear_view`) opens an alert only when
+    ``previous`` supports it too (usable, at or above the threshold); the alert then starts at
+    ``previous`` and counts both. Returns the change, or None when the observation changes nothing.
     """
     if obs.score is None or obs.usable_fraction < config.min_usable_fraction:
         return None
@@ -188,21 +205,27 @@ def step(alert: Alert | None, kind: AlertKind | str, obs: Observation, config: A
     firing = alert is not None and alert.firing
     if obs.score >= config.threshold:
         if not firing:
-            level = alert_level(obs.score, 1, config)
+            confirmed_by = previous if previous is not None and _supporting(previous, config) else None
+            if not obs.clear_view and confirmed_by is None:
+                return None  # waits for confirmation: a cloud's edge can look like a formation once
+            first = confirmed_by or obs
+            scene_ids = [obs.scene_id] if confirmed_by is None else [confirmed_by.scene_id, obs.scene_id]
+            best = max(obs.score, confirmed_by.score or 0.0) if confirmed_by is not None else obs.score
+            level = alert_level(best, len(scene_ids), config)
             assert level is not None
             new = Alert(
-                id=alert_id(obs.site, obs.zone, kind, obs.acquired),
+                id=alert_id(obs.site, obs.zone, kind, first.acquired),
                 site=obs.site,
                 zone=obs.zone,
                 kind=AlertKind(kind),
                 level=level,
                 status=AlertStatus.FIRING,
-                first_seen=acquired,
+                first_seen=first.acquired.astimezone(UTC).isoformat(),
                 last_seen=acquired,
-                scene_ids=(obs.scene_id,),
-                score=round(obs.score, 4),
+                scene_ids=tuple(scene_ids),
+                score=round(best, 4),
                 last_observed=acquired,
-                sensors=(obs.sensor,) if obs.sensor else (),
+                sensors=tuple(sorted({s for s in (first.sensor, obs.sensor) if s})),
             )
             return AlertChange("opened", new)
         assert alert is not None
@@ -221,14 +244,21 @@ def step(alert: Alert | None, kind: AlertKind | str, obs: Observation, config: A
     return AlertChange("quiet", replace(alert, last_observed=acquired, quiet=quiet))
 
 
-def advance(latest: Alert | None, kind: AlertKind | str, obs: Observation, config: AlertsConfig) -> AlertChange | None:
+def advance(
+    latest: Alert | None,
+    kind: AlertKind | str,
+    obs: Observation,
+    config: AlertsConfig,
+    previous: Observation | None = None,
+) -> AlertChange | None:
     """The whole rule for one observation given the latest alert of its site/zone/kind (firing,
-    resolved or dismissed; None if there never was one): late observations only corroborate, a dismissed
-    pattern is suppressed for a while, anything else steps the firing alert or opens a new one."""
+    resolved or dismissed; None if there never was one) and the zone's previous usable observation
+    (``previous``, see :func:`step`): late observations only corroborate, a dismissed pattern is
+    suppressed for a while, anything else steps the firing alert or opens a new one."""
     if is_late(obs, latest):
         return corroborate(latest, obs, config)
     quiet = suppressed(latest, obs, config)
     if quiet is not None:
         return quiet
     current = latest if latest is not None and latest.firing else None
-    return step(current, kind, obs, config)
+    return step(current, kind, obs, config, previous)

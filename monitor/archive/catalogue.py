@@ -40,6 +40,8 @@ from monitor.archive.records import (
     SiteGridRecord,
     SiteStats,
 )
+from monitor.archive.space import explained
+from monitor.detect.classes import DetectionClass
 from monitor.errors import ArchiveError
 from monitor.provenance import SIMULATED_TAG, is_simulated
 
@@ -215,7 +217,9 @@ def iso(t: datetime | None) -> str | None:
 #: A scene that could not be co-registered never enters a baseline nor the quiet history.
 _REGISTERED = "(registration IS NULL OR registration NOT LIKE 'unregistered%')"
 #: Usable scenes before a time that are quiet (scored, compared in a zone, none hazy, unregistered or
-#: failed, below the threshold in every zone's crowd and vehicle score); ``{columns}`` is filled in.
+#: failed, below the threshold in every zone's crowd and vehicle score, no zone with the shadow of a
+#: cloud SCL left clear: SCL's own shadows are masked pixel by pixel in a baseline, those it missed would
+#: enter it); ``{columns}`` is filled in.
 _QUIET_SQL = (
     "SELECT {columns} FROM scenes s WHERE s.site = ? AND s.sensor = ? AND s.status = 'ok' "
     "AND s.scored = 1 AND s.usable_fraction >= ? AND s.acquired < ? "
@@ -224,7 +228,9 @@ _QUIET_SQL = (
     "AND c.state = 'scored') "
     "AND NOT EXISTS (SELECT 1 FROM scores c WHERE c.site = s.site AND c.scene_id = s.scene_id AND "
     "(c.state NOT IN ('scored', 'unusable') OR COALESCE(c.crowd_score, 0) >= ? "
-    "OR COALESCE(c.vehicle_score, 0) >= ?)) "
+    "OR COALESCE(c.vehicle_score, 0) >= ? "
+    "OR EXISTS (SELECT 1 FROM json_each(COALESCE(c.detections, '[]')) d "
+    "WHERE json_extract(d.value, '$.cls') = '" + DetectionClass.CLOUD_SHADOW.value + "'))) "
     "ORDER BY s.acquired, s.scene_id"
 )
 _SCENE_COLUMNS = tuple(f.name for f in fields(SceneRecord))
@@ -263,6 +269,17 @@ def _baseline(row: sqlite3.Row) -> BaselineVersion:
     )
 
 
+#: Seconds a write waits for another process's write transaction (SQLite's busy timeout).
+BUSY_TIMEOUT_S = 30.0
+
+
+def _busy_or(exc: sqlite3.Error, path: Path) -> str:
+    """The message for a write SQLite refused: busy (another process kept writing) or the error itself."""
+    if "locked" in str(exc) or "busy" in str(exc):
+        return f"the catalogue {path} stayed locked by another monitor process for {BUSY_TIMEOUT_S:.0f} s; try again"
+    return explained(f"cannot write the catalogue {path}: {exc}", path)
+
+
 def _marks(values: Sequence[object] | dict[str, Any]) -> str:
     return ",".join("?" for _ in values) or "NULL"
 
@@ -288,11 +305,11 @@ class Catalogue(HealthMixin):
             else:
                 self.data_dir.mkdir(parents=True, exist_ok=True)
                 new = not self.path.exists()
-                db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
                 if new:
                     os.chmod(self.path, 0o666 & ~umask())
         except (sqlite3.Error, OSError) as exc:
-            raise ArchiveError(f"cannot open the catalogue {self.path}: {exc}") from exc
+            raise ArchiveError(explained(f"cannot open the catalogue {self.path}: {exc}", self.path)) from exc
         self.db = db
         try:
             if not readonly:
@@ -307,7 +324,7 @@ class Catalogue(HealthMixin):
             db.close()
             if isinstance(exc, ArchiveError):
                 raise
-            raise ArchiveError(f"cannot open the catalogue {self.path}: {exc}") from exc
+            raise ArchiveError(explained(f"cannot open the catalogue {self.path}: {exc}", self.path)) from exc
 
     def _connect_readonly(self) -> sqlite3.Connection:
         """A read-only connection. An analyst account that cannot write ``data_dir`` cannot create the WAL
@@ -348,17 +365,32 @@ class Catalogue(HealthMixin):
     @contextmanager
     def transaction(self) -> Iterator[Catalogue]:
         """One atomic unit of work: commits on success, rolls back on any error. Nested calls join the
-        outer transaction (it commits once, at its end)."""
+        outer transaction (it commits once, at its end).
+
+        ``BEGIN IMMEDIATE`` takes SQLite's write lock at once, waiting up to :data:`BUSY_TIMEOUT_S` for
+        another process's write transaction to end (WAL: readers never wait). The archive's writers
+        (``monitor run``/``backfill``, ``monitor alerts ack|dismiss``) keep each transaction to one
+        scene's rows or one analyst action, so the wait is short. Still busy after it, or a commit that
+        fails (disk full), is an :class:`ArchiveError` naming the file; nothing of the unit is kept."""
         if self.db.in_transaction:
             yield self
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise ArchiveError(_busy_or(exc, self.path)) from exc
         try:
             yield self
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite may have rolled back itself (SQLITE_FULL)
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise ArchiveError(explained(f"cannot commit to the catalogue {self.path}: {exc}", self.path)) from exc
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
@@ -370,7 +402,7 @@ class Catalogue(HealthMixin):
         try:
             self.db.execute(sql, params)
         except sqlite3.Error as exc:
-            raise ArchiveError(f"catalogue write failed: {exc}") from exc
+            raise ArchiveError(_busy_or(exc, self.path)) from exc
 
     def has_table(self, name: str) -> bool:
         """True when the file holds table ``name`` (an archive a read-only user could not migrate lacks the
@@ -467,6 +499,13 @@ class Catalogue(HealthMixin):
         self._write(
             "UPDATE scenes SET shift_dx = ?, shift_dy = ?, registration = ? WHERE site = ? AND scene_id = ?",
             (shift_dx, shift_dy, registration, site, scene_id),
+        )
+
+    def set_harmonisation(self, site: str, scene_id: str, harmonisation: str) -> None:
+        """Record what was done to a scene's BOA offset when the scorer found the provider's flag wrong
+        (``sources.harmonise.level_corrected``): it replaces what the item's metadata said."""
+        self._write(
+            "UPDATE scenes SET harmonisation = ? WHERE site = ? AND scene_id = ?", (harmonisation, site, scene_id)
         )
 
     def crop_lost(self, site: str, scene_id: str, reason: str) -> None:

@@ -15,6 +15,7 @@ from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 
 from monitor.archive.files import atomic_path
+from monitor.archive.space import explained, write_problem
 from monitor.errors import ArchiveError
 from monitor.scene import Scene
 from monitor.sensors import clear_mask
@@ -26,7 +27,7 @@ def atomic_write_bytes(path: Path, payload: bytes) -> Path:
         with atomic_path(path) as tmp:
             tmp.write_bytes(payload)
     except OSError as exc:
-        raise ArchiveError(f"cannot write {path}: {exc}") from exc
+        raise ArchiveError(explained(f"cannot write {path}: {exc}", path)) from exc
     return path
 
 
@@ -58,14 +59,36 @@ def write_raster(
         "tiled": data.shape[1] >= 256 and data.shape[2] >= 256,
     }
     try:
-        with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(data)
-            for i, name in enumerate(names, start=1):
-                dst.set_band_description(i, name)
-            dst.update_tags(**(tags or {}))
+        with atomic_path(path) as tmp:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                dst.write(data)
+                for i, name in enumerate(names, start=1):
+                    dst.set_band_description(i, name)
+                dst.update_tags(**(tags or {}))
+            _check_written(tmp, data)
     except Exception as exc:  # rasterio raises TypeError/ValueError too: always an ArchiveError, never a tmp file
         raise ArchiveError(f"cannot write {path}: {exc}") from exc
     return path
+
+
+def _check_written(tmp: Path, data: np.ndarray) -> None:
+    """Read the file just written back and compare it with ``data``: GDAL reports a write that fails when
+    the dataset is closed (libtiff flushing its last strips to a full disk: ``_tiffWriteProc: No space left
+    on device``) on stderr only, and the file it leaves is short. Such a file must never be renamed into
+    place. (Deflate is lossless, so the values come back bit for bit; the crops are a few hundred KB.)"""
+    try:
+        with rasterio.open(tmp) as src:
+            back = src.read()
+    except RasterioError as exc:
+        raise ArchiveError(f"the file written is incomplete{_space_left(tmp)} ({exc})") from exc
+    if back.shape != data.shape or not np.array_equal(back, data, equal_nan=data.dtype.kind == "f"):
+        raise ArchiveError(f"the file written does not read back as written{_space_left(tmp)}")
+
+
+def _space_left(path: Path) -> str:
+    """``: <why writes fail there>`` (:func:`monitor.archive.space.write_problem`), or an empty string."""
+    problem = write_problem(path)
+    return f": {problem}" if problem else ""
 
 
 def write_crop_file(path: Path, scene: Scene) -> Path:

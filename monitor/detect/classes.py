@@ -9,7 +9,8 @@ from enum import StrEnum
 
 class DetectionClass(StrEnum):
     """What a changed region looks like: a block of troops, a row or park of vehicles, a bright radar
-    target, change that has persisted for months (construction, not a rehearsal), vegetation, other."""
+    target, change that has persisted for months (construction, not a rehearsal), vegetation, the shadow
+    of a cloud SCL left clear (``detect.clouds``), other."""
 
     CROWD_BLOCK = "crowd-block"
     VEHICLE_ROW = "vehicle-row"
@@ -17,6 +18,7 @@ class DetectionClass(StrEnum):
     BRIGHT_TARGET = "bright-target"
     PERSISTENT_CHANGE = "persistent-change"
     VEGETATION = "vegetation"
+    CLOUD_SHADOW = "cloud-shadow"
     OTHER = "other"
 
 

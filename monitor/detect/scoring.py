@@ -23,6 +23,8 @@ from monitor.detect.change import (
     sample_index,
     scaled_z,
 )
+from monitor.detect.classes import DetectionClass
+from monitor.detect.clouds import crossing_shadows, shadow_components, shadow_like
 from monitor.detect.formations import (
     PARK_GAP_M,
     Detection,
@@ -32,6 +34,7 @@ from monitor.detect.formations import (
     find_regions,
     vehicle_score,
 )
+from monitor.detect.levels import harmonised, offset_jump
 from monitor.detect.quantiles import median_rows, median_value, sorted_percentile
 from monitor.detect.radar import bright_targets
 from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
@@ -71,6 +74,21 @@ MIN_ZONE_PIXELS = 20
 MIN_VIEW_FOR_ABSENCE = 0.5
 #: The score from which a formation counts as found (the middle of the 0..1 scale).
 EVIDENCE_SCORE = 0.5
+#: How far (m) a formation standing at a zone's edge can darken the ground outside the zone: the PSF
+#: carries a change about one 10 m pixel, and a zone is drawn inside its pavement (``detect.clouds``).
+SHADOW_REACH_M = 20.0
+#: A dark change continuing over at least this much ground beyond that reach is a cloud's shadow crossing
+#: the zone (``detect.clouds.crossing_shadows``): one troop block's area, which no formation's blur
+#: reaches, and a small part of the smallest cumulus shadow (50 m or more across).
+SHADOW_MIN_OUTSIDE_M2 = 400.0
+#: A blob with at least this share of its pixels in a crossing shadow is the shadow, not a formation.
+SHADOW_BLOB_SHARE = 0.5
+#: A clear view (one observation may open an alert on its own, ``alerts.engine``): at least this share of
+#: the zone compared. With less, the part not seen may hold the cloud whose rim made the change, as it may
+#: hide a formation (:data:`MIN_VIEW_FOR_ABSENCE`): one observation shows neither. A formation's pixels
+#: are compared pixels, so they already lie outside the 30 m cloud margin. See docs/detection.md,
+#: section 1 ("Opening an alert needs a clear view"), for why no stricter share or distance.
+CLEAR_VIEW_SHARE = 0.5
 
 
 def reported(score: float | None, compared_fraction: float | None, evidence: float = EVIDENCE_SCORE) -> float | None:
@@ -94,6 +112,8 @@ class ZoneScore:
     detections: list[Detection] = field(default_factory=list)
     # share of the zone's pixels compared: comparable (SCL 2, 4-7), outside the cloud margin, in the baseline
     compared_fraction: float | None = None
+    # whether this observation may open an alert on its own (:func:`clear_view`); None: not scored
+    clear_view: bool | None = None
     # the detections' pixels on the zone's box (int32, 0: none; a detection's pixels hold its ``region``:
     # a blob's changed pixels, a park's bridged footprint), the box's top-left pixel on the site grid;
     # what the evidence traces as outlines. None when nothing was compared.
@@ -127,6 +147,8 @@ class SceneChange:
     zones: list[ZoneScore]
     registration: Registration | None = None  # None: not attempted (radar)
     haze_offset: float | None = None  # scene-wide blue offset against the baseline, reflectance
+    # level taken off the scene as a wrong BOA offset flag (+-0.1 reflectance, detect/levels.py), if any
+    offset_jump: float | None = None
     state: str = "scored"  # scored | unusable (too cloudy to register) | unregistered | hazy
 
 
@@ -202,14 +224,24 @@ def _score_scene(
         aux = {"SCL": scl} if scl is not None else {}
         values, scene_valid, aux = apply_shift(values, scene_valid, registration.shift, aux)
         scl = aux.get("SCL")
+    jump = None
+    if not radar:
+        # a whole scene 0.1 off its baseline in every band, dark and bright ground alike, is a wrong BOA
+        # offset flag of the provider's (detect/levels.py): harmonised before anything else is compared
+        jump = offset_jump(values, baseline.median, scene_valid & baseline.valid)
+        if jump is not None:
+            values = harmonised(values, jump)
+            scene_valid = scene_valid & np.all(np.isfinite(values), axis=0)
     margin_px = round(cloud_margin_m / res)
     usable = cloud_margin(scene_valid, scl, margin_px)
     compared = usable & baseline.valid & np.all(np.isfinite(values), axis=0)
     haze = None if radar else blue_offset(values, baseline, compared)
     if haze is not None and haze > MAX_HAZE_BLUE:
-        return _unscored(scene, zone_masks, registration, "hazy", haze)
+        return replace(_unscored(scene, zone_masks, registration, "hazy", haze), offset_jump=jump)
     if compared.any():
         values = (normalise_offset if radar else normalise_linear)(values, baseline.median, compared)
+    # shadows of clouds SCL left clear, on the site-wide match (detect/clouds.py); used per zone below
+    shadows = None if radar else shadow_components(shadow_like(values, baseline.median, compared))
     z = scaled_z(values, baseline.median, baseline.z_scale)
     model = no_change_model(z, compared)
     stat = model_statistic(z, model)
@@ -249,6 +281,9 @@ def _score_scene(
             significant[box][inside] = zone_sig[inside]
         sig = zone_sig & mask[box]
         regions, blobs = find_regions(sig, local, res, zone_m2)
+        cast = _cast_shadow(shadows, mask, res)[box] if shadows is not None and shadows.any() else None
+        if cast is not None and cast.any():
+            regions = _shadow_regions(regions, blobs, cast)
         # Radar passes at dawn and dusk and rarely sees troops: no crowd score from it, not a zero.
         crowd = None if radar else crowd_score(regions, res)
         # Pixels explained by a recognised troop formation are not counted again as a vehicle park.
@@ -258,6 +293,12 @@ def _score_scene(
             blocks[[d.region for d in regions if d.cls == "crowd-block"]] = True
             blocks[0] = False
             explained = blocks[blobs]
+        if cast is not None:
+            # a crossing shadow is no park either: its pixels and its blobs' are left out of the parks
+            shaded = np.zeros(int(blobs.max()) + 1, dtype=bool)
+            shaded[[d.region for d in regions if d.cls == DetectionClass.CLOUD_SHADOW]] = True
+            shaded[0] = False
+            explained = explained | (cast & sig) | shaded[blobs]
         parks, park_labels = find_parks(sig & ~explained, local, res, zone_m2)
         detections = [d for d in regions if not (d.cls == "vehicle-row" and park_labels[round(d.row), round(d.col)])]
         footprints, parks = _footprints(blobs, detections, park_labels, parks)
@@ -277,6 +318,7 @@ def _score_scene(
                 vehicle_score=reported(vehicle_score(detections, res), seen, evidence_score),
                 detections=detections,
                 compared_fraction=seen,
+                clear_view=clear_view(seen),
                 footprints=footprints,
                 footprint_origin=(r0, c0),
             )
@@ -289,7 +331,35 @@ def _score_scene(
         zones=zones,
         registration=registration,
         haze_offset=haze,
+        offset_jump=jump,
     )
+
+
+def clear_view(seen: float) -> bool:
+    """True when one observation of a zone may open an alert on its own: at least
+    :data:`CLEAR_VIEW_SHARE` of the zone compared (``seen``, 0..1)."""
+    return seen >= CLEAR_VIEW_SHARE
+
+
+def _cast_shadow(shadows: np.ndarray, mask: np.ndarray, res: float) -> np.ndarray:
+    """The shadow-like pixels of the components that cross ``mask``'s edge onto the ground around
+    (:func:`~monitor.detect.clouds.crossing_shadows` with :data:`SHADOW_REACH_M` and
+    :data:`SHADOW_MIN_OUTSIDE_M2`); ``res``: pixel size, m."""
+    reach = max(round(SHADOW_REACH_M / res), 1)
+    return crossing_shadows(shadows, mask, reach, max(round(SHADOW_MIN_OUTSIDE_M2 / res**2), 1))
+
+
+def _shadow_regions(regions: list[Detection], blobs: np.ndarray, cast: np.ndarray) -> list[Detection]:
+    """``regions`` with every blob that lies mostly (:data:`SHADOW_BLOB_SHARE`) in a crossing shadow
+    (``cast``, on the blobs' grid) classed :attr:`DetectionClass.CLOUD_SHADOW` (no formation, no estimate)."""
+    total = np.bincount(blobs.ravel(), minlength=int(blobs.max()) + 1)
+    shaded = np.bincount(blobs[cast], minlength=total.size)
+    out = []
+    for d in regions:
+        if d.region > 0 and total[d.region] > 0 and shaded[d.region] >= SHADOW_BLOB_SHARE * total[d.region]:
+            d = replace(d, cls=DetectionClass.CLOUD_SHADOW, estimate=None)
+        out.append(d)
+    return out
 
 
 def _footprints(

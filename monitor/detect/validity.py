@@ -36,7 +36,18 @@ def cloud_margin(valid: np.ndarray, scl: np.ndarray | None, margin_px: int) -> n
     """
     if scl is None or margin_px <= 0:
         return valid
+    masked = cloud_mask(scl, margin_px)
+    return valid if masked is None else valid & ~masked
+
+
+def cloud_mask(scl: np.ndarray | None, margin_px: int) -> np.ndarray | None:
+    """The pixels SCL calls cloud, shadow, cirrus or snow (:data:`SCL_CLOUDY`) and those within
+    ``margin_px`` pixels of them (a disk); None without SCL or without any such pixel."""
+    if scl is None:
+        return None
     cloudy = np.isin(np.nan_to_num(scl, nan=0).astype(np.int16), SCL_CLOUDY)
     if not cloudy.any():
-        return valid
-    return valid & ~binary_dilation(cloudy, structure=disk(margin_px).astype(bool))
+        return None
+    if margin_px <= 0:
+        return cloudy
+    return np.asarray(binary_dilation(cloudy, structure=disk(margin_px).astype(bool)), dtype=bool)

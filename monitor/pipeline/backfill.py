@@ -16,6 +16,7 @@ only what is not archived and scores what is archived but not scored.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections import deque
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from monitor.archive.catalogue import Catalogue, utcnow
-from monitor.archive.lock import run_lock
+from monitor.archive.lock import HeldLock, LockHolder, run_lock
 from monitor.archive.records import RunRecord, SceneStatus
 from monitor.config import Config, SiteConfig
 from monitor.detect.baseline import month_start
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 FETCH_AHEAD_PER_WORKER = 4
 #: Seconds between progress lines when stderr is not a terminal.
 LOG_EVERY_S = 30.0
+#: Seconds between updates of the lock holder's progress (what a ``monitor run`` refused meanwhile shows).
+HOLDER_EVERY_S = 5.0
 
 
 @dataclass
@@ -75,10 +78,12 @@ class Progress:
     """Scenes done / total, failures, rate and ETA: a tqdm bar on a terminal, else a log line every
     :data:`LOG_EVERY_S` seconds (and at the end)."""
 
-    def __init__(self, summary: BackfillSummary, bar: bool) -> None:
+    def __init__(self, summary: BackfillSummary, bar: bool, held: HeldLock | None = None) -> None:
         self.summary = summary
         self.started = time.monotonic()
         self.last_line = self.started
+        self.held = held
+        self.last_held = self.started
         self.bar = None
         if bar:
             from tqdm import tqdm
@@ -87,12 +92,18 @@ class Progress:
 
     def plan(self, n: int) -> None:
         self.summary.planned += n
+        if self.held is not None:
+            self.held.update(self.line())
         if self.bar is not None:
             self.bar.total = self.summary.planned
             self.bar.refresh()
 
     def tick(self) -> None:
         self.summary.done += 1
+        now = time.monotonic()
+        if self.held is not None and now - self.last_held >= HOLDER_EVERY_S:
+            self.last_held = now
+            self.held.update(self.line())
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(failed=self.summary.failed_scenes, refresh=False)
@@ -254,12 +265,14 @@ def backfill(
     grids = site_grids(config)
     summary = BackfillSummary()
     t0 = time.monotonic()
-    with run_lock(config.data_dir), Catalogue(config.data_dir) as catalogue:
+    period = f"scoring {since.isoformat()} to {until.isoformat() if until else 'now'}"
+    holder = LockHolder("backfill", os.getpid(), utcnow(), detail=period)
+    with run_lock(config.data_dir, holder) as held, Catalogue(config.data_dir) as catalogue:
         started = utcnow()
         check_grids(catalogue, config, grids)
         with _executor(workers, scheduler, processes) as executor:
             summary.workers = executor.workers
-            meter = Progress(summary, progress)
+            meter = Progress(summary, progress, held)
             try:
                 for s in sites:
                     job = _SiteBackfill(catalogue, SiteContext.build(config, s, grids[s.id]), executor, summary, meter)

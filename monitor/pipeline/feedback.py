@@ -1,7 +1,12 @@
 """Analyst feedback stored in the archive: acknowledge or dismiss an alert (``monitor alerts ack|dismiss``).
 
-Each action updates the alert and appends a row to the ``feedback`` table (what, why, when, who) in one
-transaction, under the run lock, so that a run stepping the same alert never overwrites it.
+Each action reads the alert, updates it and appends a row to the ``feedback`` table (what, why, when,
+who) in one short SQLite write transaction. It does not take the run lock: an analyst's ack is never
+refused because a run or a backfill is under way. A running pass cannot overwrite it either: the pass
+reads each alert again inside the transaction that saves it and steps the stored one if it changed
+(:func:`monitor.pipeline.writer.commit_scored`), and checks at queue time that the alerts a message was
+built from are still due as built (:func:`monitor.pipeline.notify.notify`). See docs/reliability.md,
+"Concurrency".
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from datetime import UTC, datetime
 from monitor.alerts import acknowledged, dismissed
 from monitor.alerts.ids import resolve_alert_id
 from monitor.archive.catalogue import Catalogue
-from monitor.archive.lock import run_lock
 from monitor.archive.records import Alert, FeedbackAction, FeedbackRecord
 from monitor.config import Config
 from monitor.errors import AlertNotFoundError, ArchiveError
@@ -32,19 +36,19 @@ def _apply(config: Config, alert_id: str, action: FeedbackAction, reason: str | 
     if not (config.data_dir / Catalogue.FILENAME).exists():
         raise ArchiveError(f"no archive at {config.data_dir} (run `monitor run` first)")
     at = (now or datetime.now(UTC)).astimezone(UTC)
-    with run_lock(config.data_dir), Catalogue(config.data_dir) as catalogue:
+    with Catalogue(config.data_dir) as catalogue, catalogue.transaction():
+        # read and write in one write transaction: no run can step the alert in between
         alert_id = resolve_alert_id(alert_id, (a.id for a in catalogue.alerts()), where=str(config.data_dir))
         alert = catalogue.alert(alert_id)
-        if alert is None:  # removed between the two reads: impossible under the lock, but never a KeyError
+        if alert is None:  # never: the id was just read in this transaction; but never a KeyError
             raise AlertNotFoundError(f"no alert {alert_id!r} in {config.data_dir} (see `monitor alerts`)")
         if action is FeedbackAction.ACK:
             updated = acknowledged(alert, at)
         else:
             assert reason is not None
             updated = dismissed(alert, reason, at, config.alerts)
-        with catalogue.transaction():
-            catalogue.save_alert(updated)
-            catalogue.add_feedback(alert_id, action, reason, at.isoformat(timespec="seconds"), _analyst())
+        catalogue.save_alert(updated)
+        catalogue.add_feedback(alert_id, action, reason, at.isoformat(timespec="seconds"), _analyst())
     log.info("alert %s: %s%s", alert_id, action, f" ({reason})" if reason else "")
     return updated
 

@@ -10,6 +10,7 @@ delivers each message once.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 
 from monitor.archive.catalogue import Catalogue
@@ -19,6 +20,8 @@ from monitor.notify import DueAlert, build_message, deliver_pending, enqueue
 from monitor.notify.message import build_summary_message, notice
 from monitor.notify.webhook import encode_body, webhook_body
 from monitor.pipeline.summary import RunSummary
+
+log = logging.getLogger(__name__)
 
 
 def due_alerts(catalogue: Catalogue, config: Config, now: datetime) -> list[DueAlert]:
@@ -33,10 +36,44 @@ def due_alerts(catalogue: Catalogue, config: Config, now: datetime) -> list[DueA
     return sorted(due.values(), key=lambda d: (d.alert.first_seen, d.alert.id))
 
 
+#: Times a run builds its messages again when analyst feedback lands while they are built; the last
+#: build holds the write lock from the first read to the queueing, so it cannot be overtaken.
+REBUILDS = 3
+
+
+class _OvertakenError(Exception):
+    """The alerts a message was built from changed before it was queued (an ack or a dismissal)."""
+
+
 def notify(catalogue: Catalogue, config: Config, summary: RunSummary, now: datetime | None = None) -> None:
     """Queue one message per recipient list grouping every due alert, mark them notified and record the
-    notification history in the same transaction, then deliver whatever is pending."""
+    notification history in the same transaction, then deliver whatever is pending.
+
+    ``monitor alerts ack|dismiss`` does not wait for the run, so an alert can be acknowledged or dismissed
+    while its message is being built. Inside the transaction that queues a message, the alerts it names
+    are read again: if one is no longer due as it was built (acked: no reminder; dismissed: no message),
+    nothing is queued, the built files are removed and the messages are built again from what is stored
+    (at most :data:`REBUILDS` times; the last build holds the write lock throughout)."""
     now = now or datetime.now(UTC)
+    for attempt in range(REBUILDS + 1):
+        try:
+            if attempt == REBUILDS:
+                with catalogue.transaction():
+                    _queue_due(catalogue, config, summary, now)
+            else:
+                _queue_due(catalogue, config, summary, now)
+            break
+        except _OvertakenError as exc:
+            log.info("analyst feedback arrived while a message was built (%s): building it again", exc)
+    if catalogue.outbox(OutboxStatus.PENDING):
+        delivered, pending = deliver_pending(catalogue, config)
+        summary.messages_delivered += delivered
+        summary.messages_pending = pending
+
+
+def _queue_due(catalogue: Catalogue, config: Config, summary: RunSummary, now: datetime) -> None:
+    """Build and queue the messages for the alerts due now; :class:`_OvertakenError` if a message's alerts
+    changed before it was queued (that message is not queued; those queued before it stay)."""
     stamp = now.astimezone(UTC).isoformat(timespec="seconds")
     sites = {s.id: s for s in config.sites}
     groups: dict[tuple[str, ...], list[DueAlert]] = {}
@@ -59,7 +96,13 @@ def notify(catalogue: Catalogue, config: Config, summary: RunSummary, now: datet
         mid = str(msg["Message-ID"])
         notices: list[tuple[Alert, str]] = [(d.alert, notice(d)) for d in alerts]
 
-        def mark_notified(mid: str = mid, notices: list[tuple[Alert, str]] = notices) -> None:
+        def mark_notified(
+            mid: str = mid, notices: list[tuple[Alert, str]] = notices, built: list[DueAlert] = alerts
+        ) -> None:
+            still = {d.alert.id: d for d in due_alerts(catalogue, config, now)}
+            gone = [d.alert.id for d in built if still.get(d.alert.id) != d]
+            if gone:
+                raise _OvertakenError(", ".join(gone))
             catalogue.mark_notified(mid, notices, stamp)
 
         bodies = [
@@ -69,12 +112,17 @@ def notify(catalogue: Catalogue, config: Config, summary: RunSummary, now: datet
             )
             for hook in config.notify.webhooks
         ]
-        enqueue(catalogue, msg, config.data_dir / "outbox", then=mark_notified, webhooks=bodies)
+        outbox = config.data_dir / "outbox"
+        stem = mid.strip("<>").split("@")[0]  # the files enqueue writes, if not there yet
+        files = [outbox / f"{stem}.eml", *(outbox / f"{stem}.{name}.json" for name, _ in bodies)]
+        new = [f for f in files if not f.exists()]
+        try:
+            enqueue(catalogue, msg, outbox, then=mark_notified, webhooks=bodies)
+        except _OvertakenError:
+            for path in new:  # written for this message only: no outbox row names them
+                path.unlink(missing_ok=True)
+            raise
         summary.messages_queued += 1
-    if catalogue.outbox(OutboxStatus.PENDING):
-        delivered, pending = deliver_pending(catalogue, config)
-        summary.messages_delivered += delivered
-        summary.messages_pending = pending
 
 
 #: The notification history's word for alerts announced in a backfill's summary.
@@ -91,8 +139,23 @@ def notify_backfill(
 ) -> None:
     """After a backfill: one summary message per recipient list naming every alert changed since its
     last message (found in history), marked notified with it; then deliver whatever is pending. Nothing
-    is queued when there is nothing to say."""
+    is queued when there is nothing to say.
+
+    The summary is text (no pictures: quick to build), so it is read, built and queued in one write
+    transaction: an analyst's dismissal cannot land between the read and the queueing (it waits for it)."""
     now = now or datetime.now(UTC)
+    with catalogue.transaction():
+        _queue_backfill_summary(catalogue, config, summary, since, until, now)
+    if catalogue.outbox(OutboxStatus.PENDING):
+        delivered, pending = deliver_pending(catalogue, config)
+        summary.messages_delivered += delivered
+        summary.messages_pending = pending
+
+
+def _queue_backfill_summary(
+    catalogue: Catalogue, config: Config, summary: RunSummary, since: date, until: date | None, now: datetime
+) -> None:
+    """Build and queue the backfill's summary messages (the caller holds the transaction)."""
     stamp = now.astimezone(UTC).isoformat(timespec="seconds")
     period = f"{since.isoformat()} to {until.isoformat() if until else 'now'}"
     sites = {s.id: s for s in config.sites}
@@ -120,7 +183,3 @@ def notify_backfill(
 
         enqueue(catalogue, msg, config.data_dir / "outbox", then=mark_notified)
         summary.messages_queued += 1
-    if catalogue.outbox(OutboxStatus.PENDING):
-        delivered, pending = deliver_pending(catalogue, config)
-        summary.messages_delivered += delivered
-        summary.messages_pending = pending

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from monitor.archive.catalogue import Catalogue, utcnow
-from monitor.archive.lock import run_lock
+from monitor.archive.lock import LockHolder, run_lock
 from monitor.archive.records import RunRecord
 from monitor.config import Config, SiteConfig
 from monitor.errors import ConfigError, MonitorError
@@ -70,7 +71,8 @@ def run(config: Config, *, progress: bool = False) -> RunSummary:
     origin = str(config.path or "")
     sources = [make_source(s, origin=origin, index=i) for i, s in enumerate(config.sources)]
     grids = site_grids(config)
-    with run_lock(config.data_dir), Catalogue(config.data_dir) as catalogue:
+    holder = LockHolder("run", os.getpid(), utcnow())
+    with run_lock(config.data_dir, holder), Catalogue(config.data_dir) as catalogue:
         started = utcnow()
         check_grids(catalogue, config, grids)
         unreachable: set[str] = set()  # sources whose host could not be reached: not tried for the other sites

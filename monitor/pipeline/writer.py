@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from monitor.alerts import AlertChange, Observation, advance, kinds_for_zone
 from monitor.archive.catalogue import Catalogue, iso
 from monitor.archive.crops import write_crop_file
-from monitor.archive.records import AlertKind, SceneRecord, SceneStatus, ScoreState
+from monitor.archive.records import Alert, AlertKind, SceneRecord, SceneStatus, ScoreState
 from monitor.detect.classes import DetectionClass
 from monitor.errors import ArchiveError
 from monitor.pipeline.context import SiteContext
@@ -28,6 +28,7 @@ from monitor.pipeline.tasks import Fetched, Scored
 from monitor.render.names import is_confirmation
 from monitor.scene import Scene
 from monitor.sources.base import printable
+from monitor.sources.harmonise import level_corrected
 
 if TYPE_CHECKING:  # detection, tracking and drawing load when a scene is scored, not on a run with none
     from monitor.detect.baseline import Baseline
@@ -143,6 +144,22 @@ def tracked(catalogue: Catalogue, ctx: SiteContext, scene: Scene, zs: ZoneScore)
     return rescored(zs, track(zs.detections, history, scene.acquired, res), res, config.alerts.threshold)
 
 
+def previous_observation(
+    catalogue: Catalogue, ctx: SiteContext, scene: Scene, zone: str, kind: AlertKind
+) -> Observation | None:
+    """The zone's latest usable observation of the scene's sensor before it with a ``kind`` score (within
+    the tracking's history), or None: what an observation without a clear view must agree with before an
+    alert opens (``alerts.engine.step``)."""
+    rows = catalogue.zone_history(
+        ctx.site_id, zone, scene.sensor, ctx.config.alerts.min_usable_fraction, scene.acquired - HISTORY, scene.acquired
+    )
+    for r in reversed(rows):
+        score = r.crowd_score if kind is AlertKind.CROWD else r.vehicle_score
+        if score is not None and r.acquired_at is not None:
+            return Observation(r.site, zone, r.scene_id, r.acquired_at, r.usable_fraction, score, r.sensor)
+    return None
+
+
 @dataclass(frozen=True)
 class Confirmation:
     """What a confirming observation's evidence is drawn from, kept until the site's scenes are scored."""
@@ -152,6 +169,64 @@ class Confirmation:
     change: SceneChange
     zone: str
     history: EvidenceHistory
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One alert step of a scored scene: the zone and kind, the observation, and the stored alert it was
+    taken from (the latest of its site, zone and kind; None if there never was one)."""
+
+    zone: str
+    kind: AlertKind
+    obs: Observation
+    latest: Alert | None
+    # the zone's previous usable observation (:func:`previous_observation`), for one that may open an alert
+    previous: Observation | None = None
+
+
+@dataclass
+class _Plan:
+    """What a scene's alert steps commit: each change with its evidence, the confirmations to draw later,
+    and the confirmation files the raises replace."""
+
+    changes: list[tuple[AlertChange, str]]
+    later: dict[str, Confirmation]
+    dropped: list[str]
+
+
+def _plan(
+    catalogue: Catalogue,
+    ctx: SiteContext,
+    scene: Scene,
+    baseline: Baseline,
+    change: SceneChange,
+    steps: list[_Step],
+    drawn: dict[str, tuple[str, ...]],
+) -> _Plan:
+    """Advance each step's alert and give openings and raises their evidence: drawn for the zone once
+    (``drawn``, zone -> its files, is reused and filled in), kept by the alert in place of its previous
+    confirmation's files."""
+    from monitor.pipeline.evidence import evidence_history, render_zone
+
+    changes: list[tuple[AlertChange, str]] = []
+    for st in steps:
+        result = advance(st.latest, st.kind, st.obs, ctx.config.alerts, st.previous)
+        if result is not None:
+            changes.append((result, st.zone))
+    later: dict[str, Confirmation] = {}
+    dropped: list[str] = []
+    for i, (result, zone) in enumerate(changes):
+        if result.action in KEPT:
+            if zone not in drawn:
+                history = evidence_history(catalogue, ctx, scene, baseline, zone)
+                drawn[zone] = tuple(str(p) for p in render_zone(ctx, scene, baseline, change, zone, history))
+            kept = tuple(p for p in result.alert.evidence if not is_confirmation(p))
+            dropped += [p for p in result.alert.evidence if is_confirmation(p)]
+            changes[i] = (replace(result, alert=replace(result.alert, evidence=(*kept, *drawn[zone]))), zone)
+        elif result.action == "confirmed":
+            history = evidence_history(catalogue, ctx, scene, baseline, zone)
+            later[result.alert.id] = Confirmation(scene, baseline, change, zone, history)
+    return _Plan(changes, later, dropped)
 
 
 def commit_scored(
@@ -170,9 +245,14 @@ def commit_scored(
     Openings and raises are drawn now and kept (a raise drops the previous confirmation's files from the
     alert). A confirmation is noted in ``confirmations`` (alert id -> its latest one) for the caller to
     draw with :func:`draw_confirmations` once the site's scenes are scored; without ``confirmations``
-    it is drawn now, replacing the previous one."""
+    it is drawn now, replacing the previous one.
+
+    The alerts are stepped from what is stored, and drawn, outside the write transaction (so that an
+    analyst's ack or dismissal is not kept waiting while pictures are drawn). Inside it each alert is
+    read again: if an ack or dismissal was recorded in between (``monitor alerts``, which does not take
+    the run lock), the steps are taken again from the stored alerts, so the analyst's action is kept
+    and honoured (a dismissed alert is not raised again, its pattern is suppressed)."""
     from monitor.detect.registration import RegistrationState
-    from monitor.pipeline.evidence import evidence_history, render_zone
 
     if scored.error is not None:
         record_error(catalogue, ctx, scene, f"error: {scored.error}")
@@ -185,7 +265,7 @@ def commit_scored(
     site = ctx.site_id
     acquired = iso(scene.acquired)
     rows = []
-    changes: list[tuple[AlertChange, str]] = []
+    steps: list[_Step] = []
     for zs in change.zones:
         state = change.state if change.state != "scored" else "scored" if zs.change_fraction is not None else "unusable"
         rows.append(
@@ -195,30 +275,33 @@ def commit_scored(
         )
         for kind in kinds_for_zone(ctx.kinds[zs.zone]):
             score = zs.crowd_score if kind is AlertKind.CROWD else zs.vehicle_score
-            obs = Observation(site, zs.zone, scene.scene_id, scene.acquired, zs.usable_fraction, score, scene.sensor)
-            result = advance(catalogue.latest_alert(site, zs.zone, kind), kind, obs, ctx.config.alerts)
-            if result is not None:
-                changes.append((result, zs.zone))
-    evidence: dict[str, tuple[str, ...]] = {}
-    later: dict[str, Confirmation] = {}
-    dropped: list[str] = []
-    for i, (result, zone) in enumerate(changes):
-        if result.action in KEPT:
-            if zone not in evidence:
-                history = evidence_history(catalogue, ctx, scene, baseline, zone)
-                paths = render_zone(ctx, scene, baseline, change, zone, history)
-                evidence[zone] = tuple(str(p) for p in paths)
-            kept = tuple(p for p in result.alert.evidence if not is_confirmation(p))
-            dropped += [p for p in result.alert.evidence if is_confirmation(p)]
-            alert = replace(result.alert, evidence=(*kept, *evidence[zone]))
-            changes[i] = (replace(result, alert=alert), zone)
-            if confirmations is not None:
-                confirmations.pop(alert.id, None)  # older than this raise
-        elif result.action == "confirmed":
-            history = evidence_history(catalogue, ctx, scene, baseline, zone)
-            later[result.alert.id] = Confirmation(scene, baseline, change, zone, history)
+            obs = Observation(
+                site,
+                zs.zone,
+                scene.scene_id,
+                scene.acquired,
+                zs.usable_fraction,
+                score,
+                scene.sensor,
+                clear_view=zs.clear_view is not False,
+            )
+            # the zone's previous observation matters only to one that could open an alert: it confirms one
+            # without a clear view, and an alert opened after one that waited starts at it
+            opens = score is not None and score >= ctx.config.alerts.threshold
+            before = previous_observation(catalogue, ctx, scene, zs.zone, kind) if opens else None
+            steps.append(_Step(zs.zone, kind, obs, catalogue.latest_alert(site, zs.zone, kind), before))
+    drawn: dict[str, tuple[str, ...]] = {}
+    plan = _plan(catalogue, ctx, scene, baseline, change, steps, drawn)
     reg = change.registration
     with catalogue.transaction():
+        fresh = [replace(st, latest=catalogue.latest_alert(site, st.zone, st.kind)) for st in steps]
+        if fresh != steps:  # feedback landed since the steps were taken: take them from what is stored now
+            log.info(
+                "scene %s: an alert of site %s changed during scoring (analyst feedback); stepped again",
+                scene.scene_id,
+                site,
+            )
+            plan = _plan(catalogue, ctx, scene, baseline, change, fresh, drawn)
         catalogue.replace_scores(site, scene.scene_id, rows)
         catalogue.set_scored(site, scene.scene_id, True)
         catalogue.set_registration(
@@ -228,15 +311,27 @@ def commit_scored(
             None if reg is None else round(reg.dx_px, 3),
             None if reg is None else round(reg.dy_px, 3),
         )
-        for result, _ in changes:
+        if change.offset_jump is not None:
+            catalogue.set_harmonisation(site, scene.scene_id, level_corrected(change.offset_jump))
+            log.warning(
+                "scene %s: %+.1f reflectance off its baseline in every band, dark and bright ground alike: "
+                "the provider's BOA offset flag is wrong; harmonised",
+                scene.scene_id,
+                change.offset_jump,
+            )
+        for result, _ in plan.changes:
             catalogue.save_alert(result.alert)
     summary.scored_scenes += 1
-    _delete_unlisted(catalogue, site, dropped)
+    used = {p for result, _ in plan.changes for p in result.alert.evidence}
+    _delete_unlisted(catalogue, site, plan.dropped + [p for ps in drawn.values() for p in ps if p not in used])
     if confirmations is not None:
-        confirmations.update(later)
+        for result, _ in plan.changes:
+            if result.action in KEPT:
+                confirmations.pop(result.alert.id, None)  # older than this raise
+        confirmations.update(plan.later)
     else:
-        draw_confirmations(catalogue, ctx, later, summary)
-    for result, _ in changes:
+        draw_confirmations(catalogue, ctx, plan.later, summary)
+    for result, _ in plan.changes:
         if result.action in NOTEWORTHY:
             summary.alert_changes.append(result)
             alert = result.alert
@@ -258,13 +353,13 @@ def draw_confirmations(
             log.error("alert %s: the evidence of its latest confirmation could not be written: %s", alert_id, exc)
             summary.errors.append(f"alert {alert_id}: confirmation evidence could not be written: {exc}")
             continue
-        alert = catalogue.alert(alert_id)
-        if alert is None:
-            continue
         new = tuple(str(p) for p in paths)
-        dropped = [p for p in alert.evidence if is_confirmation(p) and p not in new]
-        kept = tuple(p for p in alert.evidence if not is_confirmation(p))
-        with catalogue.transaction():
+        with catalogue.transaction():  # read and write together: an ack recorded meanwhile is kept
+            alert = catalogue.alert(alert_id)
+            if alert is None:
+                continue
+            dropped = [p for p in alert.evidence if is_confirmation(p) and p not in new]
+            kept = tuple(p for p in alert.evidence if not is_confirmation(p))
             catalogue.save_alert(replace(alert, evidence=(*kept, *new)))
         _delete_unlisted(catalogue, ctx.site_id, dropped)
 

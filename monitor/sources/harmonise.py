@@ -27,6 +27,18 @@ BASELINE_04_START = datetime(2022, 1, 25, tzinfo=UTC)
 REMOVED = "offset-removed"
 BY_PROVIDER = "provider-harmonised"
 NOT_NEEDED = "no-offset"
+#: Recorded instead when the scene's level showed the item's flag was wrong (Earth Search's
+#: ``boa_offset_applied`` for some 2022-2025 items, element84/earth-search issues 66 and 71) and the
+#: scorer harmonised it (``detect.levels``): the offset was still in the product (the scene sat 0.1
+#: above its neighbours) or had been removed twice (0.1 below).
+LEVEL_REMOVED = "offset-removed-by-level"
+LEVEL_RESTORED = "offset-restored-by-level"
+
+
+def level_corrected(jump: float) -> str:
+    """What to record for a scene whose level was ``jump`` (reflectance, +-0.1) off its baseline and
+    was harmonised by the scorer: :data:`LEVEL_REMOVED` (it sat above) or :data:`LEVEL_RESTORED`."""
+    return LEVEL_REMOVED if jump > 0 else LEVEL_RESTORED
 
 
 def processing_baseline(properties: Mapping[str, Any]) -> tuple[int, int] | None:

@@ -75,6 +75,39 @@ function evaluatePixel(s) {
 _S1_ORBIT = {"S1A": 73, "S1B": 27}
 
 
+class RetryAfterTooLongError(Exception):
+    """The service answered 429 asking for a longer wait than the monitor gives one request."""
+
+    def __init__(self, wait_s: float, cap_s: float) -> None:
+        self.wait_s, self.cap_s = wait_s, cap_s
+        super().__init__(f"Retry-After {wait_s:.0f} s exceeds the {cap_s:.0f} s a request may wait")
+
+
+def bounded_rate_limit(cap_s: float) -> Any:
+    """A sentinelhub rate limit that raises :class:`RetryAfterTooLongError` instead of waiting more than
+    ``cap_s`` seconds after a 429.
+
+    sentinelhub sleeps for whatever ``Retry-After`` (milliseconds, the service's unit) a 429 carries, and
+    only the number of 429s is bounded (``SHConfig.max_retries``): one answer asking for an hour would hold
+    the run for an hour per attempt, past its deadline and into the next cron run. A wait within the cap is
+    honoured as sentinelhub honours it (the service's quota refills); a longer one ends the request at once.
+    """
+    from sentinelhub.download.rate_limit import SentinelHubRateLimit
+
+    class BoundedRateLimit(SentinelHubRateLimit):
+        def update(self, headers: dict[str, Any], *, default: float) -> None:
+            raw = headers.get(self.RETRY_HEADER, default)
+            try:
+                wait_s = float(raw) / 1000.0
+            except (TypeError, ValueError):
+                wait_s = float(default) / 1000.0  # an unreadable header: the client's default wait
+            if wait_s > cap_s:
+                raise RetryAfterTooLongError(wait_s, cap_s)
+            super().update({self.RETRY_HEADER: str(int(wait_s * 1000))}, default=default)
+
+    return BoundedRateLimit()
+
+
 def s1_relative_orbit(platform: str, absolute: int) -> int | None:
     """Sentinel-1 relative orbit (1..175) from the absolute orbit number; None for unknown platforms."""
     offset = _S1_ORBIT.get(platform)
@@ -159,6 +192,10 @@ class SentinelHubSource:
     #: sentinelhub answers a 429 by waiting (the service's Retry-After) and asking again, with no end unless
     #: ``SHConfig.max_retries`` is set: at most this many requests per download while the service says 429
     max_429_requests = 5
+    #: the longest one wait after a 429 may be, seconds: a service asking for more (``Retry-After``) fails
+    #: the request at once and the scene is retried by the next run (:func:`bounded_rate_limit`). With
+    #: :attr:`max_429_requests`, one download waits at most 4 x 60 s for the service's quota.
+    max_retry_wait_s = 60.0
 
     def __init__(
         self,
@@ -213,6 +250,11 @@ class SentinelHubSource:
                     f"{what}: the service answered 429 (too many requests) {self.max_429_requests} times in a row; "
                     "the next run tries again"
                 ) from exc
+            except RetryAfterTooLongError as exc:
+                raise SourceError(
+                    f"{what}: the service answered 429 (too many requests) asking to wait {exc.wait_s:.0f} s "
+                    f"(Retry-After), more than the {exc.cap_s:.0f} s a request may wait; the next run tries again"
+                ) from exc
             except DownloadFailedException as exc:
                 cause = unreachable(exc)
                 if cause is not None:
@@ -246,6 +288,7 @@ class SentinelHubSource:
         window = (start or datetime(2014, 4, 1, tzinfo=UTC), end or datetime.now(UTC) + timedelta(days=1))
         tiles: list[Tile] = []
         catalog = SentinelHubCatalog(config=self.sh_config)
+        catalog.client.rate_limit = bounded_rate_limit(self.max_retry_wait_s)
         for collection in self.collections:
 
             def fetch(collection: str = collection) -> list[dict[str, Any]]:
@@ -321,6 +364,7 @@ class SentinelHubSource:
 
         def fetch() -> tuple[np.ndarray, dict[str, str]]:
             client = SentinelHubDownloadClient(config=self.sh_config)
+            client.rate_limit = bounded_rate_limit(self.max_retry_wait_s)
             (response,) = client.download(request.download_list, decode_data=False, show_progress=False)
             return decode_tiff(response.content, grid), {k.lower(): v for k, v in dict(response.headers).items()}
 
