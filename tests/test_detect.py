@@ -95,6 +95,34 @@ def test_bitemporal_change_ranks_changed_pixels_first() -> None:
     assert float(change[20:26, 30:36].min()) > float(np.nanpercentile(change, 98))
 
 
+def test_bitemporal_change_judges_a_pixel_against_ground_like_its_own() -> None:
+    """Fields (NDVI ~0.6) change between two dates by 15 % with phenology, pavement (NDVI ~0) by 1 %;
+    a new roof on the pavement changes it by 6 %: less than the fields' noise, far more than the
+    pavement's. Per NDVI stratum it ranks first; against one covariance for the whole image it does not."""
+    rng = np.random.default_rng(7)
+    bands = ("B02", "B03", "B04", "B08")
+    shape = (80, 80)
+    pavement = np.array([0.12, 0.12, 0.12, 0.13])[:, None, None] * np.ones((4, *shape))
+    field = np.array([0.04, 0.07, 0.05, 0.35])[:, None, None] * np.ones((4, *shape))
+    paved = np.zeros(shape, bool)
+    paved[:, :40] = True
+    before = np.where(paved, pavement, field) * rng.uniform(0.9, 1.1, shape)
+    noise = np.where(paved, rng.normal(0, 0.01, (4, *shape)), rng.normal(0, 0.15, (4, *shape)))
+    after = before * (1 + noise)
+    roof = (slice(None), slice(30, 36), slice(10, 16))
+    after[roof] = before[roof] * 1.06
+    truth = np.zeros(shape, bool)
+    truth[30:36, 10:16] = True
+
+    def separation(change: np.ndarray) -> float:
+        return float(np.mean(change[truth][:, None] > change[~truth][None, ::37]))
+
+    stratified = bitemporal_change(before.astype(np.float32), after.astype(np.float32), bands=bands)
+    pooled = bitemporal_change(before.astype(np.float32), after.astype(np.float32))
+    assert separation(stratified) > 0.99
+    assert separation(pooled) < 0.9
+
+
 def test_cloud_margin_removes_cloud_edges_only() -> None:
     valid = np.ones((20, 20), bool)
     scl = np.full((20, 20), 4, np.uint8)

@@ -185,6 +185,9 @@ def test_the_real_input_phase_correlation_is_scikit_images() -> None:
     for shape in ((64, 70), (61, 75)):  # even and odd padded widths
         x = rng.random(shape)
         assert np.allclose(_full_spectrum(rfft2(x), shape[1]), fft2(x))
+        assert np.array_equal(
+            _full_spectrum(rfft2(x), shape[1], conjugate=True), np.conj(_full_spectrum(rfft2(x), shape[1]))
+        )
         ref = gaussian_filter(rng.random(shape), 2.0)
         moving = np.roll(ref, (2, -1), axis=(0, 1)) + 0.01 * rng.random(shape)
         ref, moving = ref - ref.mean(), moving - moving.mean()
@@ -196,3 +199,4 @@ def test_the_real_input_phase_correlation_is_scikit_images() -> None:
         shift, peak = _pcc(ref, moving)
         assert np.allclose(shift, expected) and peak > 10
         assert _spectrum(ref).shape == (fast[0], fast[1] // 2 + 1)
+        assert np.array_equal(_spectrum(ref), rfft2(ref * _taper(shape), s=fast))  # padded in place, same values

@@ -248,6 +248,17 @@ def test_the_cached_and_sampled_shortcuts_give_the_same_numbers() -> None:
     d = rng.normal(0, 1, (500, 4))
     cov = np.cov(d.T) + 0.3
     assert np.allclose(mahalanobis_columns(d.T, d.mean(axis=0), cov), mahalanobis(d, d.mean(axis=0), cov), rtol=1e-12)
+    # a whole site's z at once, in float32, chunk by chunk: the values of the plain float64 product
+    from monitor.detect.change import MAHALANOBIS_CHUNK, covariance_rows
+
+    z = rng.normal(0, 1.5, (4, 3 * MAHALANOBIS_CHUNK + 17)).astype(np.float32)
+    centre = np.array([0.1, -0.2, 0.0, 0.3])
+    inv_t = np.linalg.inv(cov + np.eye(4) * (1e-9 * float(np.trace(cov)))).T
+    x64 = z.astype(np.float64) - centre[:, None]
+    assert np.array_equal(mahalanobis_columns(z, centre, cov), np.sum((inv_t @ x64) * x64, axis=0))
+    for n in (2, 7, 1276, 10_000):
+        rows = rng.normal(0, 1, (4, n)) * rng.uniform(0.1, 5, (4, 1))
+        assert np.array_equal(covariance_rows(rows.copy()), np.cov(rows))
 
 
 def test_dark_area_and_unclassified_pixels_are_compared_but_not_counted_usable() -> None:

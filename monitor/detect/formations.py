@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.ndimage import binary_closing, binary_dilation
-from skimage.feature import peak_local_max
 from skimage.measure import label, regionprops
 from skimage.morphology import disk
 from skimage.segmentation import watershed
 
 from monitor.detect.classes import VEHICLE_CLASSES, DetectionClass
+from monitor.detect.peaks import label_peaks
 from monitor.detect.regions import region_means, region_table
 
 #: A troop block of ~300 soldiers covers ~20 x 20 m; blurred by the PSF it changes at least 150 m2 (at
@@ -250,7 +250,7 @@ def split_blobs(significant: np.ndarray, change: np.ndarray, resolution: float) 
         return components
     surface = np.where(significant, np.nan_to_num(change, nan=0.0), 0.0)
     distance = max(1, round(BLOB_MIN_SEPARATION_M / resolution))
-    peaks = peak_local_max(surface, min_distance=distance, labels=components, exclude_border=False)
+    peaks = label_peaks(surface, components, distance)  # scikit-image's peak_local_max, all regions at once
     markers = np.zeros(significant.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     # every component gets at least one seed, even a flat one without a strict maximum
@@ -355,25 +355,25 @@ def find_parks(
     if olive is None and context.visible_diff is not None:
         candidates = candidates & ~(np.nan_to_num(context.visible_diff) > VEHICLE_MAX_VISIBLE_CHANGE)
     radius = max(1, round(PARK_GAP_M / resolution))
-    padded = np.pad(candidates, radius)
+    padded = np.zeros((candidates.shape[0] + 2 * radius, candidates.shape[1] + 2 * radius), dtype=bool)
+    padded[radius:-radius, radius:-radius] = candidates  # np.pad's zeros, without its cost
     closed = binary_closing(padded, structure=disk(radius).astype(bool))[radius:-radius, radius:-radius]
     closed &= np.isfinite(context.change) | candidates
     labels = label(closed, connectivity=2)
     px = resolution**2
     parks: list[Detection] = []
     footprints = np.zeros(candidates.shape, np.int32)
-    for region in regionprops(labels):
+    # decided by the area alone, before any region's properties: most bridged regions are a few pixels
+    bridged = np.bincount(labels.ravel()) * px
+    sized = (bridged >= PARK_MIN_AREA_M2) & (bridged <= MAX_ZONE_SHARE * zone_area_m2)
+    sized[0] = False
+    for region in regionprops(np.where(sized[labels], labels, 0)):  # labels kept: the same regions, in order
+        bridged_m2 = float(region.area) * px
         coords = tuple(region.coords.T)
         changed = candidates[coords]
-        bridged_m2 = float(region.area) * px
         density = float(changed.mean())
         ground = _mean(context.baseline_ndvi, coords)
-        if (
-            bridged_m2 < PARK_MIN_AREA_M2
-            or density < PARK_MIN_DENSITY
-            or bridged_m2 > MAX_ZONE_SHARE * zone_area_m2
-            or (ground is not None and ground >= VEGETATED_NDVI)
-        ):
+        if density < PARK_MIN_DENSITY or (ground is not None and ground >= VEGETATED_NDVI):
             continue
         changed_coords = tuple(c[changed] for c in coords)
         if olive is not None and near_olive is not None:

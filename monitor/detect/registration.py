@@ -107,7 +107,7 @@ def _prepare(image: np.ndarray, clear: np.ndarray) -> np.ndarray:
     """Cloudy and invalid pixels set to the clear mean, so they add no structure of their own."""
     clear = clear & np.isfinite(image)
     fill = float(np.mean(image[clear])) if clear.any() else 0.0
-    return np.where(clear, image - fill, 0.0).astype(np.float64)
+    return np.where(clear, image - fill, 0.0).astype(np.float64, copy=False)
 
 
 @lru_cache(maxsize=8)
@@ -126,7 +126,10 @@ def _spectrum(image: np.ndarray) -> np.ndarray:
     """The half (real-input) spectrum of a prepared image, tapered to zero at its border first: the FFT
     treats an image as periodic, and the wrap-around edge, identical in both images, would otherwise pull
     the peak to zero shift."""
-    return np.asarray(rfft2(image * _taper(image.shape), s=_fast_shape(image.shape)))
+    rows, cols = image.shape
+    padded = np.zeros(_fast_shape(image.shape))  # the zero padding rfft2(s=...) would make, written into
+    np.multiply(image, _taper(image.shape), out=padded[:rows, :cols])
+    return np.asarray(rfft2(padded))
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,8 @@ def _correlate(ref_half: np.ndarray, mov_half: np.ndarray, shape: tuple[int, int
     Hermitian half) on a 1.5 px neighbourhood upsampled ``UPSAMPLE`` times.
     """
     product = ref_half * np.conj(mov_half)
-    product /= np.maximum(np.abs(product), 100 * np.finfo(np.float64).eps)
+    magnitude = np.abs(product)
+    product /= np.maximum(magnitude, 100 * np.finfo(np.float64).eps, out=magnitude)
     surface = irfft2(product, s=shape)
     spread = float(surface.std())
     peak = float((surface.max() - surface.mean()) / spread) if spread > 0 else 0.0
@@ -177,20 +181,29 @@ def _correlate(ref_half: np.ndarray, mov_half: np.ndarray, shape: tuple[int, int
     shift = np.round(shift * factor) / factor
     region = float(np.ceil(factor * 1.5))
     centre = np.trunc(region / 2.0)
-    full = _full_spectrum(product, shape[1])
-    upsampled = _upsampled_dft(np.conj(full), int(region), factor, centre - shift * factor).conj()
+    conj_full = _full_spectrum(product, shape[1], conjugate=True)
+    upsampled = _upsampled_dft(conj_full, int(region), factor, centre - shift * factor).conj()
     fine = np.array(np.unravel_index(int(np.argmax(np.abs(upsampled))), upsampled.shape), dtype=np.float64)
     return shift + (fine - centre) / factor, peak
 
 
-def _full_spectrum(half: np.ndarray, cols: int) -> np.ndarray:
-    """The full 2-D spectrum of a real image from its half (``rfft2``) spectrum: F[k, l] = conj(F[-k, -l])."""
+def _full_spectrum(half: np.ndarray, cols: int, conjugate: bool = False) -> np.ndarray:
+    """The full 2-D spectrum of a real image from its half (``rfft2``) spectrum: F[k, l] = conj(F[-k, -l]);
+    its complex conjugate with ``conjugate`` (what the upsampled DFT takes), made in the same one pass."""
     rows, n = half.shape
     full = np.empty((rows, cols), dtype=half.dtype)
-    full[:, :n] = half
-    # rows -k (mod rows): reversed, then rolled by one; columns cols - l for l = n .. cols - 1, descending
-    mirrored = np.roll(half[::-1], 1, axis=0)
-    np.conjugate(mirrored[:, cols - n : 0 : -1], out=full[:, n:])
+    if conjugate:
+        np.conjugate(half, out=full[:, :n])
+    else:
+        full[:, :n] = half
+    # row k holds row -k (mod rows): row 0, then rows - 1 .. 1; columns cols - l for l = n .. cols - 1,
+    # descending. Views of the half spectrum, written into place: no rolled copy.
+    cut = slice(cols - n, 0, -1)
+    for dst, src in ((full[:1, n:], half[:1, cut]), (full[1:, n:], half[:0:-1, cut])):
+        if conjugate:
+            dst[...] = src
+        else:
+            np.conjugate(src, out=dst)
     return full
 
 

@@ -35,6 +35,7 @@ from monitor.detect.formations import (
     vehicle_score,
 )
 from monitor.detect.levels import harmonised, offset_jump
+from monitor.detect.quantiles import median_rows, median_value, sorted_percentile
 from monitor.detect.radar import bright_targets
 from monitor.detect.registration import Registration, apply_shift, estimate_shift, registration_image
 from monitor.detect.validity import cloud_margin, comparable
@@ -439,7 +440,7 @@ def model_statistic(z: np.ndarray, model: tuple[np.ndarray, np.ndarray] | None) 
     # every pixel at once (a pixel's distance depends on its own z only), then NaN where a band is not finite:
     # cheaper than gathering the finite pixels and scattering them back
     k = z.shape[0]
-    out = mahalanobis_columns(z.reshape(k, -1).astype(np.float64), *model).astype(np.float32).reshape(z.shape[1:])
+    out = mahalanobis_columns(z.reshape(k, -1), *model).astype(np.float32).reshape(z.shape[1:])
     out[~np.all(np.isfinite(z), axis=0)] = np.nan
     return out
 
@@ -507,7 +508,8 @@ def blue_offset(values: np.ndarray, baseline: Baseline, compared: np.ndarray) ->
     b = baseline.bands.index("B02")
     idx = sample_index(compared)
     scene_blue, base_blue = values[b].ravel()[idx], baseline.median[b].ravel()[idx]
-    return float(np.percentile(scene_blue, 5) - np.percentile(base_blue, 5))
+    # np.percentile's values (float32 ones), from a sort of the 20,000 samples instead of its partition
+    return float(sorted_percentile(np.sort(scene_blue), 5) - sorted_percentile(np.sort(base_blue), 5))
 
 
 def zone_gains(
@@ -538,14 +540,15 @@ def zone_gains(
         ratio = np.where((v > 0) & (r > 0), r / v, np.nan)
     if not np.all(np.isfinite(ratio).any(axis=1)):
         return None
-    gains = np.nanmedian(ratio, axis=1)
+    gains = np.array([median_value(row[~np.isnan(row)]) for row in ratio])  # np.nanmedian's values, without its cost
     with np.errstate(invalid="ignore"):
         stat = np.sum(((v * gains[:, None] - r) / sc) ** 2, axis=0)
-        still = stat <= invariant_factor(k) * float(np.nanmedian(stat))
+        finite = stat[~np.isnan(stat)]
+        still = stat <= invariant_factor(k) * (median_value(finite) if finite.size else np.nan)
     # a pixel with a non-positive value in some band has no ratio there: it is not one of the pairs
     still &= np.all(np.isfinite(ratio), axis=0)
     if int(still.sum()) >= max(MIN_ZONE_PIXELS, MIN_INVARIANT_SHARE * len(idx)):
-        gains = np.median(ratio[:, still], axis=1)
+        gains = median_rows(ratio[:, still])
     if not np.all(np.isfinite(gains)):
         return None
     return np.clip(gains, 0.5, 2.0).astype(np.float32)

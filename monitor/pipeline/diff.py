@@ -11,7 +11,7 @@ from rasterio._err import CPLE_BaseError
 from rasterio.errors import CRSError, RasterioError
 
 from monitor.archive.crops import write_raster
-from monitor.detect.change import DIFF_SCALES_M, bitemporal_change
+from monitor.detect.change import DIFF_SCALES_M, DIFF_STRATA, bitemporal_change
 from monitor.detect.values import analysis_values
 from monitor.errors import SceneError, SourceError
 from monitor.grid import SiteGrid, pixel_sides_m
@@ -102,9 +102,11 @@ def diff_images(before: Path, after: Path, out: Path) -> DiffResult:
         analysis_values(sensor, tuple(common), a),
         radar=radar,
         pixel_size_m=ground_pixel_size(grid),
+        bands=tuple(common),
     )
     if not np.isfinite(change).any():
         raise SceneError(f"{before.name} and {after.name} have no valid pixel in common")
+    stratified = not radar and "B04" in common and "B08" in common
     write_raster(
         out,
         change[None],
@@ -115,8 +117,9 @@ def diff_images(before: Path, after: Path, out: Path) -> DiffResult:
             "BEFORE": str(before),
             "AFTER": str(after),
             "BANDS": ",".join(common),
-            "METHOD": "band-covariance Mahalanobis statistic of the quantile-matched difference, geometric mean over "
-            f"Gaussian scales {', '.join(f'{m:g}' for m in DIFF_SCALES_M)} m",
+            "METHOD": "band-covariance Mahalanobis statistic of the quantile-matched difference"
+            + (f", no-change model per NDVI stratum (up to {DIFF_STRATA} quantiles)" if stratified else "")
+            + f", geometric mean over Gaussian scales {', '.join(f'{m:g}' for m in DIFF_SCALES_M)} m",
         },
     )
     times = (time_from_name(before.stem), time_from_name(after.stem))
